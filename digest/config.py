@@ -1,0 +1,297 @@
+"""Typed settings: defaults < digest.toml < DIGEST_<SECTION>_<KEY> environment < CLI.
+
+Every key has a default documented in README's configuration reference. Unknown
+keys and wrong types are collected and reported together, each naming its key.
+Secrets come only from the environment and never appear in a repr.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, get_type_hints
+
+from .errors import ConfigError
+
+CONFIG_FILE = "digest.toml"
+
+
+@dataclass(frozen=True)
+class Newsletter:
+    name: str = "My Newsletter"
+    from_email: str = ""
+    reply_to: str = ""
+    site_url: str = ""
+    postal_address: str = ""
+    subject: str = "{{ newsletter.name }}: {{ featured.title }}"
+    language: str = "en"
+    reason: str = "You are receiving this because you subscribed to {{ newsletter.name }}."
+    view_online_url: str = ""
+    templates: str = "templates"
+
+
+@dataclass(frozen=True)
+class Source:
+    type: str = "feed"
+    location: str = "feed.xml"
+    timeout: float = 10.0
+
+
+@dataclass(frozen=True)
+class Selection:
+    max_posts: int = 10
+    max_age_days: int = 0
+    featured_tag: str = "featured"
+
+
+@dataclass(frozen=True)
+class Subscribers:
+    path: str = "subscribers.csv"
+
+
+@dataclass(frozen=True)
+class Delivery:
+    backend: str = "sendgrid"
+    outbox: str = "outbox"
+
+
+@dataclass(frozen=True)
+class SendGrid:
+    host: str = "https://api.sendgrid.com"
+    asm_group_id: int = 0
+    categories: list[str] = field(default_factory=lambda: ["digest"])
+    sandbox: bool = False
+    timeout: float = 30.0
+    max_retries: int = 5
+    concurrency: int = 4
+
+
+@dataclass(frozen=True)
+class Smtp:
+    host: str = "localhost"
+    port: int = 587
+    security: str = "starttls"
+    username: str = ""
+    timeout: float = 30.0
+
+
+@dataclass(frozen=True)
+class Unsubscribe:
+    url: str = ""
+    mailto: str = ""
+
+
+@dataclass(frozen=True)
+class Schedule:
+    cron: str = "0 9 * * MON"
+    timezone: str = "America/Los_Angeles"
+    grace_minutes: int = 60
+
+
+@dataclass(frozen=True)
+class Tracking:
+    utm_source: str = "newsletter"
+    utm_medium: str = "email"
+    utm_campaign: str = "digest-{edition}"
+
+
+@dataclass(frozen=True)
+class Secrets:
+    """Values read from the environment only; hidden from repr so they never reach a log."""
+
+    sendgrid_api_key: str = field(default="", repr=False)
+    unsubscribe_secret: str = field(default="", repr=False)
+    smtp_password: str = field(default="", repr=False)
+
+
+SECRET_VARIABLES = {
+    "sendgrid_api_key": "SENDGRID_API_KEY",
+    "unsubscribe_secret": "DIGEST_UNSUBSCRIBE_SECRET",
+    "smtp_password": "DIGEST_SMTP_PASSWORD",
+}
+
+CHOICES = {
+    ("source", "type"): ("feed", "markdown"),
+    ("delivery", "backend"): ("sendgrid", "smtp", "outbox"),
+    ("smtp", "security"): ("starttls", "ssl", "none"),
+}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything a command needs to know about one newsletter folder."""
+
+    root: Path = field(default_factory=Path.cwd)
+    newsletter: Newsletter = field(default_factory=Newsletter)
+    source: Source = field(default_factory=Source)
+    selection: Selection = field(default_factory=Selection)
+    subscribers: Subscribers = field(default_factory=Subscribers)
+    delivery: Delivery = field(default_factory=Delivery)
+    sendgrid: SendGrid = field(default_factory=SendGrid)
+    smtp: Smtp = field(default_factory=Smtp)
+    unsubscribe: Unsubscribe = field(default_factory=Unsubscribe)
+    schedule: Schedule = field(default_factory=Schedule)
+    tracking: Tracking = field(default_factory=Tracking)
+    secrets: Secrets = field(default_factory=Secrets, repr=False)
+
+    def path(self, relative: str) -> Path:
+        """A path from the config, resolved against the newsletter folder."""
+        return self.root / Path(relative).expanduser()
+
+    @property
+    def state_dir(self) -> Path:
+        return self.root / ".digest"
+
+
+SECTIONS: dict[str, type] = {
+    name: kind
+    for name, kind in get_type_hints(Settings).items()
+    if name not in ("root", "secrets")
+}
+
+
+def find_config(cli_path: str | None, env: Mapping[str, str]) -> Path:
+    """The config file to read: --config, else DIGEST_CONFIG, else ./digest.toml."""
+    chosen = cli_path or _env(env, "DIGEST_CONFIG") or CONFIG_FILE
+    return Path(chosen)
+
+
+def load_settings(path: Path, env: Mapping[str, str]) -> Settings:
+    """Read the config file and the environment into Settings, or raise one ConfigError."""
+    table = _read_toml(path)
+    problems: list[str] = []
+    sections: dict[str, Any] = {}
+    for name, value in table.items():
+        if name not in SECTIONS:
+            problems.append(f"unknown section [{name}]")
+        elif not isinstance(value, dict):
+            problems.append(f"[{name}] must be a table")
+    for name in SECTIONS:
+        raw = table.get(name, {})
+        raw = raw if isinstance(raw, dict) else {}
+        sections[name] = _build_section(name, raw, env, problems)
+    if problems:
+        shown = "; ".join(problems)
+        raise ConfigError(f"{path}: {shown}")
+    return Settings(
+        root=path.absolute().parent,
+        secrets=Secrets(**{attr: _env(env, var) for attr, var in SECRET_VARIABLES.items()}),
+        **sections,
+    )
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(
+            f"{path}: no such config file",
+            "run `digest init DIR` to create a newsletter folder, or pass --config",
+        ) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(
+            f"{path}: cannot read the config file ({exc})", "check the file"
+        ) from None
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}", "fix the syntax at that line") from None
+
+
+def _build_section(
+    name: str, raw: dict[str, Any], env: Mapping[str, str], problems: list[str]
+) -> Any:
+    cls = SECTIONS[name]
+    hints = get_type_hints(cls)
+    values: dict[str, Any] = {}
+    for key, value in raw.items():
+        if name == "unsubscribe" and key == "secret":
+            problems.append(
+                "[unsubscribe] secret must not be in the file: "
+                "set DIGEST_UNSUBSCRIBE_SECRET in the environment instead"
+            )
+        elif key not in hints:
+            problems.append(f"unknown key {name}.{key}")
+        else:
+            _take(values, name, key, hints[key], value, f"{name}.{key}", problems)
+    for key, kind in hints.items():
+        variable = f"DIGEST_{name}_{key}".upper()
+        text = _env(env, variable)
+        if text:
+            _take(values, name, key, kind, _from_env_text(text, kind), variable, problems)
+    return cls(**values)
+
+
+def _take(
+    values: dict[str, Any],
+    section: str,
+    key: str,
+    kind: Any,
+    value: Any,
+    label: str,
+    problems: list[str],
+) -> None:
+    try:
+        converted = _convert(value, kind)
+    except (TypeError, ValueError):
+        problems.append(f"{label} must be {_describe(kind)}, not {value!r}")
+        return
+    allowed = CHOICES.get((section, key))
+    if allowed and converted not in allowed:
+        problems.append(f"{label} must be one of {', '.join(allowed)}, not {converted!r}")
+        return
+    if kind in (int, float) and converted < 0:
+        problems.append(f"{label} must not be negative, not {value!r}")
+        return
+    values[key] = converted
+
+
+def _convert(value: Any, kind: Any) -> Any:
+    if kind is bool:
+        if isinstance(value, bool):
+            return value
+        raise TypeError
+    if kind is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise TypeError
+        return value
+    if kind is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise TypeError
+        return float(value)
+    if kind is str:
+        if not isinstance(value, str):
+            raise TypeError
+        return value
+    if isinstance(value, list) and all(isinstance(item, str) for item in value):
+        return list(value)
+    raise TypeError
+
+
+def _from_env_text(text: str, kind: Any) -> Any:
+    """Environment values are text; read them as the key's type so _convert can check them."""
+    if kind is bool:
+        lowered = text.strip().lower()
+        return {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}.get(
+            lowered, text
+        )
+    if kind in (int, float):
+        try:
+            return kind(text.strip())
+        except ValueError:
+            return text
+    if kind is str:
+        return text
+    return [item.strip() for item in text.split(",") if item.strip()]
+
+
+def _describe(kind: Any) -> str:
+    names = {bool: "true or false", int: "a whole number", float: "a number", str: "a string"}
+    return names.get(kind, "a list of strings")
+
+
+def _env(env: Mapping[str, str], name: str) -> str:
+    """An environment variable set to the empty string counts as unset."""
+    return env.get(name, "") or ""

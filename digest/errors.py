@@ -1,0 +1,94 @@
+"""One exception hierarchy: every error the user can cause says what went wrong and what to do.
+
+The CLI prints ``str(error)`` as a single line and exits 1; nothing else in the
+package prints errors or decides exit codes.
+"""
+
+from __future__ import annotations
+
+
+class DigestError(Exception):
+    """Base of every error meant for the user: a cause plus a hint on what to do."""
+
+    hint = ""
+
+    def __init__(self, message: str, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        if hint is not None:
+            self.hint = hint
+
+    def __str__(self) -> str:
+        return f"{self.message}; {self.hint}" if self.hint else self.message
+
+
+class ConfigError(DigestError):
+    """The configuration file or an environment override is missing or wrong."""
+
+    hint = "fix the key in digest.toml or the DIGEST_* variable"
+
+
+class SourceError(DigestError):
+    """The posts could not be read: a missing file, an unreachable URL, not a feed."""
+
+    hint = "check [source] location in digest.toml"
+
+
+class TemplateError(DigestError):
+    """A template failed to load, parse or render, or MJML could not compile it."""
+
+    hint = "fix the template named above"
+
+
+class SubscribersError(DigestError):
+    """subscribers.csv cannot be read at all (row-level problems are reported, not raised)."""
+
+    hint = "check [subscribers] path and the CSV's header row"
+
+
+class NothingToSend(DigestError):
+    """No new posts: no edition. Not a failure; the CLI says it and exits 0."""
+
+
+class StandDown(DigestError):
+    """Another process is sending the edition, or it was sent already: exit 0."""
+
+
+class LedgerError(DigestError):
+    """The state database is unreadable, from a newer version, or locked for too long."""
+
+    hint = "check .digest/state.db; it is never edited by hand"
+
+
+class DeliveryError(DigestError):
+    """The email provider refused the send, or the send cannot start as configured."""
+
+    hint = "nothing was lost: fix the cause and run `digest send` again to resume"
+
+
+class SendRefused(DeliveryError):
+    """A precondition of sending is missing: API key, unsubscribe method, confirmation."""
+
+    hint = ""
+
+
+class BatchRefused(DeliveryError):
+    """The provider refused a request for good (a 4xx other than 429): stop the send."""
+
+    hint = "fix what the provider names above, then run `digest send` again to resume"
+
+    def __init__(self, message: str, details: tuple[str, ...] = ()) -> None:
+        super().__init__(message)
+        self.details = details
+
+
+class BatchFailed(DeliveryError):
+    """A request surely never delivered, after the retries ran out (5xx, refused connections)."""
+
+    hint = "the batch stays pending; run `digest send` again later to resume"
+
+
+class BatchUncertain(DeliveryError):
+    """A request went out and no answer came: the provider may or may not have taken it."""
+
+    hint = "check the provider's activity log, then rerun with --resend-uncertain if it did not"

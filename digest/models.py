@@ -1,0 +1,103 @@
+"""The data every stage shares: posts, digests, subscribers and rendered email.
+
+Plain frozen dataclasses; no I/O. Per-subscriber values travel through the
+rendered email as substitution tokens (``%%name%%``) that the delivery layer
+fills per recipient, so an edition is rendered once whatever the audience.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+
+SUBSCRIBER_STATUSES = ("active", "unsubscribed", "bounced", "complained")
+
+
+def token(name: str) -> str:
+    """The substitution token for a per-subscriber value, as it appears in rendered output."""
+    return f"%%{name}%%"
+
+
+def fill_tokens(text: str, substitutions: Mapping[str, str]) -> str:
+    """Replace each substitution token by its value, as SendGrid does on its side."""
+    for key, value in substitutions.items():
+        text = text.replace(key, value)
+    return text
+
+
+@dataclass(frozen=True)
+class Post:
+    """One blog post as read from a source: title is plain text, content is sanitized HTML."""
+
+    id: str
+    title: str
+    url: str
+    published: datetime | None = None
+    updated: datetime | None = None
+    author: str = ""
+    summary: str = ""
+    content: str = ""
+    image: str = ""
+    image_alt: str = ""
+    tags: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Digest:
+    """The posts chosen for one edition: a featured post, then the teasers."""
+
+    edition: str
+    featured: Post
+    teasers: tuple[Post, ...] = ()
+
+    @property
+    def posts(self) -> tuple[Post, ...]:
+        return (self.featured, *self.teasers)
+
+
+@dataclass(frozen=True)
+class Subscriber:
+    """A row of subscribers.csv; ``fields`` holds the extra columns (merge fields)."""
+
+    email: str
+    name: str = ""
+    status: str = "active"
+    tags: tuple[str, ...] = ()
+    subscribed_at: str = ""
+    fields: Mapping[str, str] = field(default_factory=dict)
+    line: int = 0
+
+    @property
+    def active(self) -> bool:
+        return self.status == "active"
+
+
+@dataclass(frozen=True)
+class RenderedEmail:
+    """An edition rendered once: subject, HTML and text still carry substitution tokens."""
+
+    subject: str
+    preheader: str
+    html: str
+    text: str
+    warnings: tuple[str, ...] = ()
+
+    def personalized(self, substitutions: Mapping[str, str]) -> RenderedEmail:
+        """The email one recipient sees, with every token filled."""
+        return replace(
+            self,
+            subject=fill_tokens(self.subject, substitutions),
+            html=fill_tokens(self.html, substitutions),
+            text=fill_tokens(self.text, substitutions),
+        )
+
+
+@dataclass(frozen=True)
+class Recipient:
+    """One address of an audience with its substitutions and per-recipient headers."""
+
+    email: str
+    name: str = ""
+    substitutions: Mapping[str, str] = field(default_factory=dict)
+    headers: Mapping[str, str] = field(default_factory=dict)
