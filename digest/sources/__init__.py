@@ -1,0 +1,57 @@
+"""The sources stage: read a blog's posts from a feed (file or URL) or a folder of Markdown.
+
+Every post comes out safe to render: titles and summaries are plain text, content is
+sanitized HTML, and every URL is absolute. Posts keep their source order; choosing and
+ordering them is the selection stage's job.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..errors import SourceError
+from ..models import Post
+from .feed import parse_feed
+from .fetch import fetch, is_url
+from .markdown import read_folder
+
+KINDS = ("feed", "markdown")
+
+__all__ = ["KINDS", "load_posts"]
+
+
+def load_posts(
+    kind: str, location: str, *, base_dir: Path, site_url: str, timeout: float
+) -> list[Post]:
+    """The posts at ``location``: a path relative to ``base_dir``, or an http(s) URL for a feed.
+
+    ``site_url`` makes relative links absolute; ``timeout`` (seconds) bounds each network
+    wait when the feed is fetched. Raises SourceError naming the file or URL on failure.
+    """
+    if kind == "feed":
+        if is_url(location):
+            return parse_feed(fetch(location, timeout=timeout), source=location, site_url=site_url)
+        path = base_dir / Path(location).expanduser()
+        return parse_feed(_read_bytes(path), source=str(path), site_url=site_url)
+    if kind == "markdown":
+        if is_url(location):
+            raise SourceError(
+                f"{location}: a markdown source is a folder, not a URL",
+                'set [source] location to the folder of .md files, or type = "feed"',
+            )
+        return read_folder(base_dir / Path(location).expanduser(), site_url=site_url)
+    raise SourceError(f"[source] type {kind!r} is unknown", f"use one of: {', '.join(KINDS)}")
+
+
+def _read_bytes(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        raise SourceError(f"{path}: no such feed file") from None
+    except IsADirectoryError:
+        raise SourceError(
+            f"{path}: is a folder, not a feed file",
+            'for a folder of Markdown posts set [source] type = "markdown"',
+        ) from None
+    except OSError as exc:
+        raise SourceError(f"{path}: cannot read the feed file ({exc.strerror})") from None

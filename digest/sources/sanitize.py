@@ -1,0 +1,239 @@
+"""Untrusted post HTML and text made safe, plain and absolute: the one module that imports nh3.
+
+Everything a source reads (a feed from anywhere, a Markdown file from anyone) passes
+through here before it becomes a Post: content keeps only email-safe formatting with
+absolute http(s)/mailto links, titles and summaries become plain text, and URLs are
+resolved against the site. nh3 serializes its output in a normal form (attributes as
+``name="value"`` with ``"`` escaped), which the small regular expressions below rely on.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from urllib.parse import urljoin, urlsplit
+
+import nh3
+
+from ..models import Post
+
+TAGS = {
+    "a", "abbr", "b", "blockquote", "br", "caption", "cite", "code", "dd", "del", "div", "dl",
+    "dt", "em", "figcaption", "figure", "h1", "h2", "h3", "h4", "h5", "h6", "hr", "i", "img",
+    "ins", "kbd", "li", "mark", "ol", "p", "pre", "q", "s", "small", "span", "strong", "sub",
+    "sup", "table", "tbody", "td", "tfoot", "th", "thead", "tr", "u", "ul",
+}  # fmt: skip
+# Dropped together with everything inside them (other unknown tags keep their text).
+DROPPED_WITH_CONTENT = {
+    "applet", "audio", "button", "canvas", "embed", "frame", "frameset", "head", "iframe",
+    "math", "noscript", "object", "script", "select", "style", "svg", "template", "textarea",
+    "title", "video",
+}  # fmt: skip
+# No width/height: a fixed pixel width on an image breaks the one-column phone layout.
+ATTRIBUTES = {
+    "*": {"dir", "lang"},
+    "a": {"href"},
+    "img": {"src", "alt"},
+    "ol": {"start"},
+    "td": {"colspan", "rowspan"},
+    "th": {"colspan", "rowspan"},
+    "abbr": {"title"},
+}
+LINK_SCHEMES = {"http", "https", "mailto"}
+WEB_SCHEMES = ("http", "https")
+LINK_REL = "noopener"
+SUMMARY_LIMIT = 300
+TITLE_LIMIT = 80
+# A summary needs only a post's opening words: reading this much HTML for them keeps a
+# megabyte-long post from being parsed a second time.
+TEXT_PREFIX = 64 * 1024
+UNTITLED = "Untitled"
+
+_BLOCK_START = re.compile(
+    r"<(?=/?(?:p|div|br|hr|li|dd|dt|h[1-6]|blockquote|pre|tr|td|th|figure|figcaption|ul|ol|"
+    r"table|caption)\b)",
+    re.IGNORECASE,
+)
+_ATTRS = r'((?:\s+[\w:-]+="[^"]*")*)'
+_IMG = re.compile(rf"<img{_ATTRS}\s*/?>")
+_ATTR = re.compile(r'([\w:-]+)="([^"]*)"')
+_LINK = re.compile(rf"<a{_ATTRS}>(.*?)</a>", re.DOTALL)
+_WHITESPACE = re.compile(r"\s+")
+_BLANK_LINE = re.compile(r"\n\s*\n")
+
+
+@dataclass(frozen=True)
+class RawPost:
+    """A post as a source found it, every text field as HTML (sources escape plain text)."""
+
+    id: str = ""
+    url: str = ""
+    title: str = ""
+    published: datetime | None = None
+    updated: datetime | None = None
+    author: str = ""
+    summary: str = ""
+    content: str = ""
+    image: str = ""
+    image_alt: str = ""
+    tags: Sequence[str] = ()
+
+    def to_post(self, base_url: str) -> Post | None:
+        """The safe Post, or None when there is nothing to link to or remember it by.
+
+        The url falls back to an http(s) id (a permalink guid), then, for an entry that
+        has an id but no link at all, to the site's home page. A missing title becomes
+        the opening words of the post, a missing summary its text, a missing image the
+        first image of the content.
+        """
+        entry_id = collapse(self.id)
+        url = absolute_url(self.url, base_url) or (entry_id if _is_web_url(entry_id) else "")
+        if not url and entry_id:
+            url = absolute_url(base_url, "")
+        if not url:
+            return None
+        content = clean_html(self.content, base_url)
+        text = html_to_text(self.summary[:TEXT_PREFIX]) or html_to_text(content[:TEXT_PREFIX])
+        image = absolute_url(self.image, base_url)
+        alt = html_to_text(self.image_alt) or image_alt(content, image)
+        if not image:
+            image, alt = first_image(content)
+        return Post(
+            id=entry_id or url,
+            title=html_to_text(self.title) or summarize(text, TITLE_LIMIT) or UNTITLED,
+            url=url,
+            published=as_utc(self.published),
+            updated=as_utc(self.updated),
+            author=html_to_text(self.author),
+            summary=summarize(text),
+            content=content,
+            image=image,
+            image_alt=alt,
+            tags=_unique(html_to_text(tag) for tag in self.tags),
+        )
+
+
+def as_utc(moment: datetime | None) -> datetime | None:
+    """A timezone-aware UTC datetime; a naive one is taken to be UTC already."""
+    if moment is None:
+        return None
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC)
+
+
+def clean_html(fragment: str, base_url: str) -> str:
+    """Sanitized HTML: safe tags only, links and images absolute, unusable links unwrapped.
+
+    A link whose URL is not http(s) or mailto (``javascript:``, ``data:``, an empty
+    ``href`` as feedparser leaves them, a bare ``#fragment``) loses its ``<a>`` but keeps
+    its text; an image without a usable ``src`` is dropped; every image gets an ``alt``.
+    """
+    cleaned = nh3.clean(
+        fragment,
+        tags=TAGS,
+        clean_content_tags=DROPPED_WITH_CONTENT,
+        attributes=ATTRIBUTES,
+        attribute_filter=_keep_attribute,
+        url_schemes=LINK_SCHEMES,
+        url_relative=("rewrite_with_base", base_url) if _is_web_url(base_url) else "deny",
+        link_rel=LINK_REL,
+    )
+    cleaned = _LINK.sub(_unwrap_hrefless_link, cleaned)
+    return _IMG.sub(_fix_image, cleaned)
+
+
+def html_to_text(fragment: str) -> str:
+    """The plain text of an HTML fragment: tags stripped, entities decoded, whitespace collapsed."""
+    spaced = _BLOCK_START.sub(" <", fragment)
+    stripped = nh3.clean(spaced, tags=set(), clean_content_tags=DROPPED_WITH_CONTENT)
+    return collapse(html.unescape(stripped))
+
+
+def text_to_html(text: str) -> str:
+    """Plain text as HTML paragraphs (split at blank lines), every character escaped."""
+    paragraphs = _BLANK_LINE.split(text.strip())
+    return "".join(f"<p>{html.escape(collapse(part))}</p>" for part in paragraphs if part.strip())
+
+
+def collapse(text: str) -> str:
+    """Text with every run of whitespace (newlines included) made one space, ends trimmed."""
+    return _WHITESPACE.sub(" ", text).strip()
+
+
+def summarize(text: str, limit: int = SUMMARY_LIMIT) -> str:
+    """Plain text cut to at most ``limit`` characters at a word boundary, ending in an ellipsis."""
+    text = collapse(text)
+    if len(text) <= limit:
+        return text
+    cut = text[: limit - 1]
+    if " " in cut:
+        cut = cut.rsplit(" ", 1)[0]
+    return cut.rstrip(" ,;:.-–—") + "…"
+
+
+def absolute_url(url: str, base_url: str) -> str:
+    """``url`` resolved against ``base_url``; "" unless the result is an http(s) URL."""
+    url = url.strip()
+    if not url:
+        return ""
+    if url.startswith("//"):
+        url = "https:" + url
+    elif _is_web_url(base_url):
+        url = urljoin(base_url, url)
+    return url if _is_web_url(url) else ""
+
+
+def first_image(fragment: str) -> tuple[str, str]:
+    """The ``src`` and ``alt`` of the first image in HTML that ``clean_html`` produced."""
+    match = _IMG.search(fragment)
+    if match is None:
+        return "", ""
+    attributes = _attributes(match.group(1))
+    return attributes.get("src", ""), attributes.get("alt", "")
+
+
+def image_alt(fragment: str, src: str) -> str:
+    """The ``alt`` of the first image in cleaned HTML whose ``src`` is ``src``; else ""."""
+    for match in _IMG.finditer(fragment):
+        attributes = _attributes(match.group(1))
+        if attributes.get("src") == src:
+            return attributes.get("alt", "")
+    return ""
+
+
+def _unique(values: Iterable[str]) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(value for value in values if value))
+
+
+def _keep_attribute(tag: str, attribute: str, value: str) -> str | None:
+    """nh3 keeps an empty or fragment-only URL (resolving it to the base page): drop it instead."""
+    if attribute in ("href", "src") and value.strip()[:1] in ("", "#"):
+        return None
+    return value
+
+
+def _unwrap_hrefless_link(match: re.Match[str]) -> str:
+    """A link nh3 stripped of its URL keeps only its contents (HTML never nests links)."""
+    return match.group(0) if "href" in _attributes(match.group(1)) else match.group(2)
+
+
+def _fix_image(match: re.Match[str]) -> str:
+    attributes = _attributes(match.group(1))
+    if not _is_web_url(attributes.get("src", "")):
+        return ""
+    if "alt" in attributes:
+        return match.group(0)
+    return f'<img{match.group(1)} alt="">'
+
+
+def _attributes(text: str) -> dict[str, str]:
+    return {name: html.unescape(value) for name, value in _ATTR.findall(text)}
+
+
+def _is_web_url(url: str) -> bool:
+    parts = urlsplit(url)
+    return parts.scheme.lower() in WEB_SCHEMES and bool(parts.netloc)
