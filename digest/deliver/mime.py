@@ -1,0 +1,152 @@
+"""One recipient's complete MIME message, built from an edition's shared ``Message``.
+
+The SMTP and outbox backends hand mail over as RFC 5322 bytes, so they need what
+SendGrid assembles on its side: the recipient's substitutions filled in, a
+multipart/alternative body (text/plain first, so clients prefer the HTML), and
+headers that survive strict receivers. The message is serialized with a 7-bit
+SMTP policy: a body with non-ASCII text or a line over 78 characters becomes
+quoted-printable or base64 (so no line exceeds 78, whatever the HTML's line
+lengths), non-ASCII names and subjects become RFC 2047 encoded words, and no
+server needs 8BITMIME.
+"""
+
+from __future__ import annotations
+
+import email.policy
+import hashlib
+import re
+from datetime import datetime
+from email.headerregistry import Address, HeaderRegistry, UnstructuredHeader
+from email.message import EmailMessage
+from email.utils import format_datetime, parseaddr
+from functools import lru_cache
+from typing import Any
+
+from ..errors import DeliveryError
+from ..models import Recipient, fill_tokens
+from . import Message
+
+
+class _UrlListHeader(UnstructuredHeader):
+    """An RFC 2369 header (``<url>, <url>``): folded between URLs only, never encoded.
+
+    The stdlib folds an over-long unbroken token as RFC 2047 encoded words, which
+    would turn a long ``List-Unsubscribe`` URL into something no mailbox provider
+    reads as a URL. A line of up to 998 characters is legal, so each URL stays whole.
+    """
+
+    def fold(self, *, policy: Any) -> str:
+        value = str(self)
+        if not value.isascii():
+            return super().fold(policy=policy)
+        line = f"{self.name}: {value}"
+        if len(line) > policy.max_line_length:
+            line = f",{policy.linesep} ".join(re.split(r"(?<=>)\s*,\s*", line))
+        return line + policy.linesep
+
+
+URL_LIST_HEADERS = ("list-unsubscribe", "list-help", "list-subscribe", "list-post", "list-archive")
+
+
+def _header_registry() -> HeaderRegistry:
+    registry = HeaderRegistry()
+    for name in URL_LIST_HEADERS:
+        registry.map_to_type(name, _UrlListHeader)
+    return registry
+
+
+POLICY = email.policy.SMTP.clone(cte_type="7bit", header_factory=_header_registry())
+"""CRLF line ends, 78-column folding, 7-bit bodies: what any SMTP server accepts."""
+
+
+def build_message(
+    message: Message, recipient: Recipient, *, now: datetime, message_id_domain: str
+) -> EmailMessage:
+    """The complete message ``recipient`` receives, tokens filled, ready to serialize.
+
+    ``now`` becomes the Date header (a naive datetime is written with ``-0000``,
+    "zone unknown", as RFC 5322 prescribes). The Message-ID is deterministic, see
+    ``message_id``, and so is the MIME boundary: the same inputs give the same bytes.
+    """
+    fill = recipient.substitutions
+    msg_id = message_id(message, recipient, message_id_domain or _domain(message.from_email))
+    email_message = EmailMessage(policy=POLICY)
+    for name, value in _headers(message, recipient, now, msg_id).items():
+        email_message[name] = value
+    email_message.set_content(fill_tokens(message.text, fill), subtype="plain", charset="utf-8")
+    email_message.add_alternative(fill_tokens(message.html, fill), subtype="html", charset="utf-8")
+    email_message.set_boundary(f"==digest.{msg_id.strip('<>').partition('@')[0]}==")
+    return email_message
+
+
+def _headers(
+    message: Message, recipient: Recipient, now: datetime, msg_id: str
+) -> dict[str, str | Address]:
+    """The top-level headers; the recipient's own (List-Unsubscribe, ...) come last and win."""
+    headers: dict[str, str | Address] = {
+        "From": mailbox(message.from_name, message.from_email),
+        "To": mailbox(recipient.name, recipient.email),
+    }
+    if message.reply_to:
+        reply_name, reply_address = parseaddr(message.reply_to)
+        headers["Reply-To"] = mailbox(reply_name, reply_address or message.reply_to)
+    headers["Subject"] = fill_tokens(message.subject, recipient.substitutions)
+    headers["Date"] = format_datetime(now)
+    headers["Message-ID"] = msg_id
+    if message.edition:
+        headers["X-Digest-Edition"] = message.edition
+    lowered = {name.lower(): name for name in headers}
+    for name, value in recipient.headers.items():
+        headers.pop(lowered.get(name.lower(), name), None)
+        headers[name] = value
+    return headers
+
+
+def _domain(address: str) -> str:
+    return address.rpartition("@")[2] or "localhost"
+
+
+def mailbox(name: str, address: str) -> Address:
+    """A From/To/Reply-To mailbox; an international domain is written in its IDNA (ASCII) form.
+
+    A non-ASCII local part could only travel with SMTPUTF8, which neither this
+    module nor SendGrid sends: it is refused with the address named.
+    """
+    local, at, domain = address.strip().rpartition("@")
+    if not at or not local or not domain:
+        raise DeliveryError(f"{address!r} is not an email address", "fix it in subscribers.csv")
+    if not local.isascii():
+        raise DeliveryError(
+            f"{address}: a non-ASCII local part needs SMTPUTF8, which digest does not send",
+            "fix or remove the address in subscribers.csv",
+        )
+    try:
+        ascii_domain = domain if domain.isascii() else domain.encode("idna").decode("ascii")
+    except UnicodeError as error:
+        raise DeliveryError(
+            f"{address}: the domain is not a valid international name ({error})",
+            "fix it in subscribers.csv",
+        ) from None
+    return Address(display_name=name, addr_spec=f"{local}@{ascii_domain}")
+
+
+def message_id(message: Message, recipient: Recipient, domain: str) -> str:
+    """A Message-ID derived from the edition, its content and the recipient's address.
+
+    Deterministic on purpose: a batch sent again after an uncertain outcome (or an
+    outbox rerun) carries the same Message-ID as the first attempt, so receivers
+    that deduplicate by Message-ID (Gmail does) show the reader one copy. A test
+    send has its own subject ("[TEST] ...") and therefore its own id; two
+    identical test sends to one address share one.
+    """
+    address = recipient.email.strip().lower()
+    unique = hashlib.sha256(f"{_content_digest(message)}\0{address}".encode()).hexdigest()[:32]
+    edition = re.sub(r"[^A-Za-z0-9-]+", "-", message.edition).strip("-") or "digest"
+    return f"<{edition}.{unique}@{domain}>"
+
+
+@lru_cache(maxsize=8)
+def _content_digest(message: Message) -> str:
+    """The hash of what every recipient shares, computed once per edition, not per recipient."""
+    parts = (message.edition, message.subject, message.from_email, message.text, message.html)
+    return hashlib.sha256("\0".join(parts).encode()).hexdigest()
