@@ -1,0 +1,346 @@
+"""The SendGrid backend: the one module that talks to SendGrid, through its official SDK.
+
+One call to ``send`` is one ``POST /v3/mail/send`` carrying up to 1000
+personalizations, one per recipient, each with that recipient's substitutions
+(SendGrid fills them into subject and content) and headers (``List-Unsubscribe``).
+The body is built as a plain dict (``build_body``) and posted with
+``client.client.mail.send.post``: the SDK's ``Mail`` helper objects build the
+same JSON several times slower for a 1000-recipient batch.
+
+What an answer means, and what ``send`` does about it:
+
+* 2xx: accepted; return ``X-Message-Id`` (empty in sandbox mode, which answers 200).
+* 429: rate limited; wait until ``X-RateLimit-Reset`` (Unix seconds) and retry,
+  or back off if the header is missing.
+* 5xx, or a connection that failed before the request was sent (refused, DNS,
+  connect timeout): nothing was delivered; retry with capped exponential backoff
+  and full jitter, at most ``max_retries`` times, then raise ``BatchFailed``.
+* No answer after the request went out (read timeout, connection dropped):
+  SendGrid may have taken it; raise ``BatchUncertain`` at once, never retry.
+* Any other 4xx: raise ``BatchRefused`` with SendGrid's error messages.
+
+With urllib (under the SDK), failures while connecting or sending the request
+surface as ``urllib.error.URLError``; failures while waiting for the answer
+surface raw (``TimeoutError``, ``http.client.RemoteDisconnected``). That split
+is what tells "surely not delivered" from "maybe delivered".
+
+The API key never appears in an exception, a log record or a repr.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import logging
+import random
+import ssl
+import threading
+import time
+import urllib.error
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from python_http_client.exceptions import HTTPError
+from sendgrid import SendGridAPIClient
+
+from ..errors import (
+    BatchFailed,
+    BatchRefused,
+    BatchUncertain,
+    ConfigError,
+    DeliveryError,
+    SendRefused,
+)
+from ..models import Recipient
+from . import Message
+from .retry import RetriesExhausted, Retry, RetryPolicy, call_with_retries
+
+log = logging.getLogger(__name__)
+
+# python_http_client logs each request's headers (the Authorization header holds the
+# API key) and payload at DEBUG: keep its logger above DEBUG so `digest -v` cannot leak it.
+logging.getLogger("python_http_client.client").setLevel(logging.INFO)
+
+# SendGrid's documented limits (the Mail Send OpenAPI file and "Limitations" page).
+MAX_PERSONALIZATIONS = 1000
+MAX_SUBSTITUTION_BYTES = 10_000
+MAX_CUSTOM_ARGS_BYTES = 10_000
+MAX_CATEGORIES = 10
+MAX_CATEGORY_CHARS = 255
+RESERVED_HEADERS = frozenset(
+    {
+        "x-sg-id",
+        "x-sg-eid",
+        "received",
+        "dkim-signature",
+        "content-type",
+        "content-transfer-encoding",
+        "to",
+        "from",
+        "subject",
+        "reply-to",
+        "cc",
+        "bcc",
+    }
+)
+# Added to every rate-limit wait: X-RateLimit-Reset is in whole seconds.
+RATE_LIMIT_MARGIN = 0.5
+_SHOWN_ERRORS = 3
+
+
+def build_body(message: Message, recipients: Sequence[Recipient]) -> dict[str, Any]:
+    """The Mail Send request body for one batch, checked against SendGrid's limits.
+
+    Raises ``DeliveryError`` (naming the address or setting) for a batch SendGrid
+    would refuse: empty or over 1000 recipients, an address twice, substitutions
+    over 10,000 bytes, a reserved header, too many or too long categories.
+    """
+    if not 1 <= len(recipients) <= MAX_PERSONALIZATIONS:
+        raise DeliveryError(
+            f"a SendGrid batch needs 1 to {MAX_PERSONALIZATIONS} recipients, got {len(recipients)}"
+        )
+    body: dict[str, Any] = {
+        "personalizations": _personalizations(recipients),
+        "from": _address(message.from_email, message.from_name),
+        "subject": message.subject,
+        "content": _content(message),
+    }
+    if message.reply_to:
+        body["reply_to"] = {"email": message.reply_to}
+    if message.categories:
+        body["categories"] = _categories(message.categories)
+    if message.edition:
+        body["custom_args"] = {"edition": message.edition}
+        if _size(body["custom_args"]) >= MAX_CUSTOM_ARGS_BYTES:
+            raise DeliveryError("the edition key is too long for SendGrid's custom_args")
+    if message.asm_group_id:
+        body["asm"] = {"group_id": message.asm_group_id}
+    if message.sandbox:
+        body["mail_settings"] = {"sandbox_mode": {"enable": True}}
+    return body
+
+
+def _personalizations(recipients: Sequence[Recipient]) -> list[dict[str, Any]]:
+    """One personalization per recipient; no address twice (compared case-insensitively)."""
+    seen: set[str] = set()
+    result = []
+    for recipient in recipients:
+        key = recipient.email.lower()
+        if key in seen:
+            raise DeliveryError(f"{recipient.email} appears twice in one SendGrid batch")
+        seen.add(key)
+        personalization: dict[str, Any] = {"to": [_address(recipient.email, recipient.name)]}
+        if recipient.substitutions:
+            substitutions = dict(recipient.substitutions)
+            if _size(substitutions) > MAX_SUBSTITUTION_BYTES:
+                raise DeliveryError(
+                    f"the substitutions for {recipient.email} exceed SendGrid's "
+                    f"{MAX_SUBSTITUTION_BYTES} bytes per recipient (long merge fields?)"
+                )
+            personalization["substitutions"] = substitutions
+        if recipient.headers:
+            personalization["headers"] = _headers(recipient.headers, recipient.email)
+        result.append(personalization)
+    return result
+
+
+def _address(email: str, name: str) -> dict[str, str]:
+    """An email object; SendGrid refuses ``,`` and ``;`` in names, so they become spaces."""
+    clean = " ".join(name.replace(",", " ").replace(";", " ").split())
+    return {"email": email, "name": clean} if clean else {"email": email}
+
+
+def _content(message: Message) -> list[dict[str, str]]:
+    """text/plain first, then text/html, as SendGrid requires; empty parts are left out."""
+    parts = [
+        {"type": kind, "value": value}
+        for kind, value in (("text/plain", message.text), ("text/html", message.html))
+        if value
+    ]
+    if not parts or not message.subject:
+        raise DeliveryError("the email has no subject or no content to send")
+    return parts
+
+
+def _categories(categories: Sequence[str]) -> list[str]:
+    """The configured categories, duplicates dropped, within SendGrid's limits."""
+    unique = list(dict.fromkeys(categories))
+    if len(unique) > MAX_CATEGORIES or any(len(c) > MAX_CATEGORY_CHARS for c in unique):
+        raise ConfigError(
+            f"[sendgrid] categories: SendGrid takes at most {MAX_CATEGORIES} categories "
+            f"of at most {MAX_CATEGORY_CHARS} characters"
+        )
+    return unique
+
+
+def _headers(headers: Mapping[str, str], email: str) -> dict[str, str]:
+    """A recipient's headers; SendGrid refuses to let some be overridden."""
+    reserved = [name for name in headers if name.lower() in RESERVED_HEADERS]
+    if reserved:
+        raise DeliveryError(f"the header {reserved[0]} for {email} is reserved by SendGrid")
+    return dict(headers)
+
+
+def _size(mapping: Mapping[str, str]) -> int:
+    """UTF-8 bytes of keys plus values, as SendGrid counts substitutions and custom args."""
+    return sum(len(key.encode()) + len(value.encode()) for key, value in mapping.items())
+
+
+class SendGridBackend:
+    """Sends batches through SendGrid's v3 Mail Send API; safe to call from many threads."""
+
+    name = "sendgrid"
+    batch_size = MAX_PERSONALIZATIONS
+
+    def __init__(
+        self,
+        *,
+        api_key: str,
+        host: str,
+        timeout: float,
+        max_retries: int,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.time,
+        rng: random.Random | None = None,
+    ) -> None:
+        if not api_key:
+            raise SendRefused("no SendGrid API key: set SENDGRID_API_KEY")
+        if timeout <= 0:
+            raise ConfigError(f"[sendgrid] timeout must be more than 0 seconds, not {timeout}")
+        self._api_key = api_key
+        self._host = host.rstrip("/")
+        self._timeout = timeout
+        self._policy = RetryPolicy(max_retries=max_retries)
+        self._sleep = sleep
+        self._clock = clock
+        self._rng = rng or random.Random()
+        # The SDK's client mutates a headers dict it shares between calls: one per thread.
+        self._local = threading.local()
+
+    def __repr__(self) -> str:
+        return f"SendGridBackend(host={self._host!r}, timeout={self._timeout})"
+
+    def send(self, message: Message, recipients: Sequence[Recipient]) -> str:
+        """Post one batch; return SendGrid's message id ("" in sandbox mode)."""
+        body = build_body(message, recipients)
+        try:
+            return call_with_retries(
+                lambda: self._post(body),
+                self._policy,
+                sleep=self._sleep,
+                rng=self._rng,
+                on_retry=self._log_retry,
+            )
+        except RetriesExhausted as exhausted:
+            raise BatchFailed(
+                f"SendGrid did not take a batch of {len(recipients)} recipients "
+                f"after {exhausted.attempts} attempts: {exhausted.last.reason}"
+            ) from exhausted.last
+
+    def close(self) -> None:
+        """Nothing stays open: urllib makes one connection per request and closes it."""
+        self._local = threading.local()
+
+    def _client(self) -> SendGridAPIClient:
+        client = getattr(self._local, "client", None)
+        if client is None:
+            client = SendGridAPIClient(api_key=self._api_key, host=self._host)
+            self._local.client = client
+        return client
+
+    def _post(self, body: dict[str, Any]) -> str:
+        """One attempt: the message id, or ``Retry``, or a Batch* error."""
+        try:
+            response = self._client().client.mail.send.post(
+                request_body=body, timeout=self._timeout
+            )
+        except HTTPError as error:
+            raise self._refusal(error) from error
+        except urllib.error.URLError as error:
+            raise self._not_sent(error) from error
+        except (OSError, http.client.HTTPException) as error:
+            raise BatchUncertain(
+                f"SendGrid at {self._host} may or may not have taken a batch of "
+                f"{len(body['personalizations'])} recipients: {_no_answer(error, self._timeout)}"
+            ) from error
+        return response.headers.get("X-Message-Id") or ""
+
+    def _refusal(self, error: HTTPError) -> Retry | BatchRefused:
+        """What an error status means: try again (429, 5xx) or stop (other 4xx)."""
+        status = error.status_code
+        messages = [self._redact(m) for m in _error_messages(error.body)]
+        said = _summary(messages)
+        if status == 429:
+            return Retry("SendGrid rate limit (HTTP 429)", after=self._rate_limit_wait(error))
+        if status >= 500:
+            return Retry(f"SendGrid answered HTTP {status}: {said}")
+        if status == 401:
+            return BatchRefused(
+                f"SendGrid refused the API key (HTTP 401: {said}); check SENDGRID_API_KEY",
+                tuple(messages),
+            )
+        if status == 403:
+            return BatchRefused(
+                f"SendGrid refused this API key's request (HTTP 403: {said}); check the key's "
+                "Mail Send permission and that the From address is a verified sender",
+                tuple(messages),
+            )
+        return BatchRefused(f"SendGrid refused the batch (HTTP {status}): {said}", tuple(messages))
+
+    def _rate_limit_wait(self, error: HTTPError) -> float | None:
+        """Seconds until ``X-RateLimit-Reset`` (plus a margin), or None to back off."""
+        reset = error.headers.get("X-RateLimit-Reset") if error.headers else None
+        if reset is None:
+            return None
+        try:
+            reset_at = float(reset)
+        except ValueError:
+            return None
+        return max(0.0, reset_at - self._clock()) + RATE_LIMIT_MARGIN
+
+    def _not_sent(self, error: urllib.error.URLError) -> Retry | BatchFailed:
+        """A failure before the request went out: retry, unless retrying cannot help."""
+        reason = error.reason
+        said = f"cannot reach SendGrid at {self._host}: {str(reason) or type(reason).__name__}"
+        if isinstance(reason, OSError) and not isinstance(reason, ssl.SSLCertVerificationError):
+            return Retry(said)
+        return BatchFailed(said)
+
+    def _redact(self, text: str) -> str:
+        return text.replace(self._api_key, "[redacted]")
+
+    def _log_retry(self, signal: Retry, delay: float) -> None:
+        log.warning("%s; retrying in %.1f s", signal.reason, delay)
+
+
+def _error_messages(body: bytes | str | None) -> list[str]:
+    """SendGrid's ``errors[].message`` (prefixed by ``field`` when there is one)."""
+    text = body.decode("utf-8", "replace") if isinstance(body, bytes) else body or ""
+    try:
+        payload = json.loads(text)
+    except ValueError:
+        return [text.strip()[:200]] if text.strip() else []
+    errors = payload.get("errors") if isinstance(payload, dict) else None
+    messages = []
+    for item in errors if isinstance(errors, list) else []:
+        if isinstance(item, dict):
+            message = str(item.get("message") or "").strip()
+            field = item.get("field")
+            messages.append(f"{field}: {message}" if field and field != "null" else message)
+    return messages or [text.strip()[:200]]
+
+
+def _summary(messages: list[str]) -> str:
+    """The first few messages on one line."""
+    if not messages:
+        return "no error message"
+    shown = "; ".join(messages[:_SHOWN_ERRORS])
+    more = len(messages) - _SHOWN_ERRORS
+    return f"{shown} (and {more} more)" if more > 0 else shown
+
+
+def _no_answer(error: BaseException, timeout: float) -> str:
+    """Why no answer came, in words."""
+    if isinstance(error, TimeoutError):
+        return f"no answer within {timeout:g} s"
+    return f"the connection broke before the answer ({type(error).__name__}: {error})"
