@@ -1,0 +1,225 @@
+"""Reading subscribers.csv: validated Subscribers out, every bad row reported with its line number.
+
+The file is streamed row by row (a list can have a million rows), so nothing here
+holds the whole list in memory except ``check_subscribers``' table of addresses
+seen, which it needs to name duplicates. Line numbers are physical lines of the
+file (the header is line 1), correct across quoted fields that span lines.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import closing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TextIO
+
+from .addresses import InvalidAddress, normalize
+from .errors import SubscribersError
+from .models import SUBSCRIBER_STATUSES, Subscriber
+
+COLUMNS = ("email", "name", "status", "tags", "subscribed_at")
+INVALID = "invalid"
+DUPLICATE = "duplicate"
+
+
+@dataclass(frozen=True)
+class Problem:
+    """A row that cannot be sent to: its line, its address (as written if invalid), why, and kind.
+
+    ``kind`` is "invalid" (bad address, bad status, substitutions too large) or "duplicate".
+    """
+
+    line: int
+    email: str
+    reason: str
+    kind: str = INVALID
+
+    def __str__(self) -> str:
+        shown = self.email or "(no address)"
+        return f"line {self.line}: {shown}: {self.reason}"
+
+
+@dataclass
+class AudienceReport:
+    """What ``active_audience`` let through and what it skipped, and why, filled as it streams.
+
+    ``skipped`` counts by reason: unsubscribed, bounced, complained, invalid, duplicate
+    (the last is counted by whoever deduplicates, the ledger).
+    """
+
+    active: int = 0
+    skipped: Counter[str] = field(default_factory=Counter)
+    problems: list[Problem] = field(default_factory=list)
+
+
+def read_subscribers(path: Path) -> Iterator[Subscriber | Problem]:
+    """Each row of the file in order: a Subscriber, or a Problem when the row is invalid.
+
+    Raises SubscribersError (on first iteration) when the file cannot be read at all.
+    """
+    try:
+        with path.open(encoding="utf-8-sig", newline="") as handle:
+            yield from _rows(path, handle)
+    except FileNotFoundError:
+        raise SubscribersError(
+            f"{path}: no such file",
+            "create it with a header row such as `email,name,status`, "
+            "or set [subscribers] path in digest.toml",
+        ) from None
+    except UnicodeDecodeError:
+        raise SubscribersError(
+            f"{path}: line {_undecodable_line(path)} is not valid UTF-8",
+            "save the file as UTF-8 (in Excel: CSV UTF-8)",
+        ) from None
+    except OSError as exc:
+        raise SubscribersError(f"{path}: cannot read the file ({exc.strerror or exc})") from None
+
+
+def active_audience(path: Path, report: AudienceReport) -> Iterator[Subscriber]:
+    """The valid, active subscribers in file order; counts the rest in ``report``.
+
+    Duplicates are not removed here (the ledger dedupes and counts them).
+    """
+    for row in read_subscribers(path):
+        if isinstance(row, Problem):
+            report.problems.append(row)
+            report.skipped[row.kind] += 1
+        elif not row.active:
+            report.skipped[row.status] += 1
+        else:
+            report.active += 1
+            yield row
+
+
+def check_subscribers(path: Path) -> list[Problem]:
+    """Every problem in the file, in line order, including case-insensitive duplicates."""
+    problems: list[Problem] = []
+    seen: dict[str, int] = {}
+    for row in read_subscribers(path):
+        if isinstance(row, Problem):
+            problems.append(row)
+            continue
+        key = row.email.lower()
+        first = seen.setdefault(key, row.line)
+        if first != row.line:
+            problems.append(Problem(row.line, row.email, f"duplicate of line {first}", DUPLICATE))
+    return problems
+
+
+def first_active(path: Path) -> Subscriber | None:
+    """The first valid active subscriber, for build and preview; None when there is none."""
+    with closing(read_subscribers(path)) as rows:
+        for row in rows:
+            if isinstance(row, Subscriber) and row.active:
+                return row
+    return None
+
+
+def _rows(path: Path, handle: TextIO) -> Iterator[Subscriber | Problem]:
+    reader = csv.reader(handle)
+    try:
+        header = next(reader, None)
+        if header is None:
+            raise SubscribersError(
+                f"{path}: the file is empty", "add a header row with an `email` column"
+            )
+        layout = _Layout.of(path, header)
+        end = reader.line_num
+        for cells in reader:
+            start, end = end + 1, reader.line_num
+            if "".join(cells).strip():
+                yield _row(layout, cells, start)
+    except csv.Error as exc:
+        raise SubscribersError(
+            f"{path}: line {reader.line_num} is not valid CSV ({exc})",
+            "fix that line; quote fields that contain commas, quotes or newlines",
+        ) from None
+
+
+@dataclass(frozen=True)
+class _Layout:
+    """Where each column is in a row. A column the header lacks points at ``width``, the
+    index of the empty cell every row is padded with, so that rows need no special case."""
+
+    width: int
+    email: int
+    name: int
+    status: int
+    tags: int
+    subscribed_at: int
+    merge: tuple[tuple[str, int], ...]
+
+    @classmethod
+    def of(cls, path: Path, header: list[str]) -> _Layout:
+        names = [name.strip() for name in header]
+        names = [name.lower() if name.lower() in COLUMNS else name for name in names]
+        if "email" not in names:
+            found = ", ".join(name for name in names if name) or "nothing"
+            raise SubscribersError(
+                f"{path}: line 1 has no `email` column (found: {found})",
+                "the first line must be a header row naming the columns, one of them `email`",
+            )
+        repeated = sorted({name for name in names if name and names.count(name) > 1})
+        if repeated:
+            raise SubscribersError(
+                f"{path}: line 1 names the column(s) {', '.join(repeated)} more than once",
+                "give every column a different name",
+            )
+        width = len(names)
+        known = {name: names.index(name) if name in names else width for name in COLUMNS}
+        merge = tuple(
+            (name, index) for index, name in enumerate(names) if name and name not in COLUMNS
+        )
+        return cls(width=width, merge=merge, **known)
+
+
+def _row(layout: _Layout, cells: list[str], line: int) -> Subscriber | Problem:
+    width = layout.width
+    if len(cells) > width:
+        extra, cells = cells[width:], cells[:width]
+    else:
+        extra = []
+    cells.extend([""] * (width + 1 - len(cells)))
+    written = cells[layout.email].strip()
+    if not written:
+        return Problem(line, "", "no email address")
+    if "".join(extra).strip():
+        return Problem(
+            line,
+            written,
+            f"{width + len(extra)} fields but the header has {width} "
+            "(quote fields that contain commas)",
+        )
+    try:
+        email = normalize(written)
+    except InvalidAddress as exc:
+        return Problem(line, written, f"invalid address: {exc}")
+    status = cells[layout.status].strip().lower() or "active"
+    if status not in SUBSCRIBER_STATUSES:
+        return Problem(
+            line, written, f"unknown status {status!r} (use {', '.join(SUBSCRIBER_STATUSES)})"
+        )
+    tags = cells[layout.tags]
+    return Subscriber(
+        email=email,
+        name=cells[layout.name].strip(),
+        status=status,
+        tags=tuple(filter(None, map(str.strip, tags.split(";")))) if tags else (),
+        subscribed_at=cells[layout.subscribed_at].strip(),
+        fields={name: cells[index].strip() for name, index in layout.merge},
+        line=line,
+    )
+
+
+def _undecodable_line(path: Path) -> int:
+    """The first physical line that is not UTF-8 (decoding errors surface a buffer late)."""
+    with path.open("rb") as handle:
+        for number, raw in enumerate(handle, start=1):
+            try:
+                raw.decode("utf-8")
+            except UnicodeDecodeError:
+                return number
+    return 0

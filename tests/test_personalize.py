@@ -1,0 +1,188 @@
+"""Per-recipient values: unsubscribe tokens and URLs, substitutions, List-Unsubscribe headers."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from digest.errors import ConfigError, DigestError
+from digest.models import Recipient, RenderedEmail, Subscriber
+from digest.personalize import (
+    PREVIEW_TOKEN,
+    SubstitutionsTooLarge,
+    recipient_for,
+    unsubscribe_token,
+    unsubscribe_url,
+    used_tokens,
+)
+
+URL = "https://news.example.com/unsubscribe?token={token}"
+SECRET = "s3cret"
+ADA = Subscriber(
+    email="ada@example.com",
+    name="Ada Lovelace",
+    fields={"company": "Analytical Engines", "plan": "pro"},
+    line=2,
+)
+EVERY_TOKEN = frozenset({"%%name%%", "%%email%%", "%%unsubscribe_url%%", "%%company%%", "%%plan%%"})
+
+
+def recipient(subscriber: Subscriber = ADA, **overrides: object) -> Recipient:
+    options: dict[str, object] = {
+        "unsubscribe_url_template": URL,
+        "unsubscribe_mailto": "",
+        "secret": SECRET,
+        "used_tokens": EVERY_TOKEN,
+    }
+    options.update(overrides)
+    return recipient_for(subscriber, **options)  # type: ignore[arg-type]
+
+
+def test_the_token_is_a_stable_hmac_in_urlsafe_base64() -> None:
+    token = unsubscribe_token("ada@example.com", SECRET)
+
+    assert token == "AkmcpQeGxzRMtgYAEssmzvI99HoV6Wj1WO7UZSsKAzA"
+    assert re.fullmatch(r"[A-Za-z0-9_-]{43}", token)  # 32 bytes, no "=" padding
+
+
+def test_the_token_differs_per_address_and_per_secret_but_not_per_case() -> None:
+    token = unsubscribe_token("ada@example.com", SECRET)
+
+    assert unsubscribe_token("grace@example.com", SECRET) != token
+    assert unsubscribe_token("ada@example.com", "other secret") != token
+    assert unsubscribe_token("Ada@Example.COM", SECRET) == token
+
+
+def test_the_url_carries_the_token_and_the_quoted_address() -> None:
+    template = "https://example.com/u/{token}?email={email}&list={weekly}"
+
+    url = unsubscribe_url(template, "o'brien+news@example.com", SECRET)
+
+    token = unsubscribe_token("o'brien+news@example.com", SECRET)
+    assert (
+        url == f"https://example.com/u/{token}?email=o%27brien%2Bnews%40example.com&list={{weekly}}"
+    )
+
+
+def test_without_a_secret_the_url_has_the_preview_token() -> None:
+    assert unsubscribe_url(URL, "ada@example.com", "") == (
+        "https://news.example.com/unsubscribe?token=PREVIEW-NOT-A-REAL-TOKEN"
+    )
+    assert PREVIEW_TOKEN in recipient(secret="").substitutions["%%unsubscribe_url%%"]
+
+
+def test_a_url_template_without_a_token_is_a_config_error() -> None:
+    with pytest.raises(ConfigError, match=r"unsubscribe\.url .* has no \{token\}"):
+        unsubscribe_url("https://example.com/unsubscribe?email={email}", "ada@example.com", SECRET)
+
+
+def test_headers_with_an_https_url_are_one_click_as_rfc_8058_wants() -> None:
+    token = unsubscribe_token("ada@example.com", SECRET)
+
+    assert recipient().headers == {
+        "List-Unsubscribe": f"<https://news.example.com/unsubscribe?token={token}>",
+        "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+    }
+
+
+def test_headers_with_a_url_and_a_mailto_list_both() -> None:
+    token = unsubscribe_token("ada@example.com", SECRET)
+
+    headers = recipient(unsubscribe_mailto="unsubscribe@example.com").headers
+
+    assert headers == {
+        "List-Unsubscribe": (
+            f"<https://news.example.com/unsubscribe?token={token}>, "
+            "<mailto:unsubscribe@example.com?subject=unsubscribe>"
+        ),
+        "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+    }
+
+
+def test_a_mailto_alone_gives_no_one_click_header() -> None:
+    headers = recipient(unsubscribe_url_template="", unsubscribe_mailto="mailto:leave@example.com")
+
+    assert headers.headers == {"List-Unsubscribe": "<mailto:leave@example.com?subject=unsubscribe>"}
+
+
+def test_an_http_url_is_listed_but_not_offered_as_one_click() -> None:
+    headers = recipient(unsubscribe_url_template="http://127.0.0.1:8025/u?t={token}").headers
+
+    assert set(headers) == {"List-Unsubscribe"}
+
+
+def test_no_unsubscribe_configured_means_no_headers_and_no_url_substitution() -> None:
+    bare = recipient(unsubscribe_url_template="")
+
+    assert bare.headers == {}
+    assert "%%unsubscribe_url%%" not in bare.substitutions
+
+
+def test_line_breaks_never_reach_a_header_or_the_subject() -> None:
+    sneaky = Subscriber(email="ada@example.com", name="Ada\r\nBcc: all@example.com", line=2)
+
+    result = recipient(
+        sneaky,
+        unsubscribe_url_template="https://example.com/u?t={token}\r\nX-Evil: 1",
+        unsubscribe_mailto="leave@example.com\r\nBcc: all@example.com",
+    )
+
+    values = [*result.headers.values(), *result.substitutions.values(), result.name]
+    assert not [value for value in values if re.search(r"[\r\n\u2028\u2029\x85]", value)]
+    assert result.name == "Ada Bcc: all@example.com"
+    assert result.headers["List-Unsubscribe"].startswith("<https://example.com/u?t=")
+
+
+def test_substitutions_fill_only_the_tokens_the_email_uses() -> None:
+    email = RenderedEmail(
+        subject="%%name%%, this week at %%company%%",
+        preheader="",
+        html='<p>Hi %%name%%</p><a href="%%unsubscribe_url%%">Unsubscribe</a> 100% sure',
+        text="Hi %%name%% (%%nickname%%)",
+    )
+    tokens = used_tokens(email.subject, email.html, email.text)
+
+    result = recipient(used_tokens=tokens)
+
+    assert tokens == {"%%name%%", "%%company%%", "%%unsubscribe_url%%", "%%nickname%%"}
+    assert set(result.substitutions) == tokens
+    assert result.substitutions["%%name%%"] == "Ada Lovelace"
+    assert result.substitutions["%%company%%"] == "Analytical Engines"
+    assert result.substitutions["%%nickname%%"] == ""  # a field the subscriber lacks
+    seen = email.personalized(result.substitutions)
+    assert seen.subject == "Ada Lovelace, this week at Analytical Engines"
+    assert "%%" not in seen.html + seen.text
+    assert unsubscribe_token("ada@example.com", SECRET) in seen.html
+
+
+def test_a_nameless_subscriber_gets_the_fallback_name() -> None:
+    nameless = Subscriber(email="grace@example.com", line=3)
+
+    assert recipient(nameless).substitutions["%%name%%"] == "there"
+    assert recipient(nameless, name_fallback="reader").substitutions["%%name%%"] == "reader"
+    assert recipient(nameless).substitutions["%%email%%"] == "grace@example.com"
+
+
+def test_substitutions_up_to_the_limit_pass_and_beyond_it_raise() -> None:
+    tokens = {"%%name%%", "%%email%%", "%%bio%%"}
+    # "%%name%%Ada Lovelace%%email%%ada@example.com%%bio%%" before the bio itself.
+    overhead = len("%%name%%Ada Lovelace%%email%%ada@example.com%%bio%%")
+
+    def with_bio(total_bytes: int) -> Subscriber:
+        size = total_bytes - overhead  # in UTF-8 bytes: "é" is two
+        bio = "é" * (size // 2) + "x" * (size % 2)
+        return Subscriber(email=ADA.email, name=ADA.name, fields={"bio": bio})
+
+    assert recipient(with_bio(9_999), used_tokens=tokens).substitutions["%%bio%%"]
+    with pytest.raises(SubstitutionsTooLarge, match=r"ada@example\.com") as caught:
+        recipient(with_bio(10_000), used_tokens=tokens)
+    assert not isinstance(caught.value, DigestError)
+    # Fields the email does not use do not count, however large.
+    assert recipient(with_bio(50_000), used_tokens={"%%name%%"}).substitutions
+
+
+def test_used_tokens_finds_token_shapes_only() -> None:
+    found = used_tokens("Hi %%name%%, 100%% off", "%%first-name%% %%a b%% %%%%", "%%plan%%")
+
+    assert found == {"%%name%%", "%%first-name%%", "%%plan%%"}

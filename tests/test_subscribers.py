@@ -1,0 +1,260 @@
+"""subscribers.csv: columns and defaults, line numbers, problems, errors, and streaming."""
+
+from __future__ import annotations
+
+import itertools
+import os
+import subprocess
+import sys
+import tracemalloc
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from digest.errors import SubscribersError
+from digest.models import Subscriber
+from digest.subscribers import (
+    AudienceReport,
+    Problem,
+    active_audience,
+    check_subscribers,
+    first_active,
+    read_subscribers,
+)
+
+DATA = Path(__file__).parent / "data" / "subscribers"
+
+
+def write(tmp_path: Path, text: str, name: str = "subscribers.csv") -> Path:
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def by_line(rows: list[Subscriber | Problem]) -> dict[int, Subscriber | Problem]:
+    return {row.line: row for row in rows}
+
+
+def test_every_column_and_its_default() -> None:
+    rows = list(read_subscribers(DATA / "columns.csv"))
+
+    assert all(isinstance(row, Subscriber) for row in rows)
+    ada, grace, alan, katherine, edsger = rows
+    assert ada == Subscriber(
+        email="ada@example.com",
+        name="Ada Lovelace",
+        status="active",
+        tags=("weekly", "engineering"),
+        subscribed_at="2024-01-15",
+        fields={"company": "Analytical Engines", "plan": "pro"},
+        line=2,
+    )
+    assert grace.email == "Grace@example.com"  # the domain is normalized, the local part kept
+    assert grace.status == "active"  # an empty status means active
+    assert grace.subscribed_at == "2024-02-03"
+    assert grace.fields == {"company": "Harvard", "plan": ""}
+    assert alan.name == ""
+    assert alan.status == "unsubscribed"
+    assert alan.tags == ("weekly", "math")
+    assert katherine.status == "bounced"
+    assert katherine.tags == ()
+    assert edsger.status == "complained"
+    assert [row.line for row in rows] == [2, 3, 4, 5, 6]
+
+
+def test_header_names_of_known_columns_ignore_case_and_spaces(tmp_path: Path) -> None:
+    path = write(tmp_path, " Email , NAME ,Status,Company\nada@example.com,Ada,,ACME\n")
+
+    (ada,) = read_subscribers(path)
+
+    assert isinstance(ada, Subscriber)
+    assert (ada.email, ada.name, ada.status) == ("ada@example.com", "Ada", "active")
+    assert ada.fields == {"Company": "ACME"}
+
+
+def test_only_email_column_is_needed(tmp_path: Path) -> None:
+    path = write(tmp_path, "email\nada@example.com\n")
+
+    assert list(read_subscribers(path)) == [Subscriber(email="ada@example.com", line=2)]
+
+
+def test_unknown_columns_become_merge_fields(tmp_path: Path) -> None:
+    path = write(tmp_path, "company,email,favourite colour\nACME,ada@example.com, teal \n")
+
+    (ada,) = read_subscribers(path)
+
+    assert isinstance(ada, Subscriber)
+    assert ada.fields == {"company": "ACME", "favourite colour": "teal"}
+
+
+def test_a_byte_order_mark_is_accepted(tmp_path: Path) -> None:
+    path = tmp_path / "excel.csv"
+    path.write_bytes("email,name\nada@example.com,Ada\n".encode("utf-8-sig"))
+
+    (ada,) = read_subscribers(path)
+
+    assert isinstance(ada, Subscriber)
+    assert ada.email == "ada@example.com"
+
+
+def test_quoted_commas_quotes_and_newlines_keep_line_numbers() -> None:
+    rows = by_line(list(read_subscribers(DATA / "multiline.csv")))
+
+    assert sorted(rows) == [2, 3, 6, 7]
+    assert rows[2].name == "Lovelace, Ada"  # type: ignore[union-attr]
+    assert rows[3].name.splitlines() == ["Grace", "Brewster", "Hopper"]  # type: ignore[union-attr]
+    assert isinstance(rows[6], Problem)
+    assert rows[6].email == "not an address"
+    assert rows[7].name == 'He said "hi"'  # type: ignore[union-attr]
+
+
+def test_invalid_rows_are_reported_with_line_and_reason() -> None:
+    problems = check_subscribers(DATA / "problems.csv")
+
+    shown = [(problem.line, problem.email, problem.kind) for problem in problems]
+    assert shown == [
+        (3, "not-an-address", "invalid"),
+        (4, "", "invalid"),
+        (5, "grace@example.com", "invalid"),
+        (6, "ADA@example.com", "duplicate"),
+        (7, "alan@mail.localhost", "invalid"),
+        (11, "Katherine@example.com", "duplicate"),
+    ]
+    reasons = {problem.line: problem.reason for problem in problems}
+    assert reasons[3] == "invalid address: An email address must have an @-sign."
+    assert reasons[4] == "no email address"
+    assert reasons[5].startswith("unknown status 'retired'")
+    assert reasons[6] == "duplicate of line 2"
+    assert "special-use or reserved" in reasons[7]
+    assert reasons[11] == "duplicate of line 8"  # duplicates count whatever the status
+    assert str(problems[0]) == (
+        "line 3: not-an-address: invalid address: An email address must have an @-sign."
+    )
+
+
+def test_a_clean_file_has_no_problems() -> None:
+    assert check_subscribers(DATA / "columns.csv") == []
+
+
+def test_extra_filled_cells_are_a_problem_but_trailing_empty_ones_are_not(tmp_path: Path) -> None:
+    path = write(tmp_path, "email,name\nada@example.com,Lovelace, Ada\ngrace@example.com,Grace,,\n")
+
+    ada, grace = read_subscribers(path)
+
+    assert isinstance(ada, Problem)
+    assert ada.line == 2
+    assert ada.reason == "3 fields but the header has 2 (quote fields that contain commas)"
+    assert isinstance(grace, Subscriber)
+    assert grace.name == "Grace"
+
+
+def test_active_audience_yields_active_rows_and_counts_the_rest() -> None:
+    report = AudienceReport()
+
+    audience = [subscriber.email for subscriber in active_audience(DATA / "problems.csv", report)]
+
+    # No deduplication here: the ledger does it when it freezes the audience.
+    assert audience == [
+        "ada@example.com",
+        "ADA@example.com",
+        "alan@example.com",
+        "Katherine@example.com",
+    ]
+    assert report.active == 4
+    assert report.skipped == Counter({"invalid": 4, "unsubscribed": 1})
+    assert [problem.line for problem in report.problems] == [3, 4, 5, 7]
+
+    report = AudienceReport()
+    assert len(list(active_audience(DATA / "columns.csv", report))) == 2
+    assert report.skipped == Counter({"unsubscribed": 1, "bounced": 1, "complained": 1})
+
+
+def test_first_active_skips_invalid_and_inactive_rows(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        "email,name,status\nbroken,X,active\nada@example.com,Ada,bounced\n"
+        "grace@example.com,Grace,\n",
+    )
+
+    first = first_active(path)
+
+    assert first is not None
+    assert (first.email, first.line) == ("grace@example.com", 4)
+    assert first_active(write(tmp_path, "email,status\nada@example.com,unsubscribed\n")) is None
+
+
+def test_a_missing_file_is_an_error_naming_it(tmp_path: Path) -> None:
+    missing = tmp_path / "nobody.csv"
+
+    with pytest.raises(SubscribersError, match=r"nobody\.csv: no such file") as caught:
+        list(read_subscribers(missing))
+    assert "[subscribers] path" in str(caught.value)
+    with pytest.raises(SubscribersError, match="no such file"):
+        check_subscribers(missing)
+    with pytest.raises(SubscribersError, match="no such file"):
+        first_active(missing)
+
+
+def test_a_file_without_an_email_column_is_an_error() -> None:
+    with pytest.raises(SubscribersError, match=r"no `email` column \(found: name, status\)"):
+        check_subscribers(DATA / "no_email_column.csv")
+
+
+def test_an_empty_file_and_repeated_columns_are_errors(tmp_path: Path) -> None:
+    with pytest.raises(SubscribersError, match="empty"):
+        check_subscribers(write(tmp_path, ""))
+    with pytest.raises(SubscribersError, match="email more than once"):
+        check_subscribers(write(tmp_path, "email,Email\na@example.com,b@example.com\n"))
+
+
+def test_undecodable_bytes_name_the_line(tmp_path: Path) -> None:
+    path = tmp_path / "latin1.csv"
+    rows = [f"reader{n}@example.com,Reader {n}" for n in range(1, 600)]
+    rows.insert(499, "jose@example.com,José")
+    path.write_bytes("\n".join(["email,name", *rows, ""]).encode("latin-1"))
+
+    with pytest.raises(SubscribersError, match=r"latin1\.csv: line 501 is not valid UTF-8"):
+        check_subscribers(path)
+
+
+FEED_SCRIPT = """
+import sys
+with open(sys.argv[1], "w", encoding="utf-8") as out:
+    out.write("email,name,status,company\\n")
+    for n in range(int(sys.argv[2])):
+        status = "unsubscribed" if n % 10 == 9 else "active"
+        out.write(f"reader{n}@mail{n % 50}.example.com,Reader {n},{status},ACME\\n")
+"""
+
+
+def test_a_200k_row_file_streams_through_active_audience(tmp_path: Path) -> None:
+    """Subscribers come out while the file is still being written, and memory stays flat."""
+    total = 200_000
+    fifo = tmp_path / "subscribers.csv"
+    os.mkfifo(fifo)
+    writer = subprocess.Popen([sys.executable, "-c", FEED_SCRIPT, str(fifo), str(total)])
+    report = AudienceReport()
+    audience = active_audience(fifo, report)
+    try:
+        first = next(audience)
+        # The pipe holds 64 KiB of the 10 MB: the writer cannot have finished yet, so a
+        # reader that needed the whole file first would still be waiting.
+        assert first.email == "reader0@mail0.example.com"
+        assert writer.poll() is None
+        tracemalloc.start()
+        try:
+            taken = sum(1 for _ in itertools.islice(audience, 20_000))
+            _, peak = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+        rest = sum(1 for _ in audience)
+    finally:
+        audience.close()
+        writer.kill()
+        writer.wait()
+
+    # 20,000 rows are 1.2 MB as text and several times that as Subscribers: none are kept.
+    assert peak < 500_000
+    assert 1 + taken + rest == report.active == total * 9 // 10
+    assert report.skipped == Counter({"unsubscribed": total // 10})
