@@ -1,0 +1,195 @@
+"""Render an edition once: subject, preheader, HTML and text, still carrying substitution tokens.
+
+Jinja renders ``digest.mjml.j2`` (autoescaped), MJML compiles it to HTML and
+premailer inlines the CSS; ``digest.txt.j2`` renders the text part from the same
+context, so both parts carry the same posts, links and footer. Post links are
+absolute and carry UTM parameters before they reach a template. Per-subscriber
+values (``subscriber.name``, ``unsubscribe_url``) are tokens the sender fills.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+from ..config import Newsletter, Tracking
+from ..models import Digest, Post, RenderedEmail, token
+from . import links, text
+from .inline import inline_css
+from .mjml import compile_mjml
+from .templates import SubscriberTokens, environment, render_string, render_template, template_label
+
+__all__ = ["PostView", "render_email"]
+
+HTML_TEMPLATE = "digest.mjml.j2"
+TEXT_TEMPLATE = "digest.txt.j2"
+UNSUBSCRIBE_MODES = ("url", "asm")
+ASM_TAGS = {
+    token("unsubscribe_url"): "<%asm_group_unsubscribe_raw_url%>",
+    token("preferences_url"): "<%asm_preferences_raw_url%>",
+}
+EXCERPT_CHARS, EXCERPT_WORDS = 400, 60
+SUMMARY_CHARS = 200
+PREHEADER_CHARS = 140
+SIZE_WARNING_KB, GMAIL_CLIP_KB = 90, 102
+
+
+@dataclass(frozen=True)
+class PostView:
+    """A post as templates see it: text fields, absolute links (with UTM), a formatted date.
+
+    ``content`` is the post's sanitized HTML; ``excerpt`` (its plain-text opening) is
+    computed only when a template asks for it.
+    """
+
+    title: str
+    url: str
+    canonical_url: str
+    date: str
+    published: datetime | None
+    author: str
+    image: str
+    image_alt: str
+    summary: str
+    content: str
+    tags: tuple[str, ...]
+
+    @cached_property
+    def excerpt(self) -> str:
+        return text.excerpt(self.content or self.summary, EXCERPT_CHARS, EXCERPT_WORDS)
+
+
+def render_email(
+    digest: Digest,
+    *,
+    newsletter: Newsletter,
+    tracking: Tracking,
+    templates_dir: Path,
+    unsubscribe_mode: str = "url",
+    now: datetime,
+) -> RenderedEmail:
+    """Render ``digest`` for every subscriber at once; raise TemplateError on a template fault.
+
+    ``unsubscribe_mode`` is "url" (the self-hosted link, token ``%%unsubscribe_url%%``)
+    or "asm" (SendGrid's unsubscribe group tags replace the tokens after compiling).
+    """
+    if unsubscribe_mode not in UNSUBSCRIBE_MODES:
+        raise ValueError(f"unsubscribe_mode must be one of {UNSUBSCRIBE_MODES}")
+    env = environment(templates_dir)
+    warnings: list[str] = []
+    context = _context(digest, newsletter, tracking, unsubscribe_mode, now, warnings)
+    subject = " ".join(
+        render_string(env, newsletter.subject, context, "[newsletter] subject").split()
+    )
+    context["subject"] = subject or newsletter.name
+    context["reason"] = render_string(env, newsletter.reason, context, "[newsletter] reason")
+    mjml_source = render_template(env, HTML_TEMPLATE, context, templates_dir)
+    html = inline_css(compile_mjml(mjml_source, template_label(env, HTML_TEMPLATE, templates_dir)))
+    plain = _tidy_text(render_template(env, TEXT_TEMPLATE, context, templates_dir))
+    if unsubscribe_mode == "asm":
+        html, plain = _swap_asm_tags(html), _swap_asm_tags(plain)
+    warnings += _html_warnings(html)
+    return RenderedEmail(
+        subject=context["subject"],
+        preheader=context["preheader"],
+        html=html,
+        text=plain,
+        warnings=tuple(warnings),
+    )
+
+
+def _context(
+    digest: Digest,
+    newsletter: Newsletter,
+    tracking: Tracking,
+    unsubscribe_mode: str,
+    now: datetime,
+    warnings: list[str],
+) -> dict[str, Any]:
+    """Everything the templates, the subject and the reason may use."""
+    site = newsletter.site_url
+    hosts = links.site_hosts(site, (links.absolute(post.url, site) for post in digest.posts))
+    utm = links.utm_parameters(tracking, digest.edition)
+    featured = _post_view(digest.featured, site, utm, hosts, warnings)
+    teasers = [_post_view(post, site, utm, hosts, warnings) for post in digest.teasers]
+    return {
+        "newsletter": newsletter,
+        "digest": digest,
+        "edition": digest.edition,
+        "featured": featured,
+        "teasers": teasers,
+        "posts": [featured, *teasers],
+        "site_url": links.with_utm(site, utm, hosts) if site else "",
+        "preheader": text.trim(featured.summary or featured.excerpt, PREHEADER_CHARS),
+        "subscriber": SubscriberTokens(),
+        "unsubscribe_url": token("unsubscribe_url"),
+        "preferences_url": token("preferences_url") if unsubscribe_mode == "asm" else "",
+        "view_online_url": newsletter.view_online_url.replace("{edition}", digest.edition),
+        "now": now,
+        "year": now.year,
+    }
+
+
+def _post_view(
+    post: Post,
+    site: str,
+    utm: dict[str, str],
+    hosts: frozenset[str],
+    warnings: list[str],
+) -> PostView:
+    """The template-facing view of one post; a link that cannot work from an inbox is warned."""
+    url = links.absolute(post.url, site)
+    if not links.is_absolute(url):
+        warnings.append(
+            f"post {post.id!r} links to {post.url!r}, which is not absolute; "
+            "set [newsletter] site_url so links work from an inbox"
+        )
+    image = links.absolute(post.image, site)
+    title = " ".join(post.title.split()) or url
+    summary_source = post.summary or text.html_to_text(post.content, limit=SUMMARY_CHARS)
+    return PostView(
+        title=title,
+        url=links.with_utm(url, utm, hosts),
+        canonical_url=url,
+        date=text.format_date(post.published),
+        published=post.published,
+        author=post.author,
+        image=image if image.startswith(("https://", "http://")) else "",
+        image_alt=" ".join(post.image_alt.split()) or title,
+        summary=text.trim(summary_source, SUMMARY_CHARS),
+        content=post.content,
+        tags=post.tags,
+    )
+
+
+def _tidy_text(plain: str) -> str:
+    """No trailing spaces, at most one blank line in a row, one final newline."""
+    lines = [line.rstrip() for line in plain.strip().splitlines()]
+    kept = [line for index, line in enumerate(lines) if line or (index and lines[index - 1])]
+    return "\n".join(kept) + "\n"
+
+
+def _swap_asm_tags(content: str) -> str:
+    """SendGrid's unsubscribe-group tags in place of the tokens (MRML cannot parse ``<%``)."""
+    for name, tag in ASM_TAGS.items():
+        content = content.replace(name, tag)
+    return content
+
+
+def _html_warnings(html: str) -> list[str]:
+    """What an editor should hear about the finished HTML: its size, links that will not work."""
+    warnings = []
+    size_kb = len(html.encode("utf-8")) / 1024
+    if size_kb > SIZE_WARNING_KB:
+        warnings.append(
+            f"digest.html is {size_kb:.0f} KB; Gmail clips messages over about "
+            f"{GMAIL_CLIP_KB} KB (fewer posts or shorter summaries keep it whole)"
+        )
+    relative = links.relative_links(html)
+    if relative:
+        shown = ", ".join(relative[:3])
+        warnings.append(f"links that will not work from an inbox: {shown}; make them absolute")
+    return warnings

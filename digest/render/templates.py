@@ -1,0 +1,136 @@
+"""The Jinja environment: a newsletter's templates first, the built-in ones behind them.
+
+A newsletter folder may override a single file (say ``partials/footer.mjml.j2``)
+and inherit every other one from the package. MJML templates are autoescaped
+(post titles are text, so markup in them shows escaped); text templates,
+subjects and other strings from the config are not. Undefined names are errors,
+reported as one line naming the template file and line.
+"""
+
+from __future__ import annotations
+
+import traceback
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import jinja2
+
+from ..errors import TemplateError
+from ..models import token
+
+BUILTIN_TEMPLATES = Path(__file__).resolve().parent.parent / "scaffold" / "templates"
+ESCAPED_SUFFIXES = (".mjml.j2", ".html.j2")
+
+
+class SubscriberTokens:
+    """What templates see as ``subscriber``: each field is its substitution token.
+
+    ``subscriber.name`` is ``%%name%%``, ``subscriber.company`` is ``%%company%%``:
+    the edition is rendered once and the sender fills the values per recipient.
+    """
+
+    def __getattr__(self, name: str) -> str:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return token(name)
+
+    def __getitem__(self, name: str) -> str:
+        return token(name)
+
+
+def _autoescape(name: str | None) -> bool:
+    return bool(name) and str(name).endswith(ESCAPED_SUFFIXES)
+
+
+@lru_cache(maxsize=8)
+def environment(templates_dir: Path) -> jinja2.Environment:
+    """The environment for one newsletter folder's templates (cached; reloads changed files)."""
+    loader = jinja2.ChoiceLoader(
+        [jinja2.FileSystemLoader(templates_dir), jinja2.FileSystemLoader(BUILTIN_TEMPLATES)]
+    )
+    return jinja2.Environment(
+        loader=loader,
+        autoescape=_autoescape,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+        auto_reload=True,
+    )
+
+
+def template_label(env: jinja2.Environment, name: str, templates_dir: Path) -> str:
+    """How error messages name a template: ``templates/digest.mjml.j2`` or the built-in path."""
+    try:
+        filename = env.get_template(name).filename
+    except jinja2.TemplateError:
+        filename = None
+    return _label(filename, templates_dir) if filename else name
+
+
+def render_template(
+    env: jinja2.Environment, name: str, context: dict[str, Any], templates_dir: Path
+) -> str:
+    """Render one template file, or raise a TemplateError naming the file and line at fault."""
+    try:
+        return env.get_template(name).render(context)
+    except jinja2.TemplateSyntaxError as exc:
+        where = _label(exc.filename, templates_dir) if exc.filename else exc.name or name
+        raise TemplateError(f"{where}:{exc.lineno}: {exc.message}") from None
+    except Exception as exc:
+        where = _location(exc, templates_dir) or template_label(env, name, templates_dir)
+        raise TemplateError(f"{where}: {_describe(exc)}") from None
+
+
+def render_string(env: jinja2.Environment, source: str, context: dict[str, Any], key: str) -> str:
+    """Render a template string from the config (subject, reason) as plain text."""
+    try:
+        return _compiled(env, source).render(context)
+    except jinja2.TemplateSyntaxError as exc:
+        raise TemplateError(
+            f"digest.toml {key}: {exc.message}", "fix the Jinja expression in that key"
+        ) from None
+    except Exception as exc:
+        raise TemplateError(
+            f"digest.toml {key}: {_describe(exc)}", "fix the Jinja expression in that key"
+        ) from None
+
+
+@lru_cache(maxsize=64)
+def _compiled(env: jinja2.Environment, source: str) -> jinja2.Template:
+    return env.from_string(source)
+
+
+def _describe(exc: Exception) -> str:
+    message = getattr(exc, "message", None) or str(exc)
+    if isinstance(exc, jinja2.TemplateNotFound):
+        return f"template {exc.name!r} not found"
+    if isinstance(exc, jinja2.TemplateError):
+        return message
+    return f"{type(exc).__name__}: {message}"
+
+
+def _location(exc: BaseException, templates_dir: Path) -> str:
+    """``file:line`` of the innermost template frame in the traceback Jinja rewrote."""
+    frames = [
+        frame
+        for frame in traceback.extract_tb(exc.__traceback__)
+        if frame.filename and not frame.filename.endswith(".py") and frame.filename[0] != "<"
+    ]
+    if not frames:
+        return ""
+    frame = frames[-1]
+    return f"{_label(frame.filename, templates_dir)}:{frame.lineno}"
+
+
+def _label(filename: str, templates_dir: Path) -> str:
+    path = Path(filename)
+    for root, prefix in ((templates_dir, templates_dir.name), (BUILTIN_TEMPLATES, "templates")):
+        try:
+            relative = path.resolve().relative_to(root.resolve())
+        except ValueError:
+            continue
+        label = f"{prefix}/{relative.as_posix()}"
+        return label if root == templates_dir else f"{label} (built-in)"
+    return filename
