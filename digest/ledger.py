@@ -1,0 +1,679 @@
+"""The ledger: what was sent, to whom, and how far each send got (SQLite, ``.digest/state.db``).
+
+Sending must survive crashes and reruns without sending anyone an edition twice,
+so every fact the send command relies on lives here, committed at once:
+
+- an **edition** (one send of one digest) with its rendered subject, HTML and text,
+  so a resumed send sends identical content, and the posts it carries;
+- its **audience**, frozen and deduplicated when the send starts, so a resumed send
+  goes to the same people;
+- its **batches** (``pending -> in_flight -> accepted | failed``): a batch is marked
+  in flight, committed, *before* its request and marked again after the answer, so
+  a batch left in flight after a crash is known to be uncertain;
+- **test** sends, for the history.
+
+Setup (creating the file, switching to WAL, migrating) runs under an exclusive
+``flock`` on a sibling lock file, so processes opening a fresh folder at once all
+succeed. ``send_lock`` is a second, per-edition ``flock`` held for a whole send.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import re
+import sqlite3
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Self
+
+from .errors import LedgerError, StandDown
+from .models import Subscriber
+
+PENDING = "pending"
+IN_FLIGHT = "in_flight"
+ACCEPTED = "accepted"
+FAILED = "failed"
+ALL_STATES = frozenset({PENDING, IN_FLIGHT, ACCEPTED, FAILED})
+
+SENDING = "sending"
+SENT = "sent"
+
+EDITION = "edition"
+TEST = "test"
+
+# The states a batch may come from, for each state it is marked with. An accepted
+# batch never leaves that state: that is what keeps a rerun from sending it twice.
+_TRANSITIONS: Mapping[str, tuple[str, ...]] = {
+    IN_FLIGHT: (PENDING,),
+    ACCEPTED: (IN_FLIGHT,),
+    FAILED: (PENDING, IN_FLIGHT),
+    PENDING: (PENDING, IN_FLIGHT, FAILED),
+}
+
+BUSY_TIMEOUT_SECONDS = 30.0
+_KEY_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
+
+# Forward-only migrations: MIGRATIONS[n] takes a database from user_version n to n + 1.
+# Append new scripts; never edit one that has shipped.
+MIGRATIONS: tuple[str, ...] = (
+    """
+    CREATE TABLE editions (
+        key         TEXT PRIMARY KEY,
+        status      TEXT NOT NULL CHECK (status IN ('sending', 'sent')),
+        subject     TEXT NOT NULL,
+        preheader   TEXT NOT NULL,
+        html        TEXT NOT NULL,
+        text        TEXT NOT NULL,
+        backend     TEXT NOT NULL,
+        started_at  TEXT NOT NULL,
+        finished_at TEXT
+    );
+    CREATE TABLE edition_posts (
+        edition  TEXT NOT NULL REFERENCES editions (key),
+        position INTEGER NOT NULL,
+        post_id  TEXT NOT NULL,
+        PRIMARY KEY (edition, position)
+    ) WITHOUT ROWID;
+    CREATE TABLE batches (
+        id         INTEGER PRIMARY KEY,
+        edition    TEXT NOT NULL REFERENCES editions (key),
+        seq        INTEGER NOT NULL,
+        state      TEXT NOT NULL
+                   CHECK (state IN ('pending', 'in_flight', 'accepted', 'failed')),
+        -- the batch's recipients: audience ids first_recipient .. first_recipient + size - 1
+        first_recipient INTEGER NOT NULL,
+        size       INTEGER NOT NULL,
+        message_id TEXT,
+        error      TEXT,
+        updated_at TEXT NOT NULL,
+        UNIQUE (edition, seq)
+    );
+    -- One row per recipient of an edition, in audience order, so a batch is a range
+    -- of ids (no index needed). fields is a JSON object of merge fields, NULL when
+    -- there are none (most rows): 1M recipients take about 40 MB.
+    CREATE TABLE audience (
+        id     INTEGER PRIMARY KEY,
+        email  TEXT NOT NULL,
+        name   TEXT NOT NULL,
+        fields TEXT
+    );
+    -- Test sends (--to); recipients is a JSON array of addresses.
+    CREATE TABLE tests (
+        id         INTEGER PRIMARY KEY,
+        edition    TEXT NOT NULL,
+        subject    TEXT NOT NULL,
+        recipients TEXT NOT NULL,
+        at         TEXT NOT NULL,
+        message_id TEXT NOT NULL,
+        accepted   INTEGER NOT NULL
+    );
+    """,
+)
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+@dataclass(frozen=True)
+class Edition:
+    """One send of one digest, with the content every batch of it sends."""
+
+    key: str
+    status: str
+    subject: str
+    preheader: str
+    html: str
+    text: str
+    started_at: datetime
+    finished_at: datetime | None
+    backend: str
+    post_ids: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Batch:
+    """A slice of an edition's audience sent in one request; ``seq`` orders them from 0."""
+
+    id: int
+    seq: int
+    state: str
+    size: int
+    message_id: str | None
+    error: str | None
+    updated_at: datetime
+
+
+@dataclass(frozen=True)
+class AudienceCounts:
+    """What ``start_edition`` froze: recipients kept, duplicate addresses dropped, batches."""
+
+    recipients: int
+    duplicates: int
+    batches: int
+
+
+@dataclass(frozen=True)
+class HistoryRow:
+    """A line of ``digest history``: an edition (``kind == "edition"``) or a test send.
+
+    For an edition, ``status`` is "sending" or "sent" and the counts are recipients;
+    ``uncertain`` counts recipients of batches left in flight. For a test, ``started_at``
+    is when it was sent, ``status`` is "accepted" or "failed" and ``addresses`` lists
+    its recipients.
+    """
+
+    kind: str
+    key: str
+    started_at: datetime
+    subject: str
+    status: str
+    recipients: int
+    accepted: int = 0
+    failed: int = 0
+    uncertain: int = 0
+    posts: int = 0
+    finished_at: datetime | None = None
+    addresses: tuple[str, ...] = ()
+    message_id: str = ""
+
+    @property
+    def at(self) -> datetime:
+        """When the edition's send started, or the test was sent."""
+        return self.started_at
+
+    @property
+    def pending(self) -> int:
+        """Recipients of an edition not yet attempted (or put back after a failure)."""
+        return self.recipients - self.accepted - self.failed - self.uncertain
+
+
+class Ledger:
+    """The state database of one newsletter folder; open it with ``Ledger.open(path)``."""
+
+    def __init__(self, path: Path, connection: sqlite3.Connection) -> None:
+        self.path = path
+        self._db = connection
+
+    @classmethod
+    def open(cls, path: Path) -> Ledger:
+        """Open (creating and migrating if needed) the ledger at ``path``, ready to use."""
+        path = Path(path)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with _flocked(path.with_suffix(".lock")):
+                connection = _connect(path)
+                try:
+                    _set_up(connection, path)
+                except BaseException:
+                    connection.close()
+                    raise
+        except sqlite3.Error as exc:
+            raise LedgerError(f"cannot open {path}: {exc}") from exc
+        except OSError as exc:
+            raise LedgerError(f"cannot open {path}: {exc.strerror or exc}") from exc
+        return cls(path, connection)
+
+    def close(self) -> None:
+        """Close the database connection; the ledger is not used after this."""
+        self._db.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def sent_post_ids(self) -> set[str]:
+        """Ids of the posts of every edition whose send has started (sending or sent).
+
+        Every edition in the ledger has started its send: an edition row is only
+        written by ``start_edition``, which also marks it sending.
+        """
+        with self._sqlite():
+            return {row[0] for row in self._db.execute("SELECT post_id FROM edition_posts")}
+
+    def edition(self, key: str) -> Edition | None:
+        """The edition recorded under ``key``, or None if its send never started."""
+        with self._sqlite():
+            row = self._db.execute(
+                "SELECT key, status, subject, preheader, html, text, started_at, finished_at,"
+                " backend FROM editions WHERE key = ?",
+                (key,),
+            ).fetchone()
+            if row is None:
+                return None
+            posts = self._db.execute(
+                "SELECT post_id FROM edition_posts WHERE edition = ? ORDER BY position", (key,)
+            )
+            return Edition(
+                key=row[0],
+                status=row[1],
+                subject=row[2],
+                preheader=row[3],
+                html=row[4],
+                text=row[5],
+                started_at=_from_iso(row[6]),
+                finished_at=_from_iso(row[7]) if row[7] else None,
+                backend=row[8],
+                post_ids=tuple(post[0] for post in posts),
+            )
+
+    def start_edition(
+        self,
+        key: str,
+        *,
+        subject: str,
+        preheader: str,
+        html: str,
+        text: str,
+        post_ids: Sequence[str],
+        audience: Iterable[Subscriber],
+        batch_size: int,
+        backend: str,
+        started_at: datetime,
+    ) -> AudienceCounts:
+        """Record an edition as sending, with its content, posts and frozen audience.
+
+        All in one transaction: either the whole edition is recorded or nothing is.
+        The audience is streamed (bounded memory whatever its size), deduplicated
+        case-insensitively (the first occurrence wins) and split, in order, into
+        pending batches of at most ``batch_size`` recipients.
+        """
+        _check_key(key)
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be at least 1, not {batch_size}")
+        started = _to_iso(started_at)
+        with self._sqlite(), self._transaction():
+            existing = self._db.execute(
+                "SELECT started_at FROM editions WHERE key = ?", (key,)
+            ).fetchone()
+            if existing is not None:
+                raise LedgerError(
+                    f"edition {key} was already started at {existing[0]} in {self.path}",
+                    hint="an edition is started once; `digest send --edition KEY` resumes it",
+                )
+            self._db.execute(
+                "INSERT INTO editions (key, status, subject, preheader, html, text, backend,"
+                " started_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (key, SENDING, subject, preheader, html, text, backend, started),
+            )
+            self._db.executemany(
+                "INSERT INTO edition_posts (edition, position, post_id) VALUES (?, ?, ?)",
+                ((key, position, post_id) for position, post_id in enumerate(post_ids)),
+            )
+            return self._freeze_audience(key, audience, batch_size, started)
+
+    def _freeze_audience(
+        self, key: str, audience: Iterable[Subscriber], batch_size: int, started: str
+    ) -> AudienceCounts:
+        """Dedupe the audience into a temporary table, then copy it in as id ranges.
+
+        The copy numbers recipients from one past every id in use (or ever given to a
+        batch), so each batch is the range ``first_recipient .. + size - 1`` of its own.
+        """
+        fed, recipients = self._stage_audience(audience)
+        first = self._db.execute(
+            "SELECT max(coalesce((SELECT max(id) FROM audience), 0),"
+            " coalesce((SELECT max(first_recipient + size - 1) FROM batches), 0)) + 1"
+        ).fetchone()[0]
+        self._db.execute(
+            "INSERT INTO audience (id, email, name, fields)"
+            " SELECT :first - 1 + pos, email, name, fields FROM temp.audience_staging ORDER BY pos",
+            {"first": first},
+        )
+        self._db.execute("DROP TABLE temp.audience_staging")
+        starts = range(0, recipients, batch_size)
+        self._db.executemany(
+            "INSERT INTO batches (edition, seq, state, first_recipient, size, updated_at)"
+            " VALUES (?, ?, ?, ?, ?, ?)",
+            (
+                (key, seq, PENDING, first + start, min(batch_size, recipients - start), started)
+                for seq, start in enumerate(starts)
+            ),
+        )
+        return AudienceCounts(
+            recipients=recipients, duplicates=fed - recipients, batches=len(starts)
+        )
+
+    def _stage_audience(self, audience: Iterable[Subscriber]) -> tuple[int, int]:
+        """Stream the audience into ``temp.audience_staging``, one row per lowercased address.
+
+        Returns how many subscribers came in and how many were kept; the kept rows are
+        numbered 1..kept in ``pos``, in order. Streaming keeps memory flat: the
+        temporary table lives in a file, not in Python.
+        """
+        fed = 0
+
+        def rows() -> Iterator[tuple[str, str, str, str | None]]:
+            nonlocal fed
+            for subscriber in audience:
+                fed += 1
+                email = subscriber.email
+                yield email.lower(), email, subscriber.name, _fields_json(subscriber.fields)
+
+        self._db.execute(
+            "CREATE TEMP TABLE audience_staging (pos INTEGER PRIMARY KEY,"
+            " key TEXT NOT NULL UNIQUE, email TEXT NOT NULL, name TEXT NOT NULL, fields TEXT)"
+        )
+        kept = self._db.executemany(
+            "INSERT OR IGNORE INTO temp.audience_staging (key, email, name, fields)"
+            " VALUES (?, ?, ?, ?)",
+            rows(),
+        ).rowcount
+        # SQLite numbers a row one past the largest rowid and an ignored duplicate takes
+        # no number, so positions run 1..kept without gaps; the batch ranges rely on it.
+        last = self._db.execute("SELECT max(pos) FROM temp.audience_staging").fetchone()[0]
+        if (last or 0) != kept:
+            raise LedgerError(f"the frozen audience is misnumbered ({kept} rows, last {last})")
+        return fed, kept
+
+    def batches(self, key: str, states: Collection[str] = ALL_STATES) -> list[Batch]:
+        """The edition's batches in the given states, in send order (by ``seq``)."""
+        wanted = {states} if isinstance(states, str) else set(states)
+        with self._sqlite():
+            rows = self._db.execute(
+                "SELECT id, seq, state, size, message_id, error, updated_at FROM batches"
+                " WHERE edition = ? ORDER BY seq",
+                (key,),
+            )
+            return [
+                Batch(*row[:6], updated_at=_from_iso(row[6])) for row in rows if row[2] in wanted
+            ]
+
+    def batch_recipients(self, batch_id: int) -> list[Subscriber]:
+        """The recipients of one batch, in audience order, with name and merge fields."""
+        with self._sqlite():
+            rows = self._db.execute(
+                "SELECT a.email, a.name, a.fields FROM batches b JOIN audience a"
+                " ON a.id BETWEEN b.first_recipient AND b.first_recipient + b.size - 1"
+                " WHERE b.id = ? ORDER BY a.id",
+                (batch_id,),
+            )
+            return [
+                Subscriber(email=email, name=name, fields=json.loads(fields) if fields else {})
+                for email, name, fields in rows
+            ]
+
+    def mark_in_flight(self, batch_id: int, at: datetime) -> None:
+        """Record, committed before the request goes out, that the batch is being sent."""
+        self._mark(batch_id, IN_FLIGHT, at=_to_iso(at))
+
+    def mark_accepted(self, batch_id: int, message_id: str, at: datetime) -> None:
+        """Record, committed at once, that the provider accepted the batch."""
+        self._mark(batch_id, ACCEPTED, at=_to_iso(at), message_id=message_id)
+
+    def mark_failed(self, batch_id: int, error: str, at: datetime) -> None:
+        """Record, committed at once, that the batch surely was not delivered, and why."""
+        self._mark(batch_id, FAILED, at=_to_iso(at), error=error)
+
+    def mark_pending(self, batch_ids: Sequence[int]) -> None:
+        """Put batches (uncertain or failed) back to pending, all or none, to send them again."""
+        with self._sqlite(), self._transaction():
+            for batch_id in batch_ids:
+                self._mark(batch_id, PENDING)
+
+    def _mark(
+        self,
+        batch_id: int,
+        state: str,
+        *,
+        at: str | None = None,
+        message_id: str | None = None,
+        error: str | None = None,
+    ) -> None:
+        """Move a batch to ``state`` if it may come from its current state, else raise."""
+        sources = _TRANSITIONS[state]
+        with self._sqlite():
+            changed = self._db.execute(
+                "UPDATE batches SET state = ?, message_id = ?, error = ?,"
+                " updated_at = coalesce(?, updated_at)"
+                f" WHERE id = ? AND state IN ({', '.join('?' * len(sources))})",
+                (state, message_id, error, at, batch_id, *sources),
+            ).rowcount
+            if not changed:
+                raise self._refused_mark(batch_id, state)
+
+    def _refused_mark(self, batch_id: int, state: str) -> LedgerError:
+        row = self._db.execute(
+            "SELECT edition, state FROM batches WHERE id = ?", (batch_id,)
+        ).fetchone()
+        if row is None:
+            return LedgerError(f"no batch {batch_id} in {self.path}")
+        return LedgerError(
+            f"batch {batch_id} of edition {row[0]} is {row[1]} and cannot become {state}",
+            hint="a batch goes pending -> in_flight -> accepted | failed; an accepted batch"
+            " is never sent again",
+        )
+
+    def finish_if_complete(self, key: str, at: datetime) -> bool:
+        """Mark the edition sent if every batch is accepted; True if the edition is sent."""
+        finished = _to_iso(at)
+        with self._sqlite(), self._transaction():
+            row = self._db.execute("SELECT status FROM editions WHERE key = ?", (key,)).fetchone()
+            if row is None:
+                raise LedgerError(f"no edition {key} in {self.path}")
+            if row[0] == SENT:
+                return True
+            unfinished = self._db.execute(
+                "SELECT count(*) FROM batches WHERE edition = ? AND state != ?", (key, ACCEPTED)
+            ).fetchone()[0]
+            if unfinished:
+                return False
+            self._db.execute(
+                "UPDATE editions SET status = ?, finished_at = ? WHERE key = ?",
+                (SENT, finished, key),
+            )
+            return True
+
+    def record_test(
+        self,
+        key: str,
+        *,
+        subject: str,
+        recipients: Sequence[str],
+        at: datetime,
+        message_id: str,
+        accepted: bool,
+    ) -> None:
+        """Record a test send of edition ``key`` (it does not start the edition)."""
+        with self._sqlite():
+            self._db.execute(
+                "INSERT INTO tests (edition, subject, recipients, at, message_id, accepted)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                (key, subject, json.dumps(list(recipients)), _to_iso(at), message_id, accepted),
+            )
+
+    def history(self) -> list[HistoryRow]:
+        """Every edition and test send, newest first, with recipient counts by batch state."""
+        with self._sqlite():
+            rows = [*self._edition_history(), *self._test_history()]
+        return sorted(rows, key=lambda row: row.started_at, reverse=True)
+
+    def _edition_history(self) -> Iterator[HistoryRow]:
+        rows = self._db.execute(
+            """
+            SELECT e.key, e.started_at, e.finished_at, e.subject, e.status,
+                   (SELECT count(*) FROM edition_posts p WHERE p.edition = e.key),
+                   coalesce(sum(b.size), 0),
+                   coalesce(sum(CASE b.state WHEN 'accepted' THEN b.size END), 0),
+                   coalesce(sum(CASE b.state WHEN 'failed' THEN b.size END), 0),
+                   coalesce(sum(CASE b.state WHEN 'in_flight' THEN b.size END), 0)
+            FROM editions e LEFT JOIN batches b ON b.edition = e.key
+            GROUP BY e.key
+            """
+        )
+        for key, started, finished, subject, status, posts, total, ok, failed, unsure in rows:
+            yield HistoryRow(
+                kind=EDITION,
+                key=key,
+                started_at=_from_iso(started),
+                finished_at=_from_iso(finished) if finished else None,
+                subject=subject,
+                status=status,
+                posts=posts,
+                recipients=total,
+                accepted=ok,
+                failed=failed,
+                uncertain=unsure,
+            )
+
+    def _test_history(self) -> Iterator[HistoryRow]:
+        rows = self._db.execute(
+            "SELECT edition, at, subject, recipients, message_id, accepted FROM tests"
+        )
+        for key, at, subject, recipients, message_id, accepted in rows:
+            addresses = tuple(json.loads(recipients))
+            yield HistoryRow(
+                kind=TEST,
+                key=key,
+                started_at=_from_iso(at),
+                subject=subject,
+                status=ACCEPTED if accepted else FAILED,
+                recipients=len(addresses),
+                accepted=len(addresses) if accepted else 0,
+                failed=0 if accepted else len(addresses),
+                addresses=addresses,
+                message_id=message_id,
+            )
+
+    @contextmanager
+    def send_lock(self, key: str) -> Iterator[None]:
+        """Hold ``locks/<key>.lock`` beside the database for a whole send of edition ``key``.
+
+        Non-blocking: if another process holds it, raise StandDown. The OS drops a
+        flock when its process dies, even by ``kill -9``, so a crash never leaves it stale.
+        """
+        _check_key(key)
+        lock_path = self.path.parent / "locks" / f"{key}.lock"
+        try:
+            lock_path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:
+            raise LedgerError(f"cannot create {lock_path}: {exc.strerror or exc}") from exc
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                raise StandDown(f"edition {key} is being sent by another process") from None
+            yield
+        finally:
+            os.close(fd)
+
+    @contextmanager
+    def _transaction(self) -> Iterator[None]:
+        """One write transaction, taking the write lock up front (no upgrade deadlocks)."""
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            if self._db.in_transaction:
+                self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
+
+    @contextmanager
+    def _sqlite(self) -> Iterator[None]:
+        """Turn SQLite's errors (a locked or damaged database) into a LedgerError."""
+        try:
+            yield
+        except sqlite3.OperationalError as exc:
+            if "locked" in str(exc) or "busy" in str(exc):
+                raise LedgerError(
+                    f"{self.path} stayed locked by another process for {BUSY_TIMEOUT_SECONDS:g}s",
+                    hint="wait for the other digest command to finish, then run this again",
+                ) from exc
+            raise LedgerError(f"{self.path}: {exc}") from exc
+        except sqlite3.Error as exc:
+            raise LedgerError(f"{self.path}: {exc}") from exc
+
+
+def _connect(path: Path) -> sqlite3.Connection:
+    """A connection in autocommit mode (transactions are explicit) with the ledger's pragmas."""
+    connection = sqlite3.connect(path, timeout=BUSY_TIMEOUT_SECONDS, isolation_level=None)
+    # FULL, not NORMAL: in WAL mode NORMAL may lose the last commits on power loss, and
+    # a lost "in_flight" mark would make a resumed send repeat a batch the provider took.
+    # The cost is one fsync per mark, small next to a request per batch.
+    connection.executescript(
+        f"""
+        PRAGMA busy_timeout = {int(BUSY_TIMEOUT_SECONDS * 1000)};
+        PRAGMA foreign_keys = ON;
+        PRAGMA synchronous = FULL;
+        PRAGMA temp_store = FILE;
+        """
+    )
+    return connection
+
+
+def _set_up(connection: sqlite3.Connection, path: Path) -> None:
+    """Refuse a newer schema, switch to WAL and apply pending migrations (under the flock)."""
+    version = connection.execute("PRAGMA user_version").fetchone()[0]
+    if version > SCHEMA_VERSION:
+        raise LedgerError(
+            f"{path} was written by a newer digest (schema {version}, this one knows"
+            f" {SCHEMA_VERSION})",
+            hint="upgrade digest to use this folder",
+        )
+    mode = connection.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+    if mode != "wal":
+        raise LedgerError(
+            f"{path} cannot use write-ahead logging (journal mode stays {mode})",
+            hint="keep the newsletter folder on a local disk, not a network share",
+        )
+    for number in range(version, SCHEMA_VERSION):
+        try:
+            connection.executescript(
+                f"BEGIN IMMEDIATE; {MIGRATIONS[number]}; PRAGMA user_version = {number + 1};"
+                " COMMIT;"
+            )
+        except BaseException:
+            if connection.in_transaction:
+                connection.execute("ROLLBACK")
+            raise
+
+
+@contextmanager
+def _flocked(lock_path: Path) -> Iterator[None]:
+    """Hold an exclusive flock on ``lock_path`` (waiting for it) for the block's duration."""
+    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
+
+
+def _check_key(key: str) -> None:
+    """Edition keys name lock files, so they are restricted to safe file-name characters."""
+    if not _KEY_PATTERN.fullmatch(key):
+        raise LedgerError(
+            f"edition key {key!r} is not valid",
+            hint="use letters, digits, '.', '_' and '-' (at most 100), e.g. 2026-03-09",
+        )
+
+
+_encode_json = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+
+
+def _fields_json(fields: Mapping[str, Any]) -> str | None:
+    """Merge fields as compact JSON, or None when there are none (the common case)."""
+    return _encode_json(dict(fields)) if fields else None
+
+
+def _to_iso(at: datetime) -> str:
+    """An aware datetime as fixed-width ISO 8601 UTC text (sorts as it compares)."""
+    if at.utcoffset() is None:
+        raise ValueError(f"the ledger stores aware datetimes only, not {at!r}")
+    return at.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+def _from_iso(text: str) -> datetime:
+    return datetime.fromisoformat(text)

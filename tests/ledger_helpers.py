@@ -1,0 +1,102 @@
+"""Helpers for tests/test_ledger.py: audiences, and code that runs in other processes.
+
+Functions a child process runs must live in an importable module (the ``spawn``
+start method imports them by name), hence this file rather than the test module.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from digest.ledger import Ledger
+from digest.models import Subscriber
+
+REPO = Path(__file__).resolve().parents[1]
+T0 = datetime(2026, 3, 9, 16, 0, tzinfo=UTC)
+
+# Runs in a child: takes the send lock of an edition, says so, then waits to be killed.
+HOLD_SEND_LOCK = """
+import sys, time
+from pathlib import Path
+from digest.ledger import Ledger
+ledger = Ledger.open(Path(sys.argv[1]))
+with ledger.send_lock(sys.argv[2]):
+    print("locked", flush=True)
+    time.sleep(120)
+"""
+
+# Runs in a child: marks a batch in flight, then dies at once as a crash would.
+MARK_IN_FLIGHT_THEN_DIE = """
+import os, signal, sys
+from datetime import datetime
+from pathlib import Path
+from digest.ledger import Ledger
+ledger = Ledger.open(Path(sys.argv[1]))
+ledger.mark_in_flight(int(sys.argv[2]), datetime.fromisoformat(sys.argv[3]))
+os.kill(os.getpid(), signal.SIGKILL)
+"""
+
+
+def subscribers(count: int, *, start: int = 0) -> list[Subscriber]:
+    """``count`` distinct subscribers, every third with a name and every fifth with fields."""
+    return [
+        Subscriber(
+            email=f"reader{i}@example.com",
+            name=f"Reader {i}" if i % 3 == 0 else "",
+            fields={"plan": "pro", "city": "Zürich"} if i % 5 == 0 else {},
+        )
+        for i in range(start, start + count)
+    ]
+
+
+def start(ledger: Ledger, key: str, audience: Any, *, batch_size: int = 2, **overrides: Any):
+    """Start edition ``key`` with plain content; keyword overrides replace any argument."""
+    arguments: dict[str, Any] = {
+        "subject": f"Digest {key}: %%name%%",
+        "preheader": "This week",
+        "html": "<p>Hello %%name%%</p>",
+        "text": "Hello %%name%%",
+        "post_ids": [f"{key}/a", f"{key}/b"],
+        "audience": audience,
+        "batch_size": batch_size,
+        "backend": "sendgrid",
+        "started_at": T0,
+    }
+    arguments.update(overrides)
+    return ledger.start_edition(key, **arguments)
+
+
+def run_python(code: str, *args: str, **popen: Any) -> subprocess.Popen[str]:
+    """Start ``python -c code args`` with the repository importable."""
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    return subprocess.Popen(
+        [sys.executable, "-c", code, *args], env=env, cwd=REPO, text=True, **popen
+    )
+
+
+def open_fresh_ledgers(worker: int, db_paths: list[str], barrier: Any, results: Any) -> None:
+    """Child process: for each path, wait for the other workers, then all open it at once.
+
+    Each worker also writes (a test send record), so the database must be usable,
+    not merely openable. Reports "ok" or the error for every round.
+    """
+    for path in db_paths:
+        barrier.wait()
+        try:
+            with Ledger.open(Path(path)) as ledger:
+                ledger.record_test(
+                    "2026-03-09",
+                    subject=f"worker {worker}",
+                    recipients=[f"w{worker}@example.com"],
+                    at=T0,
+                    message_id=f"m{worker}",
+                    accepted=True,
+                )
+            results.put("ok")
+        except Exception as exc:
+            results.put(f"{type(exc).__name__}: {exc}")

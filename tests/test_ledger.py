@@ -1,0 +1,480 @@
+"""The ledger against real SQLite files: schema, frozen audiences, batch states, locks."""
+
+from __future__ import annotations
+
+import multiprocessing
+import re
+import signal
+import sqlite3
+import subprocess
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from digest.errors import LedgerError, StandDown
+from digest.ledger import (
+    ACCEPTED,
+    FAILED,
+    IN_FLIGHT,
+    PENDING,
+    SCHEMA_VERSION,
+    AudienceCounts,
+    Ledger,
+)
+from digest.models import Subscriber
+from tests.ledger_helpers import (
+    HOLD_SEND_LOCK,
+    MARK_IN_FLIGHT_THEN_DIE,
+    T0,
+    open_fresh_ledgers,
+    run_python,
+    start,
+    subscribers,
+)
+
+
+@pytest.fixture
+def db_path(tmp_path: Path) -> Path:
+    return tmp_path / ".digest" / "state.db"
+
+
+@pytest.fixture
+def ledger(db_path: Path):
+    with Ledger.open(db_path) as opened:
+        yield opened
+
+
+def states(ledger: Ledger, key: str) -> list[str]:
+    return [batch.state for batch in ledger.batches(key)]
+
+
+# --- setup and migrations ------------------------------------------------------------
+
+
+def test_open_creates_the_folder_and_a_migrated_wal_database(db_path: Path) -> None:
+    Ledger.open(db_path).close()
+
+    assert db_path.is_file()
+    assert (db_path.parent / "state.lock").is_file()
+    raw = sqlite3.connect(db_path)
+    assert raw.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+    assert raw.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    tables = {row[0] for row in raw.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    assert {"editions", "edition_posts", "batches", "audience", "tests"} <= tables
+    raw.close()
+
+
+def test_reopening_is_idempotent_and_keeps_what_was_recorded(db_path: Path) -> None:
+    with Ledger.open(db_path) as first:
+        start(first, "2026-03-09", subscribers(3))
+
+    for _ in range(2):
+        with Ledger.open(db_path) as again:
+            assert again.edition("2026-03-09") is not None
+            assert again.sent_post_ids() == {"2026-03-09/a", "2026-03-09/b"}
+    raw = sqlite3.connect(db_path)
+    assert raw.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+    raw.close()
+
+
+def test_a_database_from_a_newer_digest_is_refused(db_path: Path) -> None:
+    Ledger.open(db_path).close()
+    raw = sqlite3.connect(db_path)
+    raw.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+    raw.close()
+
+    with pytest.raises(LedgerError, match="newer digest") as refused:
+        Ledger.open(db_path)
+
+    assert "upgrade digest" in str(refused.value)
+    assert str(db_path) in str(refused.value)
+    raw = sqlite3.connect(db_path)
+    assert raw.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION + 1
+    raw.close()
+
+
+def test_a_file_that_is_not_a_database_is_a_ledger_error(db_path: Path) -> None:
+    db_path.parent.mkdir(parents=True)
+    db_path.write_bytes(b"this is not SQLite, it is a text file someone put here" * 20)
+
+    with pytest.raises(LedgerError, match=r"cannot open .*state\.db"):
+        Ledger.open(db_path)
+
+
+# --- starting an edition -------------------------------------------------------------
+
+
+def test_start_edition_stores_the_rendered_content_and_posts(ledger: Ledger) -> None:
+    start(ledger, "2026-03-09", subscribers(3), post_ids=["p3", "p1", "p2"], backend="smtp")
+
+    edition = ledger.edition("2026-03-09")
+
+    assert edition is not None
+    assert edition.status == "sending"
+    assert edition.subject == "Digest 2026-03-09: %%name%%"
+    assert edition.preheader == "This week"
+    assert edition.html == "<p>Hello %%name%%</p>"
+    assert edition.text == "Hello %%name%%"
+    assert edition.backend == "smtp"
+    assert edition.post_ids == ("p3", "p1", "p2")
+    assert edition.started_at == T0
+    assert edition.finished_at is None
+    assert ledger.edition("2026-03-16") is None
+
+
+def test_the_audience_is_deduplicated_case_insensitively_first_one_kept(ledger: Ledger) -> None:
+    audience = [
+        Subscriber("Alice@Example.com", name="Alice"),
+        Subscriber("bob@example.com", name="Bob"),
+        Subscriber("alice@example.com", name="Second Alice"),
+        Subscriber("ÉLISE@example.com", name="Élise"),
+        Subscriber("ALICE@EXAMPLE.COM"),
+        Subscriber("élise@example.com", name="Second Élise"),
+        Subscriber("carol@example.com"),
+    ]
+
+    counts = start(ledger, "2026-03-09", audience, batch_size=10)
+
+    assert counts == AudienceCounts(recipients=4, duplicates=3, batches=1)
+    [batch] = ledger.batches("2026-03-09")
+    assert [(s.email, s.name) for s in ledger.batch_recipients(batch.id)] == [
+        ("Alice@Example.com", "Alice"),
+        ("bob@example.com", "Bob"),
+        ("ÉLISE@example.com", "Élise"),
+        ("carol@example.com", ""),
+    ]
+
+
+def test_the_audience_is_split_in_order_into_pending_batches(ledger: Ledger) -> None:
+    audience = subscribers(2500)
+
+    counts = start(ledger, "2026-03-09", audience, batch_size=1000)
+
+    assert counts == AudienceCounts(recipients=2500, duplicates=0, batches=3)
+    batches = ledger.batches("2026-03-09")
+    assert [(b.seq, b.size, b.state) for b in batches] == [
+        (0, 1000, PENDING),
+        (1, 1000, PENDING),
+        (2, 500, PENDING),
+    ]
+    assert all(b.message_id is None and b.error is None for b in batches)
+    frozen = [s for b in batches for s in ledger.batch_recipients(b.id)]
+    assert [(s.email, s.name, dict(s.fields)) for s in frozen] == [
+        (s.email, s.name, dict(s.fields)) for s in audience
+    ]
+    assert frozen[0].fields == {"plan": "pro", "city": "Zürich"}
+    assert frozen[1].fields == {}
+
+
+def test_a_batch_never_holds_an_address_twice_even_across_duplicates(ledger: Ledger) -> None:
+    audience = [
+        Subscriber(f"r{i % 7}@Example.com".upper() if i % 2 else f"r{i % 7}@example.com")
+        for i in range(30)
+    ]
+
+    counts = start(ledger, "2026-03-09", audience, batch_size=3)
+
+    assert counts == AudienceCounts(recipients=7, duplicates=23, batches=3)
+    sizes = [b.size for b in ledger.batches("2026-03-09")]
+    assert sizes == [3, 3, 1]
+    emails = [
+        s.email.lower() for b in ledger.batches("2026-03-09") for s in ledger.batch_recipients(b.id)
+    ]
+    assert sorted(emails) == sorted({f"r{i}@example.com" for i in range(7)})
+
+
+def test_each_edition_keeps_its_own_audience(ledger: Ledger) -> None:
+    start(ledger, "2026-03-02", subscribers(5), batch_size=2)
+    start(ledger, "2026-03-09", subscribers(4, start=100), batch_size=3)
+
+    def emails(key: str) -> list[str]:
+        return [s.email for b in ledger.batches(key) for s in ledger.batch_recipients(b.id)]
+
+    assert emails("2026-03-02") == [f"reader{i}@example.com" for i in range(5)]
+    assert emails("2026-03-09") == [f"reader{i}@example.com" for i in range(100, 104)]
+
+
+def test_starting_an_edition_twice_is_refused_and_changes_nothing(ledger: Ledger) -> None:
+    start(ledger, "2026-03-09", subscribers(3), batch_size=2)
+
+    with pytest.raises(LedgerError, match="edition 2026-03-09 was already started"):
+        start(ledger, "2026-03-09", subscribers(10, start=50), batch_size=5, subject="Other")
+
+    edition = ledger.edition("2026-03-09")
+    assert edition is not None
+    assert edition.subject == "Digest 2026-03-09: %%name%%"
+    assert [b.size for b in ledger.batches("2026-03-09")] == [2, 1]
+
+
+def test_a_start_that_fails_midway_records_nothing(ledger: Ledger) -> None:
+    def broken_audience():
+        yield from subscribers(5)
+        raise RuntimeError("subscribers.csv vanished")
+
+    with pytest.raises(RuntimeError, match="vanished"):
+        start(ledger, "2026-03-09", broken_audience())
+
+    assert ledger.edition("2026-03-09") is None
+    assert ledger.sent_post_ids() == set()
+    assert ledger.batches("2026-03-09") == []
+    assert start(ledger, "2026-03-09", subscribers(5)).recipients == 5
+
+
+def test_an_empty_audience_makes_an_edition_that_is_complete_at_once(ledger: Ledger) -> None:
+    assert start(ledger, "2026-03-09", []) == AudienceCounts(0, 0, 0)
+    assert ledger.finish_if_complete("2026-03-09", T0) is True
+
+
+def test_posts_count_as_sent_as_soon_as_the_send_starts(ledger: Ledger) -> None:
+    assert ledger.sent_post_ids() == set()
+
+    start(ledger, "2026-03-02", subscribers(2), post_ids=["old"])
+    start(ledger, "2026-03-09", subscribers(2), post_ids=["new-1", "new-2"])
+
+    assert ledger.edition("2026-03-09").status == "sending"
+    assert ledger.sent_post_ids() == {"old", "new-1", "new-2"}
+
+
+def test_edition_keys_must_be_safe_file_names(ledger: Ledger) -> None:
+    with pytest.raises(LedgerError, match=re.escape("edition key '../escape' is not valid")):
+        start(ledger, "../escape", subscribers(1))
+    with pytest.raises(LedgerError, match="is not valid"), ledger.send_lock("a/b"):
+        pass
+
+
+def test_naive_datetimes_are_refused(ledger: Ledger) -> None:
+    with pytest.raises(ValueError, match="aware"):
+        start(ledger, "2026-03-09", subscribers(1), started_at=T0.replace(tzinfo=None))
+
+
+# --- batch states --------------------------------------------------------------------
+
+
+def test_every_mark_is_committed_at_once(ledger: Ledger, db_path: Path) -> None:
+    start(ledger, "2026-03-09", subscribers(6), batch_size=2)
+    first, second, third = ledger.batches("2026-03-09")
+    with Ledger.open(db_path) as observer:
+        ledger.mark_in_flight(first.id, T0 + timedelta(seconds=1))
+        [seen] = observer.batches("2026-03-09", {IN_FLIGHT})
+        assert (seen.id, seen.updated_at) == (first.id, T0 + timedelta(seconds=1))
+
+        ledger.mark_accepted(first.id, "msg-1", T0 + timedelta(seconds=2))
+        [seen] = observer.batches("2026-03-09", {ACCEPTED})
+        assert (seen.id, seen.message_id) == (first.id, "msg-1")
+
+        ledger.mark_in_flight(second.id, T0 + timedelta(seconds=3))
+        ledger.mark_failed(second.id, "HTTP 400: bad from address", T0 + timedelta(seconds=4))
+        [seen] = observer.batches("2026-03-09", {FAILED})
+        assert (seen.id, seen.error) == (second.id, "HTTP 400: bad from address")
+
+        ledger.mark_pending([second.id])
+        assert [b.id for b in observer.batches("2026-03-09", PENDING)] == [second.id, third.id]
+        assert observer.batches("2026-03-09")[1].error is None
+
+
+@pytest.mark.slow
+def test_an_in_flight_mark_survives_the_process_being_killed(ledger: Ledger, db_path) -> None:
+    start(ledger, "2026-03-09", subscribers(4), batch_size=2)
+    first, _ = ledger.batches("2026-03-09")
+
+    child = run_python(MARK_IN_FLIGHT_THEN_DIE, str(db_path), str(first.id), T0.isoformat())
+
+    assert child.wait(timeout=60) == -signal.SIGKILL
+    assert states(ledger, "2026-03-09") == [IN_FLIGHT, PENDING]
+    [row] = ledger.history()
+    assert (row.uncertain, row.pending) == (2, 2)
+
+
+def test_an_accepted_batch_can_never_be_sent_again(ledger: Ledger) -> None:
+    start(ledger, "2026-03-09", subscribers(4), batch_size=2)
+    accepted, other = ledger.batches("2026-03-09")
+    ledger.mark_in_flight(accepted.id, T0)
+    ledger.mark_accepted(accepted.id, "msg-1", T0)
+    ledger.mark_in_flight(other.id, T0)
+
+    with pytest.raises(LedgerError, match=f"batch {accepted.id} .* is accepted"):
+        ledger.mark_in_flight(accepted.id, T0)
+    with pytest.raises(LedgerError, match="is accepted and cannot become pending"):
+        ledger.mark_pending([other.id, accepted.id])
+
+    assert states(ledger, "2026-03-09") == [ACCEPTED, IN_FLIGHT]
+
+
+def test_only_a_pending_batch_goes_in_flight(ledger: Ledger) -> None:
+    start(ledger, "2026-03-09", subscribers(4), batch_size=2)
+    uncertain, failed = ledger.batches("2026-03-09")
+    ledger.mark_in_flight(uncertain.id, T0)
+    ledger.mark_failed(failed.id, "refused", T0)
+
+    for batch in (uncertain, failed):
+        with pytest.raises(LedgerError, match="cannot become in_flight"):
+            ledger.mark_in_flight(batch.id, T0)
+    with pytest.raises(LedgerError, match="cannot become accepted"):
+        ledger.mark_accepted(failed.id, "msg", T0)
+    with pytest.raises(LedgerError, match="no batch 999"):
+        ledger.mark_in_flight(999, T0)
+
+    ledger.mark_pending([uncertain.id, failed.id])
+    assert states(ledger, "2026-03-09") == [PENDING, PENDING]
+    ledger.mark_in_flight(uncertain.id, T0)
+
+
+def test_the_edition_is_sent_only_when_every_batch_is_accepted(ledger: Ledger) -> None:
+    start(ledger, "2026-03-09", subscribers(6), batch_size=2)
+    batches = ledger.batches("2026-03-09")
+    done = T0 + timedelta(minutes=5)
+
+    for batch in batches:
+        assert ledger.finish_if_complete("2026-03-09", done) is False
+        ledger.mark_in_flight(batch.id, T0)
+        assert ledger.finish_if_complete("2026-03-09", done) is False
+        ledger.mark_accepted(batch.id, f"msg-{batch.seq}", T0)
+
+    assert ledger.finish_if_complete("2026-03-09", done) is True
+    edition = ledger.edition("2026-03-09")
+    assert (edition.status, edition.finished_at) == ("sent", done)
+    assert ledger.finish_if_complete("2026-03-09", done + timedelta(days=1)) is True
+    assert ledger.edition("2026-03-09").finished_at == done
+
+
+def test_a_failed_batch_keeps_the_edition_sending(ledger: Ledger) -> None:
+    start(ledger, "2026-03-09", subscribers(2), batch_size=1)
+    first, second = ledger.batches("2026-03-09")
+    ledger.mark_in_flight(first.id, T0)
+    ledger.mark_accepted(first.id, "msg", T0)
+    ledger.mark_failed(second.id, "HTTP 503", T0)
+
+    assert ledger.finish_if_complete("2026-03-09", T0) is False
+    assert ledger.edition("2026-03-09").status == "sending"
+    with pytest.raises(LedgerError, match="no edition 2026-01-01"):
+        ledger.finish_if_complete("2026-01-01", T0)
+
+
+# --- history -------------------------------------------------------------------------
+
+
+def test_history_lists_editions_and_tests_newest_first_with_counts(ledger: Ledger) -> None:
+    start(ledger, "2026-03-02", subscribers(3), batch_size=3, started_at=T0 - timedelta(days=7))
+    [only] = ledger.batches("2026-03-02")
+    ledger.mark_in_flight(only.id, T0 - timedelta(days=7))
+    ledger.mark_accepted(only.id, "m0", T0 - timedelta(days=7))
+    ledger.finish_if_complete("2026-03-02", T0 - timedelta(days=7) + timedelta(minutes=1))
+    ledger.record_test(
+        "2026-03-09",
+        subject="[TEST] Digest",
+        recipients=["editor@example.com", "boss@example.com"],
+        at=T0 - timedelta(hours=1),
+        message_id="t1",
+        accepted=True,
+    )
+    start(ledger, "2026-03-09", subscribers(10), batch_size=3, post_ids=["a", "b", "c"])
+    accepted, failed, uncertain, _pending = ledger.batches("2026-03-09")
+    ledger.mark_in_flight(accepted.id, T0)
+    ledger.mark_accepted(accepted.id, "m1", T0)
+    ledger.mark_failed(failed.id, "HTTP 400", T0)
+    ledger.mark_in_flight(uncertain.id, T0)
+
+    history = ledger.history()
+
+    assert [(row.kind, row.key) for row in history] == [
+        ("edition", "2026-03-09"),
+        ("test", "2026-03-09"),
+        ("edition", "2026-03-02"),
+    ]
+    current, test, previous = history
+    assert (current.status, current.posts, current.recipients) == ("sending", 3, 10)
+    assert (current.accepted, current.failed, current.uncertain, current.pending) == (3, 3, 3, 1)
+    assert (current.started_at, current.finished_at) == (T0, None)
+    assert test.addresses == ("editor@example.com", "boss@example.com")
+    assert (test.at, test.subject, test.recipients, test.status) == (
+        T0 - timedelta(hours=1),
+        "[TEST] Digest",
+        2,
+        "accepted",
+    )
+    assert (previous.status, previous.recipients, previous.accepted, previous.posts) == (
+        "sent",
+        3,
+        3,
+        2,
+    )
+    assert previous.finished_at == T0 - timedelta(days=7) + timedelta(minutes=1)
+
+
+def test_a_refused_test_send_is_recorded_as_failed(ledger: Ledger) -> None:
+    ledger.record_test(
+        "2026-03-09",
+        subject="[TEST] x",
+        recipients=["a@example.com"],
+        at=T0,
+        message_id="",
+        accepted=False,
+    )
+
+    [row] = ledger.history()
+
+    assert (row.kind, row.status, row.accepted, row.failed) == ("test", "failed", 0, 1)
+    assert ledger.edition("2026-03-09") is None
+
+
+# --- locks ---------------------------------------------------------------------------
+
+
+def test_the_send_lock_is_exclusive_and_per_edition(ledger: Ledger, db_path: Path) -> None:
+    with Ledger.open(db_path) as other, ledger.send_lock("2026-03-09"):
+        with pytest.raises(StandDown) as stood_down, other.send_lock("2026-03-09"):
+            pass
+        assert str(stood_down.value) == "edition 2026-03-09 is being sent by another process"
+        with other.send_lock("2026-03-16"):
+            pass
+    assert (db_path.parent / "locks" / "2026-03-09.lock").is_file()
+    with ledger.send_lock("2026-03-09"):
+        pass
+
+
+@pytest.mark.slow
+def test_a_send_lock_held_by_another_process_is_freed_by_kill_9(
+    ledger: Ledger, db_path: Path
+) -> None:
+    holder = run_python(HOLD_SEND_LOCK, str(db_path), "2026-03-09", stdout=subprocess.PIPE)
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        with (
+            pytest.raises(StandDown, match="being sent by another process"),
+            ledger.send_lock("2026-03-09"),
+        ):
+            pass
+    finally:
+        holder.kill()
+        holder.wait(timeout=60)
+        holder.stdout.close()
+
+    assert holder.returncode == -signal.SIGKILL
+    with ledger.send_lock("2026-03-09"):
+        pass
+
+
+@pytest.mark.slow
+def test_processes_opening_a_fresh_folder_at_once_all_succeed(tmp_path: Path) -> None:
+    workers, rounds = 4, 8
+    paths = [str(tmp_path / f"round{n}" / ".digest" / "state.db") for n in range(rounds)]
+    context = multiprocessing.get_context("spawn")
+    barrier = context.Barrier(workers)
+    results = context.Queue()
+    processes = [
+        context.Process(target=open_fresh_ledgers, args=(w, paths, barrier, results))
+        for w in range(workers)
+    ]
+    for process in processes:
+        process.start()
+    outcomes = [results.get(timeout=60) for _ in range(workers * rounds)]
+    for process in processes:
+        process.join(timeout=60)
+
+    assert outcomes == ["ok"] * (workers * rounds)
+    for path in paths:
+        with Ledger.open(Path(path)) as opened:
+            assert sorted(row.subject for row in opened.history()) == [
+                f"worker {w}" for w in range(workers)
+            ]
