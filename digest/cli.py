@@ -1,0 +1,243 @@
+"""The `digest` command line: options in, settings and a clock built, command functions called.
+
+Errors become one line on stderr and exit 1 (a traceback only with -v); standing
+down (nothing new, already sent, being sent elsewhere) is one line and exit 0;
+usage errors exit 2 (click's own handling).
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import sys
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any, TypeVar
+from zoneinfo import ZoneInfo
+
+import click
+from rich.console import Console
+
+from . import __version__
+from .commands.backends import make_backend
+from .commands.build import build
+from .commands.common import Context, utc_now
+from .commands.history import show_history
+from .commands.init import init_folder
+from .commands.sample import dry_run, send_test
+from .commands.send import SendOptions, SendOutcome, send_edition
+from .config import find_config, load_settings
+from .deliver.outbox import OutboxBackend
+from .errors import DigestError, NothingToSend, StandDown
+from .subscribers import check_subscribers
+
+Command = TypeVar("Command", bound=Callable[..., Any])
+
+
+@dataclass
+class Globals:
+    config: str | None
+    verbose: bool
+    quiet: bool
+
+    def context(self, now: str | None = None) -> Context:
+        env = dict(os.environ)
+        settings = load_settings(find_config(self.config, env), env)
+        fixed = _parse_now(now, settings.schedule.timezone) if now else utc_now()
+        return Context(
+            settings=settings,
+            now=fixed,
+            env=env,
+            console=Console(quiet=self.quiet, highlight=False),
+            errors=Console(stderr=True, highlight=False),
+        )
+
+
+def _parse_now(text: str, timezone: str) -> datetime:
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise click.BadParameter(f"{text!r} is not an ISO 8601 time", param_hint="--now") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=ZoneInfo(timezone))
+
+
+def reports_errors(command: Command) -> Command:
+    """Turn DigestErrors into one line and an exit code, so no traceback reaches the user."""
+
+    @functools.wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        options: Globals = click.get_current_context().obj
+        try:
+            return command(*args, **kwargs)
+        except (StandDown, NothingToSend) as done:
+            click.echo(str(done))
+            sys.exit(0)
+        except DigestError as error:
+            if options.verbose:
+                traceback.print_exc()
+            click.echo(f"error: {error}", err=True)
+            sys.exit(1)
+
+    return wrapper  # type: ignore[return-value]
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="digest")
+@click.option(
+    "--config",
+    metavar="PATH",
+    help="digest.toml to use (default ./digest.toml, env DIGEST_CONFIG).",
+)
+@click.option("-v", "--verbose", is_flag=True, help="Show tracebacks and more detail.")
+@click.option("-q", "--quiet", is_flag=True, help="Print only warnings and errors.")
+@click.pass_context
+def cli(ctx: click.Context, config: str | None, verbose: bool, quiet: bool) -> None:
+    """Build an email digest of a blog's recent posts and send it through SendGrid."""
+    ctx.obj = Globals(config=config, verbose=verbose, quiet=quiet)
+
+
+NOW_OPTION = click.option("--now", metavar="ISO8601", help="Fix the clock, e.g. 2026-03-09T09:00.")
+
+
+@cli.command(name="build")
+@click.option("--out", "out_dir", default="out", show_default=True, type=click.Path(path_type=Path))
+@NOW_OPTION
+@click.pass_obj
+@reports_errors
+def build_command(options: Globals, out_dir: Path, now: str | None) -> None:
+    """Render the next edition into OUT: digest.html, digest.txt, digest.eml, manifest.json."""
+    ctx = options.context(now)
+    result = build(ctx, out_dir)
+    for warning in result.warnings:
+        ctx.warn(warning)
+    digest = result.digest
+    ctx.say(
+        f"Built edition {digest.edition}: {result.email.subject!r}, "
+        f"{len(digest.posts)} posts, {len(result.email.html.encode()) // 1024} KB of HTML, "
+        f"as {result.reader.email} sees it -> {out_dir}/"
+    )
+
+
+@cli.command(name="send")
+@click.option("--dry-run", is_flag=True, help="Write the messages to the outbox; send nothing.")
+@click.option("--to", "to", multiple=True, metavar="ADDR", help="Send a [TEST] to ADDR only.")
+@click.option(
+    "--yes", is_flag=True, help="Do not ask for confirmation (needed without a terminal)."
+)
+@click.option("--edition", metavar="KEY", help="The edition to send or resume (default: today's).")
+@click.option(
+    "--resend-uncertain", is_flag=True, help="Send again batches left in flight by a crash."
+)
+@NOW_OPTION
+@click.pass_obj
+@reports_errors
+def send_command(
+    options: Globals,
+    dry_run: bool,
+    to: tuple[str, ...],
+    yes: bool,
+    edition: str | None,
+    resend_uncertain: bool,
+    now: str | None,
+) -> None:
+    """Send the next edition to every active subscriber."""
+    ctx = options.context(now)
+    settings = ctx.settings
+    if dry_run:
+        outbox = OutboxBackend(
+            settings.path(settings.delivery.outbox), now=ctx.clock, message_id_domain="dry.run"
+        )
+        done = _run_dry(ctx, outbox, edition)
+        ctx.say(f"Dry run of edition {done.key}: wrote {done.recipients} messages to {done.where}/")
+        return
+    backend = make_backend(ctx, settings.delivery.backend)
+    try:
+        if to:
+            sample = send_test(ctx, to, backend, edition)
+            ctx.say(f"Sent a test of edition {sample.key} to {sample.recipients} address(es).")
+            return
+        send_options = SendOptions(
+            edition=edition,
+            yes=yes,
+            resend_uncertain=resend_uncertain,
+            interactive=sys.stdin.isatty(),
+        )
+        outcome = send_edition(ctx, send_options, backend, confirm=click.confirm)
+    finally:
+        backend.close()
+    _summarize(ctx, outcome)
+
+
+def _run_dry(ctx: Context, outbox: OutboxBackend, edition: str | None) -> Any:
+    try:
+        return dry_run(ctx, outbox, edition)
+    finally:
+        outbox.close()
+
+
+def _summarize(ctx: Context, outcome: SendOutcome) -> None:
+    skipped = ", ".join(f"{n} {why}" for why, n in sorted(outcome.skipped.items()) if n) or "none"
+    ctx.say(
+        f"Edition {outcome.key}: sent to {outcome.accepted}; skipped {skipped}; "
+        f"failed {outcome.failed}; uncertain {outcome.uncertain}."
+    )
+    if outcome.stopped_on is not None:
+        raise outcome.stopped_on
+    if outcome.stopped_by:
+        raise DigestError(
+            f"stopped by {outcome.stopped_by}: {outcome.pending} recipients not sent yet",
+            "run `digest send` again to resume",
+        )
+    if not outcome.complete:
+        raise DigestError(
+            f"edition {outcome.key} is not complete: {outcome.pending} pending, "
+            f"{outcome.uncertain} uncertain",
+            "see the warnings above, then run `digest send` again",
+        )
+    ctx.say(f"Edition {outcome.key} is complete.")
+
+
+@cli.command(name="history")
+@click.pass_obj
+@reports_errors
+def history_command(options: Globals) -> None:
+    """List the editions and tests sent, with their counts."""
+    show_history(options.context())
+
+
+@cli.command(name="init")
+@click.argument("directory", type=click.Path(path_type=Path))
+@click.pass_obj
+@reports_errors
+def init_command(options: Globals, directory: Path) -> None:
+    """Create a newsletter folder in DIRECTORY from the bundled example."""
+    for path in init_folder(directory):
+        click.echo(f"created {path}")
+    click.echo(f"Next: cd {directory} && digest build")
+
+
+@cli.group(name="subscribers")
+def subscribers_group() -> None:
+    """Work with subscribers.csv."""
+
+
+@subscribers_group.command(name="check")
+@click.pass_obj
+@reports_errors
+def subscribers_check(options: Globals) -> None:
+    """Validate subscribers.csv: each problem with its line number; exit 1 if any."""
+    ctx = options.context()
+    relative = ctx.settings.subscribers.path
+    problems = check_subscribers(ctx.settings.path(relative))
+    for problem in problems:
+        click.echo(f"{relative}:{problem.line}: {problem.email}: {problem.reason}", err=True)
+    if problems:
+        sys.exit(1)
+    ctx.say(f"{relative}: no problems found.")
+
+
+def main() -> None:
+    cli(prog_name="digest")

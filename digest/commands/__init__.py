@@ -1,0 +1,1 @@
+"""The CLI layer's command functions: the only place where stages are composed."""

@@ -1,0 +1,44 @@
+"""Choosing and configuring the delivery backend for a run."""
+
+from __future__ import annotations
+
+from ..deliver import Backend
+from ..deliver.outbox import OutboxBackend
+from ..deliver.sendgrid import SendGridBackend
+from ..deliver.smtp import SmtpBackend
+from .common import Context, message_id_domain
+
+
+def make_backend(ctx: Context, name: str) -> Backend:
+    """The backend called ``name`` ("sendgrid", "smtp" or "outbox"), set up from the settings."""
+    settings = ctx.settings
+    if name == "sendgrid":
+        sendgrid = settings.sendgrid
+        return SendGridBackend(
+            api_key=settings.secrets.sendgrid_api_key,
+            host=sendgrid.host,
+            timeout=sendgrid.timeout,
+            max_retries=sendgrid.max_retries,
+        )
+    if name == "smtp":
+        smtp = settings.smtp
+        return SmtpBackend(
+            host=smtp.host,
+            port=smtp.port,
+            security=smtp.security,
+            username=smtp.username,
+            password=settings.secrets.smtp_password,
+            timeout=smtp.timeout,
+            from_domain=message_id_domain(settings),
+            now=ctx.clock,
+        )
+    return OutboxBackend(
+        settings.path(settings.delivery.outbox),
+        now=ctx.clock,
+        message_id_domain=message_id_domain(settings),
+    )
+
+
+def concurrency(ctx: Context, backend: Backend) -> int:
+    """How many batches may be in flight at once: SendGrid takes several, others one."""
+    return max(1, ctx.settings.sendgrid.concurrency) if backend.name == "sendgrid" else 1

@@ -1,0 +1,129 @@
+"""`digest build`: render the next edition into a folder, as its first reader would see it."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..deliver.mime import build_message
+from ..ledger import Ledger
+from ..models import Digest, Post, Recipient, RenderedEmail, Subscriber
+from ..personalize import recipient_for, used_tokens
+from ..subscribers import first_active
+from .common import (
+    ASM_PLACEHOLDER_URL,
+    ASM_PREFERENCES_TAG,
+    ASM_UNSUBSCRIBE_TAG,
+    Context,
+    edition_key,
+    message_for,
+    message_id_domain,
+    next_digest,
+    render,
+    write_atomically,
+)
+
+SAMPLE_READER = Subscriber(email="reader@example.com", name="Reader")
+
+
+@dataclass(frozen=True)
+class BuildResult:
+    out_dir: Path
+    digest: Digest
+    email: RenderedEmail
+    reader: Recipient
+    warnings: tuple[str, ...]
+
+
+def build(ctx: Context, out_dir: Path) -> BuildResult:
+    """Render the next edition and write digest.html, .txt, .eml and manifest.json into out_dir."""
+    settings = ctx.settings
+    key = edition_key(ctx.now, settings.schedule.timezone)
+    digest = next_digest(ctx, key, sent_post_ids(ctx))
+    email = render(ctx, digest)
+    reader = sample_recipient(ctx, email)
+    seen = email.personalized(reader.substitutions)
+    warnings = [*email.warnings, *_secret_warnings(ctx)]
+    message = message_for(settings, email, key, test=False)
+    eml = build_message(message, reader, now=ctx.now, message_id_domain=message_id_domain(settings))
+    html = seen.html.encode("utf-8")
+    manifest = _manifest(key, digest, seen, len(html), warnings, reader.email)
+    write_atomically(
+        {
+            out_dir / "digest.html": html,
+            out_dir / "digest.txt": seen.text.encode("utf-8"),
+            out_dir / "digest.eml": eml.as_bytes(),
+            out_dir / "manifest.json": (json.dumps(manifest, indent=2) + "\n").encode("utf-8"),
+        }
+    )
+    return BuildResult(out_dir, digest, seen, reader, tuple(warnings))
+
+
+def sent_post_ids(ctx: Context) -> set[str]:
+    """Posts of earlier editions; a folder that never sent has no ledger and none."""
+    path = ctx.settings.state_dir / "state.db"
+    if not path.exists():
+        return set()
+    with Ledger.open(path) as ledger:
+        return ledger.sent_post_ids()
+
+
+def sample_recipient(ctx: Context, email: RenderedEmail) -> Recipient:
+    """The first active subscriber as a recipient, with placeholders where only SendGrid knows."""
+    settings = ctx.settings
+    path = settings.path(settings.subscribers.path)
+    subscriber = (first_active(path) if path.exists() else None) or SAMPLE_READER
+    recipient = recipient_for(
+        subscriber,
+        unsubscribe_url_template=settings.unsubscribe.url,
+        unsubscribe_mailto=settings.unsubscribe.mailto,
+        secret=settings.secrets.unsubscribe_secret,
+        used_tokens=used_tokens(email.subject, email.html, email.text),
+    )
+    placeholders = {
+        ASM_UNSUBSCRIBE_TAG: ASM_PLACEHOLDER_URL,
+        ASM_PREFERENCES_TAG: ASM_PLACEHOLDER_URL,
+    }
+    return Recipient(
+        email=recipient.email,
+        name=recipient.name,
+        substitutions={**recipient.substitutions, **placeholders},
+        headers=recipient.headers,
+    )
+
+
+def _secret_warnings(ctx: Context) -> list[str]:
+    settings = ctx.settings
+    if settings.sendgrid.asm_group_id or not settings.unsubscribe.url:
+        return []
+    if settings.secrets.unsubscribe_secret:
+        return []
+    return [
+        "DIGEST_UNSUBSCRIBE_SECRET is not set: the unsubscribe link carries a preview token "
+        "(a send to the list refuses without the secret)"
+    ]
+
+
+def _post_entry(post: Post) -> dict[str, str | None]:
+    return {
+        "id": post.id,
+        "title": post.title,
+        "url": post.url,
+        "published": post.published.isoformat() if post.published else None,
+    }
+
+
+def _manifest(
+    key: str, digest: Digest, email: RenderedEmail, size: int, warnings: list[str], reader: str
+) -> dict[str, object]:
+    return {
+        "edition": key,
+        "subject": email.subject,
+        "preheader": email.preheader,
+        "featured": _post_entry(digest.featured),
+        "teasers": [_post_entry(post) for post in digest.teasers],
+        "html_bytes": size,
+        "rendered_for": reader,
+        "warnings": warnings,
+    }

@@ -1,0 +1,134 @@
+"""What several commands share: the run's context and the sources -> select -> render chain."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from rich.console import Console
+
+from ..config import Settings
+from ..deliver import Message
+from ..errors import ConfigError, NothingToSend
+from ..models import Digest, RenderedEmail
+from ..render import render_email
+from ..select import select_posts
+from ..sources import load_posts
+
+ASM_UNSUBSCRIBE_TAG = "<%asm_group_unsubscribe_raw_url%>"
+ASM_PREFERENCES_TAG = "<%asm_preferences_raw_url%>"
+ASM_PLACEHOLDER_URL = "https://sendgrid.example/unsubscribe-link-added-by-sendgrid"
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class Context:
+    """One invocation: settings, the fixed clock, the environment and where to print."""
+
+    settings: Settings
+    now: datetime
+    env: Mapping[str, str]
+    console: Console = field(default_factory=Console)
+    errors: Console = field(default_factory=lambda: Console(stderr=True))
+    clock: Callable[[], datetime] = utc_now
+
+    def say(self, text: str) -> None:
+        """A line of normal output (suppressed by --quiet through the console)."""
+        self.console.print(text, markup=False, highlight=False, soft_wrap=True)
+
+    def warn(self, text: str) -> None:
+        self.errors.print(f"warning: {text}", markup=False, highlight=False, soft_wrap=True)
+
+
+def edition_key(now: datetime, timezone: str) -> str:
+    """An edition's key: the date, in the schedule's time zone, of the run that sends it."""
+    try:
+        zone = ZoneInfo(timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(
+            f"schedule.timezone: unknown time zone {timezone!r}",
+            "use an IANA name such as America/Los_Angeles",
+        ) from None
+    return now.astimezone(zone).date().isoformat()
+
+
+def unsubscribe_mode(settings: Settings) -> str:
+    """'asm' when a SendGrid unsubscribe group handles opt-outs, else 'url' (self-hosted)."""
+    return "asm" if settings.sendgrid.asm_group_id else "url"
+
+
+def next_digest(ctx: Context, key: str, sent_ids: set[str]) -> Digest:
+    """Read the source and select the edition's posts, or raise NothingToSend."""
+    settings = ctx.settings
+    posts = load_posts(
+        settings.source.type,
+        settings.source.location,
+        base_dir=settings.root,
+        site_url=settings.newsletter.site_url,
+        timeout=settings.source.timeout,
+    )
+    digest = select_posts(
+        posts, sent_ids=sent_ids, now=ctx.now, settings=settings.selection, edition=key
+    )
+    if digest is None:
+        raise NothingToSend(f"no new posts since the last edition: nothing to send for {key}")
+    return digest
+
+
+def render(ctx: Context, digest: Digest) -> RenderedEmail:
+    settings = ctx.settings
+    return render_email(
+        digest,
+        newsletter=settings.newsletter,
+        tracking=settings.tracking,
+        templates_dir=settings.path(settings.newsletter.templates),
+        unsubscribe_mode=unsubscribe_mode(settings),
+        now=ctx.now,
+    )
+
+
+def message_for(settings: Settings, email: RenderedEmail, key: str, *, test: bool) -> Message:
+    """The shared part of every recipient's message for this edition."""
+    newsletter = settings.newsletter
+    return Message(
+        subject=f"[TEST] {email.subject}" if test else email.subject,
+        html=email.html,
+        text=email.text,
+        from_email=newsletter.from_email,
+        from_name=newsletter.name,
+        reply_to=newsletter.reply_to,
+        edition=key,
+        categories=tuple(settings.sendgrid.categories),
+        asm_group_id=settings.sendgrid.asm_group_id,
+        sandbox=settings.sendgrid.sandbox,
+    )
+
+
+def message_id_domain(settings: Settings) -> str:
+    address = settings.newsletter.from_email
+    return address.rpartition("@")[2] or "digest.invalid"
+
+
+def write_atomically(files: Mapping[Path, bytes]) -> None:
+    """Write every file to a temporary name beside it, then rename them all into place."""
+    staged: list[tuple[Path, Path]] = []
+    try:
+        for target, data in files.items():
+            target.parent.mkdir(parents=True, exist_ok=True)
+            handle, temp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
+            staged.append((Path(temp), target))
+            with os.fdopen(handle, "wb") as stream:
+                stream.write(data)
+        for temp, target in staged:
+            temp.replace(target)
+    finally:
+        for temp, _ in staged:
+            temp.unlink(missing_ok=True)

@@ -1,0 +1,38 @@
+"""`digest history`: the editions and tests sent from this folder, newest first."""
+
+from __future__ import annotations
+
+from rich.table import Table
+
+from ..ledger import HistoryRow, Ledger
+from .common import Context
+
+COLUMNS = (
+    "edition", "kind", "when", "subject", "posts", "recipients", "accepted", "failed",
+    "uncertain", "status",
+)  # fmt: skip
+
+
+def show_history(ctx: Context) -> int:
+    """Print the ledger's editions and tests: a table on a terminal, tab-separated otherwise."""
+    path = ctx.settings.state_dir / "state.db"
+    if not path.exists():
+        ctx.say("No editions sent from this folder yet.")
+        return 0
+    with Ledger.open(path) as ledger:
+        rows = [_cells(row) for row in ledger.history()]
+    if ctx.console.is_terminal:
+        table = Table(*COLUMNS)
+        for cells in rows:
+            table.add_row(*cells)
+        ctx.console.print(table)
+    else:
+        for cells in [list(COLUMNS), *rows]:
+            ctx.say("\t".join(cells))
+    return len(rows)
+
+
+def _cells(row: HistoryRow) -> list[str]:
+    counts = (row.posts, row.recipients, row.accepted, row.failed, row.uncertain)
+    when = row.started_at.strftime("%Y-%m-%d %H:%M UTC")
+    return [row.key, row.kind, when, row.subject, *map(str, counts), row.status]

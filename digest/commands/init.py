@@ -1,0 +1,32 @@
+"""`digest init DIR`: a new newsletter folder from the defaults shipped inside the package."""
+
+from __future__ import annotations
+
+import shutil
+from importlib.resources import as_file, files
+from pathlib import Path
+
+from ..errors import ConfigError
+
+SCAFFOLD_FILES = ("digest.toml", "subscribers.csv", "feed.xml", "templates")
+
+
+def init_folder(target: Path) -> list[Path]:
+    """Copy the scaffold into ``target``; refuses to overwrite a file that is already there."""
+    existing = [target / name for name in SCAFFOLD_FILES if (target / name).exists()]
+    if existing:
+        raise ConfigError(
+            f"{existing[0]} already exists",
+            "choose an empty folder, or delete the file first",
+        )
+    target.mkdir(parents=True, exist_ok=True)
+    created = []
+    with as_file(files("digest") / "scaffold") as scaffold:
+        for name in SCAFFOLD_FILES:
+            source = Path(scaffold) / name
+            if source.is_dir():
+                shutil.copytree(source, target / name)
+            else:
+                shutil.copyfile(source, target / name)
+            created.append(target / name)
+    return created

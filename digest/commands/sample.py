@@ -1,0 +1,120 @@
+"""Sends that are not the edition: `--to` test sends and `--dry-run` outboxes.
+
+Neither starts the edition: the next real send still goes to everyone. A test
+is recorded in the ledger as a test; a dry run records nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..addresses import InvalidAddress, normalize
+from ..deliver import Backend
+from ..errors import ConfigError
+from ..ledger import Ledger
+from ..models import Recipient, RenderedEmail, Subscriber
+from ..personalize import used_tokens
+from ..subscribers import AudienceReport, active_audience, read_subscribers
+from .build import sent_post_ids
+from .common import Context, edition_key, message_for, next_digest, render
+from .send import check_ready, personalizer
+
+
+@dataclass(frozen=True)
+class SampleOutcome:
+    key: str
+    subject: str
+    recipients: int
+    where: str
+
+
+def edition_email(ctx: Context, key: str) -> RenderedEmail:
+    """The edition's email: as stored when its send has started, else freshly rendered."""
+    path = ctx.settings.state_dir / "state.db"
+    if path.exists():
+        with Ledger.open(path) as ledger:
+            edition = ledger.edition(key)
+        if edition is not None:
+            return RenderedEmail(edition.subject, edition.preheader, edition.html, edition.text)
+    return render(ctx, next_digest(ctx, key, sent_post_ids(ctx)))
+
+
+def send_test(
+    ctx: Context, addresses: Sequence[str], backend: Backend, edition: str | None
+) -> SampleOutcome:
+    """Send the edition to the given addresses only, subject prefixed [TEST], recorded as a test."""
+    check_ready(ctx, backend.name, to_list=False)
+    key = edition or edition_key(ctx.now, ctx.settings.schedule.timezone)
+    email = edition_email(ctx, key)
+    message = message_for(ctx.settings, email, key, test=True)
+    personalize = personalizer(ctx, used_tokens(message.subject, message.html, message.text))
+    recipients = [personalize(s) for s in _test_readers(ctx, addresses)]
+    message_ids = [
+        backend.send(message, recipients[start : start + backend.batch_size])
+        for start in range(0, len(recipients), backend.batch_size)
+    ]
+    with Ledger.open(ctx.settings.state_dir / "state.db") as ledger:
+        ledger.record_test(
+            key,
+            subject=message.subject,
+            recipients=[r.email for r in recipients],
+            at=ctx.clock(),
+            message_id=",".join(message_ids),
+            accepted=True,
+        )
+    return SampleOutcome(key, message.subject, len(recipients), backend.name)
+
+
+def _test_readers(ctx: Context, addresses: Sequence[str]) -> list[Subscriber]:
+    """Each address once, with its subscriber row's name and fields when it has one."""
+    wanted: dict[str, str] = {}
+    for address in addresses:
+        try:
+            wanted.setdefault(normalize(address).lower(), normalize(address))
+        except InvalidAddress as problem:
+            raise ConfigError(f"--to {address}: {problem}", "give a valid email address") from None
+    rows = {}
+    path = ctx.settings.path(ctx.settings.subscribers.path)
+    if path.exists():
+        for row in read_subscribers(path):
+            if isinstance(row, Subscriber) and row.email.lower() in wanted:
+                rows.setdefault(row.email.lower(), row)
+    return [rows.get(lowered, Subscriber(email=email)) for lowered, email in wanted.items()]
+
+
+def dry_run(ctx: Context, backend: Backend, edition: str | None) -> SampleOutcome:
+    """Write every active subscriber's message to the outbox; send and record nothing."""
+    key = edition or edition_key(ctx.now, ctx.settings.schedule.timezone)
+    email = edition_email(ctx, key)
+    message = message_for(ctx.settings, email, key, test=False)
+    personalize = personalizer(ctx, used_tokens(message.subject, message.html, message.text))
+    report = AudienceReport()
+    audience = _unique(active_audience(ctx.settings.path(ctx.settings.subscribers.path), report))
+    count = 0
+    for chunk in _chunks(map(personalize, audience), backend.batch_size):
+        backend.send(message, chunk)
+        count += len(chunk)
+    outbox = Path(ctx.settings.path(ctx.settings.delivery.outbox)) / key
+    return SampleOutcome(key, message.subject, count, str(outbox))
+
+
+def _chunks(items: Iterator[Recipient], size: int) -> Iterator[list[Recipient]]:
+    chunk: list[Recipient] = []
+    for item in items:
+        chunk.append(item)
+        if len(chunk) == size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def _unique(audience: Iterator[Subscriber]) -> Iterator[Subscriber]:
+    seen: set[str] = set()
+    for subscriber in audience:
+        lowered = subscriber.email.lower()
+        if lowered not in seen:
+            seen.add(lowered)
+            yield subscriber

@@ -1,0 +1,320 @@
+"""`digest send`: deliver an edition to its frozen audience, batch by batch, never twice.
+
+The ledger is the source of truth. A batch is marked in flight (committed)
+before its request and accepted or failed (committed) after the answer, so a
+crash leaves every batch in a state a rerun can act on: accepted batches are
+skipped, pending and failed ones sent, in-flight ones reported as uncertain.
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from types import FrameType
+
+from ..deliver import Backend, Message
+from ..errors import (
+    BatchFailed,
+    BatchRefused,
+    BatchUncertain,
+    DeliveryError,
+    SendRefused,
+    StandDown,
+)
+from ..ledger import FAILED, IN_FLIGHT, PENDING, Batch, Edition, Ledger
+from ..models import Recipient, RenderedEmail, Subscriber
+from ..personalize import SubstitutionsTooLarge, recipient_for, used_tokens
+from ..subscribers import AudienceReport, Problem, active_audience
+from .backends import concurrency
+from .common import Context, edition_key, message_for, next_digest, render
+from .progress import SendProgress
+
+Confirm = Callable[[str], bool]
+
+
+@dataclass(frozen=True)
+class SendOptions:
+    edition: str | None = None
+    yes: bool = False
+    resend_uncertain: bool = False
+    interactive: bool = False
+
+
+@dataclass
+class SendOutcome:
+    """What one run did, for the summary: counts of recipients."""
+
+    key: str
+    accepted: int = 0
+    failed: int = 0
+    uncertain: int = 0
+    skipped: Counter[str] = field(default_factory=Counter)
+    pending: int = 0
+    stopped_by: str = ""
+    stopped_on: DeliveryError | None = None
+    complete: bool = False
+
+
+def check_ready(ctx: Context, backend_name: str, *, to_list: bool) -> None:
+    """Refuse, in one line, a send that lacks a sender, an API key or an unsubscribe method."""
+    settings = ctx.settings
+    if not settings.newsletter.from_email:
+        raise SendRefused(
+            "newsletter.from_email is not set", "set it in digest.toml to a verified sender"
+        )
+    if backend_name == "sendgrid" and not settings.secrets.sendgrid_api_key:
+        raise SendRefused(
+            "SENDGRID_API_KEY is not set",
+            "export SENDGRID_API_KEY with a key that has Mail Send permission",
+        )
+    if not to_list:
+        return
+    asm, url = settings.sendgrid.asm_group_id, settings.unsubscribe.url
+    if asm and backend_name != "sendgrid":
+        raise SendRefused(
+            "sendgrid.asm_group_id works only with delivery.backend = sendgrid",
+            "set [unsubscribe] url for the smtp and outbox backends",
+        )
+    if not asm and not url:
+        raise SendRefused(
+            "no unsubscribe method is configured",
+            "set [unsubscribe] url (self-hosted, RFC 8058) or [sendgrid] asm_group_id",
+        )
+    if url and not settings.secrets.unsubscribe_secret:
+        raise SendRefused(
+            "DIGEST_UNSUBSCRIBE_SECRET is not set, so unsubscribe links cannot be signed",
+            "export DIGEST_UNSUBSCRIBE_SECRET, a long random string your endpoint also knows",
+        )
+    if asm and not url:
+        ctx.warn(
+            "one-click unsubscribe is not assured with an ASM group alone; "
+            "set [unsubscribe] url to add RFC 8058 headers"
+        )
+
+
+def send_edition(
+    ctx: Context, options: SendOptions, backend: Backend, confirm: Confirm
+) -> SendOutcome:
+    """Start or resume the edition and deliver every batch not yet accepted."""
+    settings = ctx.settings
+    key = options.edition or edition_key(ctx.now, settings.schedule.timezone)
+    check_ready(ctx, backend.name, to_list=True)
+    with Ledger.open(settings.state_dir / "state.db") as ledger, ledger.send_lock(key):
+        edition = ledger.edition(key)
+        if edition is not None and edition.status == "sent":
+            raise StandDown(f"edition {key} was sent already (finished {edition.finished_at})")
+        outcome = SendOutcome(key)
+        if edition is None:
+            edition = _start(ctx, ledger, key, backend, options, confirm, outcome)
+        else:
+            _confirm_resume(ctx, ledger, edition, options, confirm)
+        _handle_uncertain(ctx, ledger, key, options, outcome)
+        ledger.mark_pending([batch.id for batch in ledger.batches(key, (FAILED,))])
+        todo = ledger.batches(key, (PENDING,))
+        message = message_for(settings, _stored_email(edition), key, test=False)
+        _deliver(ctx, ledger, todo, backend, message, outcome)
+        outcome.complete = ledger.finish_if_complete(key, ctx.clock())
+        outcome.pending = sum(b.size for b in ledger.batches(key, (PENDING, FAILED)))
+    return outcome
+
+
+def _start(
+    ctx: Context,
+    ledger: Ledger,
+    key: str,
+    backend: Backend,
+    options: SendOptions,
+    confirm: Confirm,
+    outcome: SendOutcome,
+) -> Edition:
+    settings = ctx.settings
+    digest = next_digest(ctx, key, ledger.sent_post_ids())
+    email = render(ctx, digest)
+    for warning in email.warnings:
+        ctx.warn(warning)
+    audience_path = settings.path(settings.subscribers.path)
+    if not options.yes:
+        count = sum(1 for _ in active_audience(audience_path, AudienceReport()))
+        _ask(options, confirm, f"Send edition {key}, {email.subject!r}, to {count} subscribers?")
+    report = AudienceReport()
+    personalize = personalizer(ctx, used_tokens(email.subject, email.html, email.text))
+    audience = _sendable(active_audience(audience_path, report), personalize, report)
+    counts = ledger.start_edition(
+        key,
+        subject=email.subject,
+        preheader=email.preheader,
+        html=email.html,
+        text=email.text,
+        post_ids=[post.id for post in digest.posts],
+        audience=audience,
+        batch_size=backend.batch_size,
+        backend=backend.name,
+        started_at=ctx.clock(),
+    )
+    outcome.skipped.update(report.skipped)
+    outcome.skipped["duplicate"] += counts.duplicates
+    for problem in report.problems:
+        ctx.warn(f"{settings.subscribers.path}:{problem.line}: {problem.email}: {problem.reason}")
+    started = ledger.edition(key)
+    assert started is not None
+    return started
+
+
+def _confirm_resume(
+    ctx: Context, ledger: Ledger, edition: Edition, options: SendOptions, confirm: Confirm
+) -> None:
+    left = sum(b.size for b in ledger.batches(edition.key, (PENDING, FAILED)))
+    ctx.say(f"Resuming edition {edition.key} ({edition.subject!r}): {left} recipients to go.")
+    if not options.yes and left:
+        _ask(options, confirm, f"Resume edition {edition.key} for {left} recipients?")
+
+
+def _ask(options: SendOptions, confirm: Confirm, question: str) -> None:
+    if not options.interactive:
+        raise SendRefused(
+            "refusing to send without --yes: there is no terminal to confirm on",
+            "add --yes to send unattended",
+        )
+    if not confirm(question):
+        raise StandDown("not sent: cancelled at the prompt")
+
+
+def personalizer(ctx: Context, tokens: frozenset[str]) -> Callable[[Subscriber], Recipient]:
+    """Turns a subscriber into a recipient with the substitutions the email's tokens need."""
+    settings = ctx.settings
+
+    def personalize(subscriber: Subscriber) -> Recipient:
+        return recipient_for(
+            subscriber,
+            unsubscribe_url_template=settings.unsubscribe.url,
+            unsubscribe_mailto=settings.unsubscribe.mailto,
+            secret=settings.secrets.unsubscribe_secret,
+            used_tokens=tokens,
+        )
+
+    return personalize
+
+
+def _sendable(
+    audience: Iterable[Subscriber],
+    personalize: Callable[[Subscriber], Recipient],
+    report: AudienceReport,
+) -> Iterator[Subscriber]:
+    """Subscribers whose personalization fits SendGrid's limits; the others counted invalid."""
+    for subscriber in audience:
+        try:
+            personalize(subscriber)
+        except SubstitutionsTooLarge as problem:
+            report.skipped["invalid"] += 1
+            report.active -= 1
+            report.problems.append(Problem(subscriber.line, subscriber.email, str(problem)))
+            continue
+        yield subscriber
+
+
+def _stored_email(edition: Edition) -> RenderedEmail:
+    return RenderedEmail(
+        subject=edition.subject, preheader=edition.preheader, html=edition.html, text=edition.text
+    )
+
+
+def _handle_uncertain(
+    ctx: Context, ledger: Ledger, key: str, options: SendOptions, outcome: SendOutcome
+) -> None:
+    """Batches left in flight by a crash: resend only when asked, else name their recipients."""
+    uncertain = ledger.batches(key, (IN_FLIGHT,))
+    if not uncertain:
+        return
+    if options.resend_uncertain:
+        ledger.mark_pending([batch.id for batch in uncertain])
+        ctx.say(f"Sending {len(uncertain)} uncertain batch(es) again, as --resend-uncertain asks.")
+        return
+    addresses = [s.email for batch in uncertain for s in ledger.batch_recipients(batch.id)]
+    listing = ctx.settings.state_dir / f"uncertain-{key}.txt"
+    listing.write_text("".join(f"{address}\n" for address in addresses), encoding="utf-8")
+    outcome.uncertain += len(addresses)
+    ctx.warn(
+        f"{len(uncertain)} batch(es), {len(addresses)} recipients, were in flight when an earlier "
+        f"run stopped: the provider may have delivered them. Not sent again. Recipients: "
+        f"{', '.join(addresses[:10])}{' ...' if len(addresses) > 10 else ''} (all in {listing}). "
+        "Check the provider's activity log, then rerun with --resend-uncertain if they were not."
+    )
+
+
+def _deliver(
+    ctx: Context,
+    ledger: Ledger,
+    batches: list[Batch],
+    backend: Backend,
+    message: Message,
+    outcome: SendOutcome,
+) -> None:
+    """Send the batches with a bounded number in flight, recording each state in the ledger."""
+    personalize = personalizer(ctx, used_tokens(message.subject, message.html, message.text))
+    workers = concurrency(ctx, backend)
+    queue = iter(batches)
+    in_flight: dict[Future[str], Batch] = {}
+    total = sum(batch.size for batch in batches)
+    with (
+        _graceful_stop(outcome) as stopping,
+        ThreadPoolExecutor(max_workers=workers) as pool,
+        SendProgress(ctx.console, len(batches), total) as progress,
+    ):
+        while True:
+            while len(in_flight) < workers and not stopping.is_set() and outcome.stopped_on is None:
+                batch = next(queue, None)
+                if batch is None:
+                    break
+                recipients = [personalize(s) for s in ledger.batch_recipients(batch.id)]
+                ledger.mark_in_flight(batch.id, ctx.clock())
+                in_flight[pool.submit(backend.send, message, recipients)] = batch
+            if not in_flight:
+                break
+            done, _ = wait(in_flight, return_when=FIRST_COMPLETED)
+            for future in done:
+                batch = in_flight.pop(future)
+                _record(ctx, ledger, batch, future, outcome)
+                progress.advance(batch.size)
+
+
+def _record(
+    ctx: Context, ledger: Ledger, batch: Batch, future: Future[str], outcome: SendOutcome
+) -> None:
+    try:
+        message_id = future.result()
+    except BatchUncertain as problem:
+        outcome.uncertain += batch.size
+        ctx.warn(f"batch {batch.seq}: {problem}")
+    except (BatchRefused, BatchFailed) as problem:
+        ledger.mark_failed(batch.id, str(problem), ctx.clock())
+        outcome.failed += batch.size
+        if outcome.stopped_on is None:
+            outcome.stopped_on = problem
+    else:
+        ledger.mark_accepted(batch.id, message_id, ctx.clock())
+        outcome.accepted += batch.size
+
+
+@contextmanager
+def _graceful_stop(outcome: SendOutcome) -> Iterator[threading.Event]:
+    """Ctrl-C or SIGTERM: stop taking new batches, let the requests in flight finish."""
+    stopping = threading.Event()
+    if threading.current_thread() is not threading.main_thread():
+        yield stopping
+        return
+
+    def handle(signum: int, _frame: FrameType | None) -> None:
+        outcome.stopped_by = signal.Signals(signum).name
+        stopping.set()
+
+    previous = {sig: signal.signal(sig, handle) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield stopping
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)

@@ -1,0 +1,331 @@
+"""`digest send` against the local SendGrid server: every active reader once, whatever happens."""
+
+from __future__ import annotations
+
+import csv
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from email import message_from_bytes, policy
+from pathlib import Path
+
+import pytest
+from click.testing import Result
+
+from tests.commands.conftest import NOW, Folder
+from tests.sendgrid_server import SendGridServer, start_server
+
+API_KEY = "SG.send-test-key-never-printed"
+SECRET = "unsubscribe-secret-never-printed"
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def server() -> Iterator[SendGridServer]:
+    server, _ = start_server(api_key=API_KEY)
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def ready(folder: Folder, server: SendGridServer) -> Folder:
+    """The example folder pointed at the local server, with its secrets set."""
+    folder.env.update(
+        SENDGRID_API_KEY=API_KEY,
+        DIGEST_UNSUBSCRIBE_SECRET=SECRET,
+        DIGEST_SENDGRID_HOST=server.url,
+        DIGEST_SENDGRID_TIMEOUT="5",
+    )
+    return folder
+
+
+def active_readers(folder: Folder) -> list[str]:
+    with (folder.path / "subscribers.csv").open(encoding="utf-8-sig") as handle:
+        rows = list(csv.DictReader(handle))
+    return [r["email"] for r in rows if (r.get("status") or "active") == "active"]
+
+
+def write_readers(folder: Folder, count: int, *, extra: str = "") -> list[str]:
+    """Replace the list with ``count`` generated active readers (plus raw ``extra`` lines)."""
+    emails = [f"reader{i}@example.com" for i in range(count)]
+    lines = ["email,name,status"] + [f"{e},Reader {i},active" for i, e in enumerate(emails)]
+    target = folder.path / "subscribers.csv"
+    target.unlink()
+    target.write_text("\n".join(lines) + "\n" + extra, encoding="utf-8")
+    return emails
+
+
+def send(folder: Folder, *args: str) -> Result:
+    return folder.run("send", "--yes", "--now", NOW, *args)
+
+
+def test_the_example_goes_to_each_active_reader_once(ready: Folder, server: SendGridServer) -> None:
+    result = send(ready)
+    assert result.exit_code == 0, result.output
+    assert sorted(server.accepted_recipients()) == sorted(active_readers(ready))
+    body = server.requests[0].body
+    assert body["custom_args"] == {"edition": "2026-11-27"}
+    assert body["categories"] == ["digest"]
+    assert [part["type"] for part in body["content"]] == ["text/plain", "text/html"]
+    for personalization in body["personalizations"]:
+        address = personalization["to"][0]["email"]
+        unsubscribe = personalization["substitutions"]["%%unsubscribe_url%%"]
+        assert unsubscribe.startswith("https://ftvconsulting.example.com/unsubscribe?")
+        assert personalization["headers"]["List-Unsubscribe"] == f"<{unsubscribe}>"
+        assert personalization["headers"]["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+        assert address.split("@")[0] in unsubscribe
+    assert "skipped 1 bounced" in result.stdout or "1 bounced" in result.stdout
+
+
+def test_a_rerun_after_success_sends_nothing(ready: Folder, server: SendGridServer) -> None:
+    assert send(ready).exit_code == 0
+    requests = len(server.requests)
+    again = send(ready)
+    assert again.exit_code == 0
+    assert "sent already" in again.stdout
+    assert len(again.stdout.strip().splitlines()) == 1
+    assert len(server.requests) == requests
+
+
+def test_posts_of_a_sent_edition_are_never_selected_again(
+    ready: Folder, server: SendGridServer
+) -> None:
+    assert send(ready).exit_code == 0
+    nothing = ready.run("send", "--yes", "--now", "2026-12-04T09:00:00-08:00")
+    assert nothing.exit_code == 0
+    assert "no new posts" in nothing.stdout
+    assert "no new posts" in ready.run("build", "--now", "2026-12-04T09:00:00-08:00").stdout
+
+
+def test_batches_of_a_thousand_and_each_address_once(ready: Folder, server: SendGridServer) -> None:
+    extra = "READER7@Example.com,Duplicate,active\nnot-an-address,Broken,active\n"
+    emails = write_readers(ready, 2500, extra=extra)
+    result = send(ready)
+    assert result.exit_code == 0, result.output
+    sizes = sorted(len(r.body["personalizations"]) for r in server.requests)
+    assert sizes == [500, 1000, 1000]
+    assert Counter(server.accepted_recipients()) == Counter(emails)
+    assert "1 duplicate" in result.stdout and "1 invalid" in result.stdout
+    assert "subscribers.csv:2503" in result.stderr
+
+
+def test_rate_limits_and_server_errors_still_deliver_exactly_once(
+    ready: Folder, server: SendGridServer
+) -> None:
+    emails = write_readers(ready, 2100)
+    ready.env["DIGEST_SENDGRID_CONCURRENCY"] = "1"
+    server.fail_next(429, reset_in=1)
+    server.fail_next(500)
+    server.fail_next(503)
+    started = time.monotonic()
+    result = send(ready)
+    assert result.exit_code == 0, result.output
+    assert time.monotonic() - started >= 1.0, "waited for X-RateLimit-Reset"
+    assert Counter(server.accepted_recipients()) == Counter(emails)
+
+
+def test_a_refusal_stops_the_send_and_a_rerun_resumes(
+    ready: Folder, server: SendGridServer
+) -> None:
+    emails = write_readers(ready, 3000)
+    ready.env["DIGEST_SENDGRID_CONCURRENCY"] = "1"
+    server.slow_next(0)
+    server.refuse_with(400, "The from address does not match a verified Sender Identity.")
+    failed = send(ready)
+    assert failed.exit_code == 1
+    assert "does not match a verified Sender Identity" in failed.stderr
+    assert len(server.accepted_recipients()) == 1000
+    resumed = send(ready)
+    assert resumed.exit_code == 0, resumed.output
+    assert Counter(server.accepted_recipients()) == Counter(emails)
+
+
+def test_a_read_timeout_is_uncertain_and_resent_only_when_asked(
+    ready: Folder, server: SendGridServer
+) -> None:
+    emails = write_readers(ready, 1500)
+    ready.env.update(DIGEST_SENDGRID_CONCURRENCY="1", DIGEST_SENDGRID_TIMEOUT="0.5")
+    server.hang_next(2)
+    first = send(ready)
+    assert first.exit_code == 1
+    assert "uncertain 1000" in first.stdout
+    assert Counter(server.accepted_recipients()) == Counter(emails), "the hung batch arrived"
+    second = send(ready)
+    assert second.exit_code == 1
+    assert "in flight when an earlier run stopped" in second.stderr
+    listing = ready.path / ".digest" / "uncertain-2026-11-27.txt"
+    assert listing.read_text().split() == emails[:1000]
+    assert Counter(server.accepted_recipients()) == Counter(emails), "not sent twice"
+    third = send(ready, "--resend-uncertain")
+    assert third.exit_code == 0, third.output
+    assert Counter(server.accepted_recipients()) == Counter(emails[:1000] * 2 + emails[1000:])
+
+
+def test_refusals_before_anything_is_sent(folder: Folder, server: SendGridServer) -> None:
+    folder.env["DIGEST_SENDGRID_HOST"] = server.url
+    no_key = folder.run("send", "--yes")
+    assert no_key.exit_code == 1 and "SENDGRID_API_KEY" in no_key.stderr
+    folder.env["SENDGRID_API_KEY"] = API_KEY
+    no_secret = folder.run("send", "--yes")
+    assert no_secret.exit_code == 1 and "DIGEST_UNSUBSCRIBE_SECRET" in no_secret.stderr
+    folder.env["DIGEST_UNSUBSCRIBE_SECRET"] = SECRET
+    folder.edit_config(lambda text: text.replace('url = "https://ftv', 'url = "" # "https://ftv'))
+    no_method = folder.run("send", "--yes")
+    assert no_method.exit_code == 1 and "unsubscribe" in no_method.stderr
+    folder.edit_config(lambda text: text.replace('url = "" # "https://ftv', 'url = "https://ftv'))
+    no_terminal = folder.run("send")
+    assert no_terminal.exit_code == 1 and "--yes" in no_terminal.stderr
+    for result in (no_key, no_secret, no_method, no_terminal):
+        assert len(result.stderr.strip().splitlines()) == 1
+    assert server.requests == []
+    assert (
+        not (folder.path / ".digest" / "state.db").exists()
+        or "2026" not in folder.run("history").stdout
+    )
+
+
+def test_asm_mode_uses_the_group_and_sendgrids_tags(ready: Folder, server: SendGridServer) -> None:
+    ready.env["DIGEST_SENDGRID_ASM_GROUP_ID"] = "4242"
+    assert send(ready).exit_code == 0
+    body = server.requests[0].body
+    assert body["asm"] == {"group_id": 4242}
+    html = body["content"][1]["value"]
+    assert 'href="<%asm_group_unsubscribe_raw_url%>"' in html
+    assert "List-Unsubscribe" in body["personalizations"][0]["headers"]
+
+
+def test_sandbox_mode_is_requested(ready: Folder, server: SendGridServer) -> None:
+    ready.env["DIGEST_SENDGRID_SANDBOX"] = "true"
+    assert send(ready).exit_code == 0
+    assert server.requests[0].body["mail_settings"] == {"sandbox_mode": {"enable": True}}
+
+
+def test_dry_run_writes_the_outbox_and_sends_and_records_nothing(
+    ready: Folder, server: SendGridServer
+) -> None:
+    result = ready.run("send", "--dry-run", "--now", NOW)
+    assert result.exit_code == 0, result.output
+    files = sorted((ready.path / "outbox" / "2026-11-27").glob("*.eml"))
+    assert sorted(f.stem for f in files) == sorted(e.lower() for e in active_readers(ready))
+    message = message_from_bytes(files[0].read_bytes(), policy=policy.default)
+    assert message["Subject"].startswith("FTV Consulting Insights")
+    assert server.requests == []
+    assert send(ready).exit_code == 0
+    assert sorted(server.accepted_recipients()) == sorted(active_readers(ready))
+
+
+def test_a_test_send_goes_only_to_the_given_address_and_is_not_the_edition(
+    ready: Folder, server: SendGridServer
+) -> None:
+    result = ready.run("send", "--to", "editor@example.com", "--now", NOW)
+    assert result.exit_code == 0, result.output
+    assert server.accepted_recipients() == ["editor@example.com"]
+    assert server.requests[0].body["subject"].startswith("[TEST] ")
+    history = ready.run("history").stdout
+    assert "test" in history
+    assert send(ready).exit_code == 0
+    assert sorted(server.accepted_recipients()[1:]) == sorted(active_readers(ready))
+
+
+def test_history_lists_the_edition_with_its_counts(ready: Folder, server: SendGridServer) -> None:
+    assert send(ready).exit_code == 0
+    history = ready.run("history")
+    assert history.exit_code == 0
+    assert "2026-11-27" in history.stdout
+    assert "sent" in history.stdout
+
+
+def test_secrets_never_appear_in_output_or_state(ready: Folder, server: SendGridServer) -> None:
+    server.refuse_with(401, "The provided authorization grant is invalid, expired, or revoked")
+    refused = ready.run("-v", "send", "--yes", "--now", NOW)
+    assert refused.exit_code == 1
+    assert send(ready).exit_code == 0
+    outputs = refused.stdout + refused.stderr + ready.run("-v", "history").stdout
+    state = b"".join(p.read_bytes() for p in (ready.path / ".digest").rglob("*") if p.is_file())
+    for secret in (API_KEY, SECRET):
+        assert secret not in outputs
+        assert secret.encode() not in state
+
+
+def digest_process(folder: Folder, *args: str) -> subprocess.Popen[str]:
+    env = {**os.environ, **folder.env, "PYTHONPATH": str(REPO)}
+    return subprocess.Popen(
+        [sys.executable, "-m", "digest", "send", "--yes", "--now", NOW, *args],
+        cwd=folder.path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        stdin=subprocess.DEVNULL,
+        text=True,
+    )
+
+
+def wait_for(condition: Callable[[], bool], seconds: float = 20.0) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.02)
+
+
+@pytest.mark.slow
+def test_kill_9_mid_send_then_a_rerun_delivers_everyone_once(
+    ready: Folder, server: SendGridServer
+) -> None:
+    emails = write_readers(ready, 5000)
+    ready.env["DIGEST_SENDGRID_CONCURRENCY"] = "1"
+    for _ in range(5):
+        server.slow_next(0.4)
+    process = digest_process(ready)
+    wait_for(lambda: len(server.accepted_recipients()) >= 2000)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    delivered = Counter(server.accepted_recipients())
+    rerun = send(ready)
+    uncertain_file = ready.path / ".digest" / "uncertain-2026-11-27.txt"
+    uncertain = uncertain_file.read_text().split() if uncertain_file.exists() else []
+    final = Counter(server.accepted_recipients())
+    assert all(n == 1 for n in final.values()), "nobody got two copies"
+    missing = set(emails) - set(final)
+    assert missing <= set(uncertain), "only an uncertain batch may be missing"
+    assert set(delivered) <= set(final)
+    if uncertain:
+        assert rerun.exit_code == 1
+        assert send(ready, "--resend-uncertain").exit_code == 0
+        assert set(server.accepted_recipients()) == set(emails)
+    else:
+        assert rerun.exit_code == 0
+
+
+@pytest.mark.slow
+def test_two_sends_at_once_exactly_one_sends(ready: Folder, server: SendGridServer) -> None:
+    emails = write_readers(ready, 3000)
+    ready.env["DIGEST_SENDGRID_CONCURRENCY"] = "1"
+    for _ in range(3):
+        server.slow_next(0.5)
+    first, second = digest_process(ready), digest_process(ready)
+    outputs = [p.communicate(timeout=60) for p in (first, second)]
+    assert [first.returncode, second.returncode] == [0, 0], outputs
+    said = " ".join(out for out, _ in outputs)
+    assert "being sent by another process" in said or "sent already" in said
+    assert Counter(server.accepted_recipients()) == Counter(emails)
+
+
+@pytest.mark.slow
+def test_sigterm_stops_after_the_requests_in_flight(ready: Folder, server: SendGridServer) -> None:
+    emails = write_readers(ready, 5000)
+    ready.env["DIGEST_SENDGRID_CONCURRENCY"] = "1"
+    for _ in range(5):
+        server.slow_next(0.5)
+    process = digest_process(ready)
+    wait_for(lambda: len(server.requests) >= 1)
+    process.send_signal(signal.SIGTERM)
+    _, stderr = process.communicate(timeout=30)
+    assert process.returncode == 1
+    assert "stopped by SIGTERM" in stderr
+    assert len(server.accepted_recipients()) < len(emails)
+    assert send(ready).exit_code == 0
+    assert Counter(server.accepted_recipients()) == Counter(emails)
