@@ -146,9 +146,7 @@ class Settings:
 
 
 SECTIONS: dict[str, type] = {
-    name: kind
-    for name, kind in get_type_hints(Settings).items()
-    if name not in ("root", "secrets")
+    name: kind for name, kind in get_type_hints(Settings).items() if name not in ("root", "secrets")
 }
 
 

@@ -108,7 +108,7 @@ def test_secrets_come_from_the_environment_and_stay_out_of_repr(tmp_path: Path) 
 def test_missing_and_broken_files_are_clear_errors(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="no such config file"):
         load_settings(tmp_path / "absent.toml", {})
-    with pytest.raises(ConfigError, match="not valid TOML.*line 2"):
+    with pytest.raises(ConfigError, match=r"not valid TOML.*line 2"):
         load_settings(write(tmp_path, '[newsletter]\nname = "unterminated\n'), {})
 
 
