@@ -182,7 +182,7 @@ def _summarize(ctx: Context, outcome: SendOutcome) -> None:
     skipped = ", ".join(f"{n} {why}" for why, n in sorted(outcome.skipped.items()) if n) or "none"
     ctx.say(
         f"Edition {outcome.key}: sent to {outcome.accepted}; skipped {skipped}; "
-        f"failed {outcome.failed}; uncertain {outcome.uncertain}."
+        f"failed {outcome.failed}; refused {outcome.rejected}; uncertain {outcome.uncertain}."
     )
     if outcome.stopped_on is not None:
         raise outcome.stopped_on

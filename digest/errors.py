@@ -88,6 +88,23 @@ class BatchFailed(DeliveryError):
     hint = "the batch stays pending; run `digest send` again later to resume"
 
 
+class RecipientRefused(BatchFailed):
+    """The provider refused one recipient for good (an SMTP 5xx to RCPT TO).
+
+    Unlike a SendGrid 4xx this says nothing about the rest of the audience: the
+    send goes on, and the recipient is recorded as rejected and never retried.
+    """
+
+    hint = "the address is undeliverable: fix it or mark it bounced in subscribers.csv"
+
+    def __init__(self, address: str, code: int, reply: str) -> None:
+        """``code`` 0 means the address was refused before it reached the server."""
+        super().__init__(f"the SMTP server refused {address}: {code} {reply}" if code else reply)
+        self.address = address
+        self.code = code
+        self.reply = reply
+
+
 class BatchUncertain(DeliveryError):
     """A request went out and no answer came: the provider may or may not have taken it."""
 

@@ -39,7 +39,9 @@ PENDING = "pending"
 IN_FLIGHT = "in_flight"
 ACCEPTED = "accepted"
 FAILED = "failed"
-ALL_STATES = frozenset({PENDING, IN_FLIGHT, ACCEPTED, FAILED})
+REJECTED = "rejected"
+ALL_STATES = frozenset({PENDING, IN_FLIGHT, ACCEPTED, FAILED, REJECTED})
+DONE_STATES = (ACCEPTED, REJECTED)
 
 SENDING = "sending"
 SENT = "sent"
@@ -49,9 +51,11 @@ TEST = "test"
 
 # The states a batch may come from, for each state it is marked with. An accepted
 # batch never leaves that state: that is what keeps a rerun from sending it twice.
+# A rejected batch (its one recipient refused for good, e.g. an SMTP 550) is done too.
 _TRANSITIONS: Mapping[str, tuple[str, ...]] = {
     IN_FLIGHT: (PENDING,),
     ACCEPTED: (IN_FLIGHT,),
+    REJECTED: (IN_FLIGHT,),
     FAILED: (PENDING, IN_FLIGHT),
     PENDING: (PENDING, IN_FLIGHT, FAILED),
 }
@@ -85,7 +89,7 @@ MIGRATIONS: tuple[str, ...] = (
         edition    TEXT NOT NULL REFERENCES editions (key),
         seq        INTEGER NOT NULL,
         state      TEXT NOT NULL
-                   CHECK (state IN ('pending', 'in_flight', 'accepted', 'failed')),
+                   CHECK (state IN ('pending', 'in_flight', 'accepted', 'failed', 'rejected')),
         -- the batch's recipients: audience ids first_recipient .. first_recipient + size - 1
         first_recipient INTEGER NOT NULL,
         size       INTEGER NOT NULL,
@@ -415,6 +419,10 @@ class Ledger:
         """Record, committed at once, that the batch surely was not delivered, and why."""
         self._mark(batch_id, FAILED, at=_to_iso(at), error=error)
 
+    def mark_rejected(self, batch_id: int, error: str, at: datetime) -> None:
+        """Record that the provider refused the batch's recipients for good: never resent."""
+        self._mark(batch_id, REJECTED, at=_to_iso(at), error=error)
+
     def mark_pending(self, batch_ids: Sequence[int]) -> None:
         """Put batches (uncertain or failed) back to pending, all or none, to send them again."""
         with self._sqlite(), self._transaction():
@@ -450,12 +458,12 @@ class Ledger:
             return LedgerError(f"no batch {batch_id} in {self.path}")
         return LedgerError(
             f"batch {batch_id} of edition {row[0]} is {row[1]} and cannot become {state}",
-            hint="a batch goes pending -> in_flight -> accepted | failed; an accepted batch"
-            " is never sent again",
+            hint="a batch goes pending -> in_flight -> accepted | failed | rejected; an accepted"
+            " or rejected batch is never sent again",
         )
 
     def finish_if_complete(self, key: str, at: datetime) -> bool:
-        """Mark the edition sent if every batch is accepted; True if the edition is sent."""
+        """Mark the edition sent once every batch is done (accepted, or rejected for good)."""
         finished = _to_iso(at)
         with self._sqlite(), self._transaction():
             row = self._db.execute("SELECT status FROM editions WHERE key = ?", (key,)).fetchone()
@@ -464,7 +472,8 @@ class Ledger:
             if row[0] == SENT:
                 return True
             unfinished = self._db.execute(
-                "SELECT count(*) FROM batches WHERE edition = ? AND state != ?", (key, ACCEPTED)
+                "SELECT count(*) FROM batches WHERE edition = ? AND state NOT IN (?, ?)",
+                (key, *DONE_STATES),
             ).fetchone()[0]
             if unfinished:
                 return False
@@ -505,7 +514,7 @@ class Ledger:
                    (SELECT count(*) FROM edition_posts p WHERE p.edition = e.key),
                    coalesce(sum(b.size), 0),
                    coalesce(sum(CASE b.state WHEN 'accepted' THEN b.size END), 0),
-                   coalesce(sum(CASE b.state WHEN 'failed' THEN b.size END), 0),
+                   coalesce(sum(CASE WHEN b.state IN ('failed', 'rejected') THEN b.size END), 0),
                    coalesce(sum(CASE b.state WHEN 'in_flight' THEN b.size END), 0)
             FROM editions e LEFT JOIN batches b ON b.edition = e.key
             GROUP BY e.key

@@ -44,6 +44,11 @@ class Context:
         """A line of normal output (suppressed by --quiet through the console)."""
         self.console.print(text, markup=False, highlight=False, soft_wrap=True)
 
+    def say_raw(self, text: str) -> None:
+        """A line exactly as given (tabs kept), for output meant for other programs."""
+        if not self.console.quiet:
+            self.console.file.write(text + "\n")
+
     def warn(self, text: str) -> None:
         self.errors.print(f"warning: {text}", markup=False, highlight=False, soft_wrap=True)
 

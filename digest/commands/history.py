@@ -28,7 +28,7 @@ def show_history(ctx: Context) -> int:
         ctx.console.print(table)
     else:
         for cells in [list(COLUMNS), *rows]:
-            ctx.say("\t".join(cells))
+            ctx.say_raw("\t".join(cells))
     return len(rows)
 
 

@@ -23,6 +23,7 @@ from ..errors import (
     BatchRefused,
     BatchUncertain,
     DeliveryError,
+    RecipientRefused,
     SendRefused,
     StandDown,
 )
@@ -53,6 +54,7 @@ class SendOutcome:
     accepted: int = 0
     failed: int = 0
     uncertain: int = 0
+    rejected: int = 0
     skipped: Counter[str] = field(default_factory=Counter)
     pending: int = 0
     stopped_by: str = ""
@@ -290,6 +292,10 @@ def _record(
     except BatchUncertain as problem:
         outcome.uncertain += batch.size
         ctx.warn(f"batch {batch.seq}: {problem}")
+    except RecipientRefused as problem:
+        ledger.mark_rejected(batch.id, str(problem), ctx.clock())
+        outcome.rejected += batch.size
+        ctx.warn(str(problem))
     except (BatchRefused, BatchFailed) as problem:
         ledger.mark_failed(batch.id, str(problem), ctx.clock())
         outcome.failed += batch.size

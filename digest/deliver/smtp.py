@@ -29,7 +29,14 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from ..errors import BatchFailed, BatchRefused, BatchUncertain, ConfigError, DeliveryError
+from ..errors import (
+    BatchFailed,
+    BatchRefused,
+    BatchUncertain,
+    ConfigError,
+    DeliveryError,
+    RecipientRefused,
+)
 from ..models import Recipient
 from . import Message
 from .mime import build_message, mailbox
@@ -38,25 +45,6 @@ from .retry import RetriesExhausted, Retry, RetryPolicy, call_with_retries
 SECURITY_MODES = ("starttls", "ssl", "none")
 _SETTINGS_HINT = "check [smtp] host, port and security in digest.toml"
 _LOGIN_HINT = "check [smtp] username and DIGEST_SMTP_PASSWORD"
-
-
-class RecipientRefused(BatchFailed):
-    """The server refused one recipient for good (a 5xx reply to RCPT TO).
-
-    Unlike SendGrid's 4xx, this says nothing about the rest of the audience: the
-    send goes on. It subclasses ``BatchFailed`` so a caller that does not know it
-    still never counts the message as sent; a caller that does should record the
-    batch as failed for good (not resend it on resume) and report the address.
-    """
-
-    hint = "the address is undeliverable: fix it or mark it bounced in subscribers.csv"
-
-    def __init__(self, address: str, code: int, reply: str) -> None:
-        """``code`` 0 means the address was refused before it reached the server."""
-        super().__init__(f"the SMTP server refused {address}: {code} {reply}" if code else reply)
-        self.address = address
-        self.code = code
-        self.reply = reply
 
 
 class _Closed(Retry):

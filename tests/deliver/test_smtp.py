@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 
 from digest.deliver import Message
-from digest.deliver.smtp import RecipientRefused, SmtpBackend
-from digest.errors import BatchFailed, BatchRefused, BatchUncertain, ConfigError
+from digest.deliver.smtp import SmtpBackend
+from digest.errors import BatchFailed, BatchRefused, BatchUncertain, ConfigError, RecipientRefused
 from digest.models import Recipient, token
 from tests.deliver.smtp_server import (
     Certificate,
