@@ -7,11 +7,14 @@ Secrets come only from the environment and never appear in a repr.
 
 from __future__ import annotations
 
+import math
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, get_type_hints
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from .errors import ConfigError
 
@@ -240,8 +243,10 @@ def _take(
     if allowed and converted not in allowed:
         problems.append(f"{label} must be one of {', '.join(allowed)}, not {converted!r}")
         return
-    if kind in (int, float) and converted < 0:
-        problems.append(f"{label} must not be negative, not {value!r}")
+    check = CHECKS.get((section, key), _not_negative if kind in (int, float) else None)
+    problem = check(label, converted) if check else ""
+    if problem:
+        problems.append(problem)
         return
     values[key] = converted
 
@@ -258,6 +263,8 @@ def _convert(value: Any, kind: Any) -> Any:
     if kind is float:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise TypeError
+        if not math.isfinite(value):
+            raise ValueError
         return float(value)
     if kind is str:
         if not isinstance(value, str):
@@ -277,19 +284,115 @@ def _from_env_text(text: str, kind: Any) -> Any:
         )
     if kind in (int, float):
         try:
-            return kind(text.strip())
+            number = kind(text.strip())
         except ValueError:
             return text
+        return number if kind is int or math.isfinite(number) else text
     if kind is str:
         return text
     return [item.strip() for item in text.split(",") if item.strip()]
 
 
 def _describe(kind: Any) -> str:
-    names = {bool: "true or false", int: "a whole number", float: "a number", str: "a string"}
+    names = {
+        bool: "true or false",
+        int: "a whole number",
+        float: "a finite number",
+        str: "a string",
+    }
     return names.get(kind, "a list of strings")
 
 
 def _env(env: Mapping[str, str], name: str) -> str:
     """An environment variable set to the empty string counts as unset."""
     return env.get(name, "") or ""
+
+
+# A check of one converted value: the problem, naming ``label``, or "" when the value is fine.
+Check = Callable[[str, Any], str]
+
+
+def _not_negative(label: str, value: float) -> str:
+    return f"{label} must not be negative, not {value!r}" if value < 0 else ""
+
+
+MAX_TIMEOUT = 3600.0
+
+
+def _seconds(label: str, value: float) -> str:
+    """A network timeout: 0 would fail every wait, and an hour is already longer than useful."""
+    if 0 < value <= MAX_TIMEOUT:
+        return ""
+    return f"{label} must be more than 0 and at most {MAX_TIMEOUT:g} seconds, not {value!r}"
+
+
+def _between(low: int, high: int | None, note: str = "") -> Check:
+    """Whole numbers from ``low`` to ``high`` (no upper bound when None)."""
+
+    def check(label: str, value: int) -> str:
+        if value < low:
+            return f"{label} must be at least {low}, not {value!r}"
+        if high is not None and value > high:
+            return f"{label} must be at most {high}{note}, not {value!r}"
+        return ""
+
+    return check
+
+
+def _http_url(example: str, *, optional: bool = False) -> Check:
+    """An absolute http(s) URL with a host; the empty string too when ``optional``."""
+
+    def check(label: str, value: str) -> str:
+        if optional and not value:
+            return ""
+        try:
+            parts = urlsplit(value.strip())
+            valid = parts.scheme.lower() in ("http", "https") and bool(parts.hostname)
+        except ValueError:
+            valid = False
+        if valid:
+            return ""
+        return f"{label} must be an http(s) URL such as {example}, not {value!r}"
+
+    return check
+
+
+def _time_zone(label: str, value: str) -> str:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        return f"{label}: unknown time zone {value!r}; use an IANA name such as America/Los_Angeles"
+    return ""
+
+
+MAX_CATEGORIES = 10
+MAX_CATEGORY_CHARS = 255
+
+
+def _categories(label: str, value: list[str]) -> str:
+    """SendGrid's documented limits, checked here so that no send starts with a doomed request."""
+    if len(value) > MAX_CATEGORIES:
+        return f"{label} must have at most {MAX_CATEGORIES} categories, not {len(value)}"
+    if any(not 1 <= len(name) <= MAX_CATEGORY_CHARS for name in value):
+        return f"{label}: each category must be 1 to {MAX_CATEGORY_CHARS} characters long"
+    repeated = sorted({name for name in value if value.count(name) > 1})
+    if repeated:
+        return f"{label} names {', '.join(map(repr, repeated))} more than once"
+    return ""
+
+
+# Keys with a rule beyond their type; any other number must only not be negative.
+CHECKS: dict[tuple[str, str], Check] = {
+    ("newsletter", "site_url"): _http_url("https://example.com", optional=True),
+    ("source", "timeout"): _seconds,
+    ("selection", "max_posts"): _between(1, None),
+    ("selection", "max_age_days"): _between(0, 36500, " (100 years; 0 means no limit)"),
+    ("sendgrid", "host"): _http_url("https://api.sendgrid.com"),
+    ("sendgrid", "categories"): _categories,
+    ("sendgrid", "timeout"): _seconds,
+    ("sendgrid", "max_retries"): _between(0, 20),
+    ("sendgrid", "concurrency"): _between(1, 32),
+    ("smtp", "port"): _between(1, 65535),
+    ("smtp", "timeout"): _seconds,
+    ("schedule", "timezone"): _time_zone,
+}

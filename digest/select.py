@@ -62,7 +62,11 @@ def _recent(post: Post, now: datetime, settings: Selection) -> bool:
     """Within max_age_days of now; undated posts cannot be judged and are kept."""
     if settings.max_age_days == 0 or post.published is None:
         return True
-    return post.published >= now - timedelta(days=settings.max_age_days)
+    try:
+        oldest = now - timedelta(days=settings.max_age_days)
+    except OverflowError:  # the limit reaches back past year 1: no post is too old
+        return True
+    return post.published >= oldest
 
 
 def _newest_first(post: Post) -> tuple[bool, float]:

@@ -9,6 +9,7 @@ file (the header is line 1), correct across quoted fields that span lines.
 from __future__ import annotations
 
 import csv
+import re
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import closing
@@ -23,6 +24,10 @@ from .models import SUBSCRIBER_STATUSES, Subscriber
 COLUMNS = ("email", "name", "status", "tags", "subscribed_at")
 INVALID = "invalid"
 DUPLICATE = "duplicate"
+# A newline then what looks like the start of a row ("someone@host,"): inside one field,
+# the sign of a quote left open, which makes csv read every following row into that field.
+SWALLOWED_ROW = re.compile(r'\n[^,\s"]+@[^,\s]+,')
+UNBALANCED_QUOTE = "unbalanced quote: the rows after it were read into this field; close the quote"
 
 
 @dataclass(frozen=True)
@@ -175,6 +180,14 @@ class _Layout:
         )
         return cls(width=width, merge=merge, **known)
 
+    def swallows_rows(self, cells: list[str]) -> bool:
+        """Whether a known column holds what looks like further rows (a quote left open).
+
+        A quoted name may span lines; only a line that starts like a row is suspect.
+        """
+        known = (self.email, self.name, self.status, self.tags, self.subscribed_at)
+        return any(SWALLOWED_ROW.search(cells[index]) for index in known)
+
 
 def _row(layout: _Layout, cells: list[str], line: int) -> Subscriber | Problem:
     width = layout.width
@@ -184,6 +197,8 @@ def _row(layout: _Layout, cells: list[str], line: int) -> Subscriber | Problem:
         extra = []
     cells.extend([""] * (width + 1 - len(cells)))
     written = cells[layout.email].strip()
+    if layout.swallows_rows(cells):
+        return Problem(line, written.partition("\n")[0].strip(), UNBALANCED_QUOTE)
     if not written:
         return Problem(line, "", "no email address")
     if "".join(extra).strip():

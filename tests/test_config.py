@@ -122,3 +122,113 @@ def test_paths_resolve_against_the_newsletter_folder(tmp_path: Path) -> None:
     settings = load_settings(write(tmp_path, '[subscribers]\npath = "people.csv"\n'), {})
     assert settings.path(settings.subscribers.path) == tmp_path / "people.csv"
     assert isinstance(settings, Settings)
+
+
+def problems_of(tmp_path: Path, text: str = "", env: dict[str, str] | None = None) -> str:
+    """The one-line ConfigError that loading ``text`` with ``env`` raises."""
+    with pytest.raises(ConfigError) as caught:
+        load_settings(write(tmp_path, text), env or {})
+    message = str(caught.value)
+    assert "\n" not in message
+    return message
+
+
+@pytest.mark.parametrize("text", ["nan", "1e400", "inf", "-inf"])
+def test_timeouts_must_be_finite_numbers(tmp_path: Path, text: str) -> None:
+    message = problems_of(tmp_path, env={"DIGEST_SENDGRID_TIMEOUT": text})
+    assert f"DIGEST_SENDGRID_TIMEOUT must be a finite number, not {text!r}" in message
+
+
+def test_non_finite_floats_in_the_file_are_refused(tmp_path: Path) -> None:
+    message = problems_of(tmp_path, "[source]\ntimeout = nan\n[smtp]\ntimeout = inf\n")
+    assert "source.timeout must be a finite number, not nan" in message
+    assert "smtp.timeout must be a finite number, not inf" in message
+
+
+def test_timeouts_must_be_positive_and_at_most_an_hour(tmp_path: Path) -> None:
+    message = problems_of(
+        tmp_path, "[source]\ntimeout = 0\n[sendgrid]\ntimeout = 0.0\n[smtp]\ntimeout = 1e10\n"
+    )
+    assert "source.timeout must be more than 0 and at most 3600 seconds, not 0.0" in message
+    assert "sendgrid.timeout must be more than 0" in message
+    assert "smtp.timeout must be more than 0 and at most 3600 seconds, not 10000000000.0" in message
+    settings = load_settings(write(tmp_path, "[smtp]\ntimeout = 0.5\n"), {})
+    assert settings.smtp.timeout == 0.5
+
+
+def test_an_unknown_time_zone_is_refused_at_load(tmp_path: Path) -> None:
+    message = problems_of(tmp_path, '[schedule]\ntimezone = "Mars/Olympus"\n')
+    assert (
+        "schedule.timezone: unknown time zone 'Mars/Olympus'; "
+        "use an IANA name such as America/Los_Angeles"
+    ) in message
+    for name in ("/etc/passwd", "../x", "America"):
+        env = {"DIGEST_SCHEDULE_TIMEZONE": name}
+        assert "DIGEST_SCHEDULE_TIMEZONE: unknown time zone" in problems_of(tmp_path, env=env)
+    assert load_settings(write(tmp_path, '[schedule]\ntimezone = "UTC"\n'), {})
+
+
+def test_selection_limits(tmp_path: Path) -> None:
+    message = problems_of(tmp_path, "[selection]\nmax_posts = 0\n")
+    assert "selection.max_posts must be at least 1, not 0" in message
+    message = problems_of(tmp_path, env={"DIGEST_SELECTION_MAX_AGE_DAYS": "999999999"})
+    assert "DIGEST_SELECTION_MAX_AGE_DAYS must be at most 36500" in message
+    settings = load_settings(
+        write(tmp_path, "[selection]\nmax_posts = 1\nmax_age_days = 36500\n"), {}
+    )
+    assert (settings.selection.max_posts, settings.selection.max_age_days) == (1, 36500)
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [
+        ("sendgrid.host", "api.sendgrid.com"),
+        ("sendgrid.host", "ftp://api.sendgrid.com"),
+        ("sendgrid.host", "https://"),
+        ("sendgrid.host", "http://[::1"),
+        ("newsletter.site_url", "example.com"),
+        ("newsletter.site_url", "mailto:me@example.com"),
+    ],
+)
+def test_urls_must_be_http_or_https(tmp_path: Path, key: str, value: str) -> None:
+    section, name = key.split(".")
+    message = problems_of(tmp_path, f'[{section}]\n{name} = "{value}"\n')
+    assert f"{key} must be an http(s) URL such as https://" in message
+    assert repr(value) in message
+
+
+def test_an_empty_site_url_and_local_hosts_are_fine(tmp_path: Path) -> None:
+    settings = load_settings(
+        write(tmp_path, '[newsletter]\nsite_url = ""\n[sendgrid]\nhost = "http://127.0.0.1:9"\n'),
+        {},
+    )
+    assert settings.newsletter.site_url == ""
+    assert settings.sendgrid.host == "http://127.0.0.1:9"
+
+
+def test_sendgrid_categories_within_sendgrids_limits(tmp_path: Path) -> None:
+    eleven = ",".join(f"c{i}" for i in range(11))
+    message = problems_of(tmp_path, env={"DIGEST_SENDGRID_CATEGORIES": eleven})
+    assert "DIGEST_SENDGRID_CATEGORIES must have at most 10 categories, not 11" in message
+    message = problems_of(tmp_path, f'[sendgrid]\ncategories = ["", "{"x" * 256}"]\n')
+    assert "sendgrid.categories: each category must be 1 to 255 characters long" in message
+    message = problems_of(tmp_path, '[sendgrid]\ncategories = ["a", "b", "a"]\n')
+    assert "sendgrid.categories names 'a' more than once" in message
+    ten = [f"c{i}" for i in range(9)] + ["x" * 255]
+    settings = load_settings(write(tmp_path, ""), {"DIGEST_SENDGRID_CATEGORIES": ",".join(ten)})
+    assert settings.sendgrid.categories == ten
+
+
+def test_sendgrid_concurrency_and_retries_ranges(tmp_path: Path) -> None:
+    message = problems_of(tmp_path, "[sendgrid]\nconcurrency = 0\nmax_retries = 21\n")
+    assert "sendgrid.concurrency must be at least 1, not 0" in message
+    assert "sendgrid.max_retries must be at most 20, not 21" in message
+    message = problems_of(tmp_path, env={"DIGEST_SENDGRID_CONCURRENCY": "33"})
+    assert "DIGEST_SENDGRID_CONCURRENCY must be at most 32, not 33" in message
+    settings = load_settings(write(tmp_path, "[sendgrid]\nconcurrency = 32\nmax_retries = 0\n"), {})
+    assert (settings.sendgrid.concurrency, settings.sendgrid.max_retries) == (32, 0)
+
+
+def test_the_smtp_port_is_a_port(tmp_path: Path) -> None:
+    assert "smtp.port must be at most 65535" in problems_of(tmp_path, "[smtp]\nport = 70000\n")
+    assert "smtp.port must be at least 1" in problems_of(tmp_path, "[smtp]\nport = 0\n")

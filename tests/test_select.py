@@ -78,3 +78,13 @@ def test_posts_sent_in_earlier_editions_are_excluded() -> None:
 def test_nothing_new_gives_no_digest() -> None:
     assert choose([post("a", 1)], sent={"https://blog.example.com/a/"}) is None
     assert choose([]) is None
+
+
+def test_a_max_age_reaching_back_past_year_one_keeps_every_post() -> None:
+    early = datetime(100, 1, 1, tzinfo=UTC)
+    posts = [Post(id="p", title="p", url="https://blog.example.com/p/", published=early)]
+    digest = select_posts(
+        posts, sent_ids=set(), now=early, settings=Selection(max_age_days=36500), edition="k"
+    )
+    assert digest is not None
+    assert digest.featured.title == "p"

@@ -149,6 +149,56 @@ def test_extra_filled_cells_are_a_problem_but_trailing_empty_ones_are_not(tmp_pa
     assert grace.name == "Grace"
 
 
+def test_a_quote_left_open_is_reported_not_swallowing_the_rows_after_it(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        'email,name,status\nada@example.com,Ada,active\nbob@example.com,"Bob\n'
+        "carol@example.com,Carol,active\ndan@example.com,Dan,active\n",
+    )
+
+    problems = check_subscribers(path)
+    report = AudienceReport()
+    audience = [subscriber.email for subscriber in active_audience(path, report)]
+
+    assert [(p.line, p.email, p.reason) for p in problems] == [
+        (
+            3,
+            "bob@example.com",
+            "unbalanced quote: the rows after it were read into this field; close the quote",
+        )
+    ]
+    assert audience == ["ada@example.com"]
+    assert report.skipped == Counter({"invalid": 1})
+
+
+def test_a_quote_left_open_in_the_email_column_is_reported_on_one_line(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        'email,name\n"ada@example.com,Ada\ngrace@example.com,Grace\nalan@example.com,Alan\n',
+    )
+
+    (problem,) = check_subscribers(path)
+
+    assert (problem.line, problem.email) == (2, "ada@example.com,Ada")
+    assert problem.reason.startswith("unbalanced quote")
+
+
+def test_a_quoted_name_over_several_lines_is_not_taken_for_an_open_quote(
+    tmp_path: Path,
+) -> None:
+    path = write(
+        tmp_path,
+        'email,name,status\nada@example.com,"Ada\nLovelace, Countess",active\n'
+        'grace@example.com,"Grace\nhopper@navy.mil",active\n',
+    )
+
+    assert check_subscribers(path) == []
+    assert [s.name for s in read_subscribers(path)] == [  # type: ignore[union-attr]
+        "Ada\nLovelace, Countess",
+        "Grace\nhopper@navy.mil",
+    ]
+
+
 def test_active_audience_yields_active_rows_and_counts_the_rest() -> None:
     report = AudienceReport()
 

@@ -55,7 +55,8 @@ def build(ctx: Context, out_dir: Path) -> BuildResult:
             out_dir / "digest.txt": seen.text.encode("utf-8"),
             out_dir / "digest.eml": eml.as_bytes(),
             out_dir / "manifest.json": (json.dumps(manifest, indent=2) + "\n").encode("utf-8"),
-        }
+        },
+        hint="choose another --out",
     )
     return BuildResult(out_dir, digest, seen, reader, tuple(warnings))
 

@@ -4,17 +4,18 @@ from __future__ import annotations
 
 import os
 import tempfile
+import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from rich.console import Console
 
-from ..config import Settings
+from ..config import Newsletter, Settings
 from ..deliver import Message
-from ..errors import ConfigError, NothingToSend
+from ..errors import BatchFailed, ConfigError, NothingToSend
 from ..models import Digest, RenderedEmail
 from ..render import render_email
 from ..select import select_posts
@@ -39,6 +40,15 @@ class Context:
     console: Console = field(default_factory=Console)
     errors: Console = field(default_factory=lambda: Console(stderr=True))
     clock: Callable[[], datetime] = utc_now
+    stopping: threading.Event = field(default_factory=threading.Event)
+
+    def sleep(self, seconds: float) -> None:
+        """Wait before a retry, unless a signal asks the send to stop: then give the batch up."""
+        if self.stopping.wait(seconds):
+            raise BatchFailed(
+                "stopped by a signal while waiting to retry: the batch was not sent",
+                "run `digest send` again to resume",
+            )
 
     def say(self, text: str) -> None:
         """A line of normal output (suppressed by --quiet through the console)."""
@@ -54,15 +64,11 @@ class Context:
 
 
 def edition_key(now: datetime, timezone: str) -> str:
-    """An edition's key: the date, in the schedule's time zone, of the run that sends it."""
-    try:
-        zone = ZoneInfo(timezone)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ConfigError(
-            f"schedule.timezone: unknown time zone {timezone!r}",
-            "use an IANA name such as America/Los_Angeles",
-        ) from None
-    return now.astimezone(zone).date().isoformat()
+    """An edition's key: the date, in the schedule's time zone, of the run that sends it.
+
+    ``timezone`` is valid: loading the settings checked it.
+    """
+    return now.astimezone(ZoneInfo(timezone)).date().isoformat()
 
 
 def unsubscribe_mode(settings: Settings) -> str:
@@ -94,10 +100,34 @@ def render(ctx: Context, digest: Digest) -> RenderedEmail:
         digest,
         newsletter=settings.newsletter,
         tracking=settings.tracking,
-        templates_dir=settings.path(settings.newsletter.templates),
+        templates_dir=templates_dir(settings),
         unsubscribe_mode=unsubscribe_mode(settings),
         now=ctx.now,
     )
+
+
+def templates_dir(settings: Settings) -> Path:
+    """The newsletter's templates folder, which may be missing only under its default name.
+
+    A folder without overrides is legitimate (every template then comes from the
+    package), but a folder the config names explicitly and that is missing or is a
+    file is a mistake that would otherwise silently ignore the user's templates.
+    """
+    configured = settings.newsletter.templates
+    path = settings.path(configured)
+    if path.is_dir():
+        return path
+    if path.exists():
+        raise ConfigError(
+            f"newsletter.templates: {path} is a file, not a folder",
+            "set newsletter.templates to the folder holding your templates",
+        )
+    if Path(configured) != Path(Newsletter.templates):
+        raise ConfigError(
+            f"newsletter.templates: {path} does not exist",
+            "create it, or set newsletter.templates to the folder holding your templates",
+        )
+    return path
 
 
 def message_for(settings: Settings, email: RenderedEmail, key: str, *, test: bool) -> Message:
@@ -122,18 +152,29 @@ def message_id_domain(settings: Settings) -> str:
     return address.rpartition("@")[2] or "digest.invalid"
 
 
-def write_atomically(files: Mapping[Path, bytes]) -> None:
-    """Write every file to a temporary name beside it, then rename them all into place."""
+def write_atomically(
+    files: Mapping[Path, bytes], *, hint: str = "choose a folder you can write to"
+) -> None:
+    """Write every file to a temporary name beside it, then rename them all into place.
+
+    A folder that cannot be made or written to is a ConfigError naming it, with ``hint``.
+    """
     staged: list[tuple[Path, Path]] = []
+    folder = Path()
     try:
         for target, data in files.items():
-            target.parent.mkdir(parents=True, exist_ok=True)
-            handle, temp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
+            folder = target.parent
+            folder.mkdir(parents=True, exist_ok=True)
+            handle, temp = tempfile.mkstemp(prefix=f".{target.name}.", dir=folder)
             staged.append((Path(temp), target))
             with os.fdopen(handle, "wb") as stream:
                 stream.write(data)
         for temp, target in staged:
+            folder = target.parent
             temp.replace(target)
+    except OSError as exc:
+        reason = "it is a file" if folder.is_file() else exc.strerror or str(exc)
+        raise ConfigError(f"cannot write to {folder}/: {reason}", hint) from None
     finally:
         for temp, _ in staged:
             temp.unlink(missing_ok=True)

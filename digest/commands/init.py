@@ -9,16 +9,28 @@ from pathlib import Path
 from ..errors import ConfigError
 
 SCAFFOLD_FILES = ("digest.toml", "subscribers.csv", "feed.xml", "templates")
+NEW_FOLDER = "choose a new or empty folder you can write to"
 
 
 def init_folder(target: Path) -> list[Path]:
     """Copy the scaffold into ``target``; refuses to overwrite a file that is already there."""
+    if target.exists() and not target.is_dir():
+        raise ConfigError(f"{target} is a file, not a folder", NEW_FOLDER)
     existing = [target / name for name in SCAFFOLD_FILES if (target / name).exists()]
     if existing:
         raise ConfigError(
             f"{existing[0]} already exists",
             "choose an empty folder, or delete the file first",
         )
+    try:
+        return _copy_scaffold(target)
+    except OSError as exc:
+        raise ConfigError(
+            f"cannot create the newsletter folder {target}: {exc.strerror or exc}", NEW_FOLDER
+        ) from None
+
+
+def _copy_scaffold(target: Path) -> list[Path]:
     target.mkdir(parents=True, exist_ok=True)
     created = []
     with as_file(files("digest") / "scaffold") as scaffold:

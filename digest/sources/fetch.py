@@ -5,7 +5,6 @@ from __future__ import annotations
 import http.client
 import urllib.error
 import urllib.request
-from urllib.parse import urlsplit
 
 from ..errors import SourceError
 
@@ -19,8 +18,13 @@ CHECK_URL = "check the URL in [source] location"
 
 
 def is_url(location: str) -> bool:
-    """Whether a source location names an http(s) URL rather than a path."""
-    return urlsplit(location.strip()).scheme.lower() in ("http", "https")
+    """Whether a source location names an http(s) URL rather than a path.
+
+    Only the scheme is looked at, so that a malformed URL is still taken for a URL
+    (and ``fetch`` says what is wrong with it) rather than for a missing file.
+    """
+    scheme, colon, _ = location.strip().partition(":")
+    return bool(colon) and scheme.lower() in ("http", "https")
 
 
 def fetch(url: str, *, timeout: float) -> bytes:
@@ -29,7 +33,10 @@ def fetch(url: str, *, timeout: float) -> bytes:
     ``timeout`` bounds each wait on the network (connecting, then each read), so a
     server that accepts the connection and never answers fails after ``timeout`` seconds.
     """
-    request = urllib.request.Request(url, headers={"User-Agent": USER_AGENT, "Accept": ACCEPT})
+    try:
+        request = urllib.request.Request(url, headers={"User-Agent": USER_AGENT, "Accept": ACCEPT})
+    except ValueError as exc:
+        raise SourceError(f"{url}: not a valid URL ({exc})", CHECK_URL) from None
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:
             body = response.read(MAX_BYTES + 1)

@@ -1,4 +1,5 @@
-"""Fixtures for command tests: a newsletter folder made by `digest init`, and a CLI runner."""
+"""Fixtures for command tests: a newsletter folder made by `digest init`, a CLI runner, and a
+local SendGrid stand-in that accepts ``API_KEY``."""
 
 from __future__ import annotations
 
@@ -11,8 +12,10 @@ import pytest
 from click.testing import CliRunner, Result
 
 from digest.cli import cli
+from tests.sendgrid_server import SendGridServer, start_server
 
 NOW = "2026-11-27T09:00:00-08:00"
+API_KEY = "SG.command-test-key-never-printed"
 
 
 @dataclass
@@ -44,3 +47,11 @@ def folder(tmp_path: Path) -> Iterator[Folder]:
     env = {name: "" for name in os.environ if name.startswith("DIGEST_")}
     env["SENDGRID_API_KEY"] = ""
     yield Folder(path, env)
+
+
+@pytest.fixture
+def server() -> Iterator[SendGridServer]:
+    """The SendGrid stand-in on a free 127.0.0.1 port, accepting only ``API_KEY``."""
+    server, _ = start_server(api_key=API_KEY)
+    yield server
+    server.stop()

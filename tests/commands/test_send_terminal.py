@@ -8,23 +8,12 @@ import select
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
+from tests.commands.conftest import API_KEY, NOW, Folder
+from tests.sendgrid_server import SendGridServer
 
-from tests.commands.conftest import NOW, Folder
-from tests.sendgrid_server import SendGridServer, start_server
-
-API_KEY = "SG.terminal-test-key"
 REPO = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture
-def server() -> Iterator[SendGridServer]:
-    server, _ = start_server(api_key=API_KEY)
-    yield server
-    server.stop()
 
 
 def run_on_terminal(folder: Folder, server: SendGridServer, answer: str) -> tuple[int, str]:

@@ -81,3 +81,10 @@ def test_a_server_that_never_answers_times_out(silent_server: str) -> None:
     assert "no answer within 0.3 seconds" in str(caught.value)
     assert "[source] timeout" in str(caught.value)
     assert elapsed < 3
+
+
+@pytest.mark.parametrize("url", ["http://[::1", "HTTPS://[oops/feed.xml"])
+def test_a_malformed_url_is_an_error_naming_it(url: str) -> None:
+    with pytest.raises(SourceError) as caught:
+        fetch_posts(url)
+    assert str(caught.value).startswith(f"{url}: not a valid URL (Invalid IPv6 URL)")
