@@ -28,7 +28,7 @@ from .commands.common import Context, utc_now
 from .commands.history import show_history
 from .commands.init import init_folder
 from .commands.sample import dry_run, send_test
-from .commands.send import SendOptions, SendOutcome, send_edition
+from .commands.send import SendOptions, SendOutcome, check_ready, send_edition
 from .config import find_config, load_settings
 from .deliver.outbox import OutboxBackend
 from .errors import DigestError, NothingToSend, StandDown
@@ -46,10 +46,11 @@ class Globals:
     def context(self, now: str | None = None) -> Context:
         env = dict(os.environ)
         settings = load_settings(find_config(self.config, env), env)
-        fixed = _parse_now(now, settings.schedule.timezone) if now else utc_now()
+        fixed = _parse_now(now, settings.schedule.timezone) if now else None
         return Context(
             settings=settings,
-            now=fixed,
+            now=fixed or utc_now(),
+            clock=(lambda: fixed) if fixed else utc_now,
             env=env,
             console=Console(quiet=self.quiet, highlight=False),
             errors=Console(stderr=True, highlight=False),
@@ -153,6 +154,7 @@ def send_command(
         done = _run_dry(ctx, outbox, edition)
         ctx.say(f"Dry run of edition {done.key}: wrote {done.recipients} messages to {done.where}/")
         return
+    check_ready(ctx, settings.delivery.backend, to_list=not to)
     backend = make_backend(ctx, settings.delivery.backend)
     try:
         if to:
@@ -184,20 +186,21 @@ def _summarize(ctx: Context, outcome: SendOutcome) -> None:
         f"Edition {outcome.key}: sent to {outcome.accepted}; skipped {skipped}; "
         f"failed {outcome.failed}; refused {outcome.rejected}; uncertain {outcome.uncertain}."
     )
-    if outcome.stopped_on is not None:
-        raise outcome.stopped_on
+    if outcome.complete:
+        ctx.say(f"Edition {outcome.key} is complete.")
+        return
     if outcome.stopped_by:
         raise DigestError(
             f"stopped by {outcome.stopped_by}: {outcome.pending} recipients not sent yet",
-            "run `digest send` again to resume",
+            f"run `digest send --edition {outcome.key}` to resume",
         )
-    if not outcome.complete:
-        raise DigestError(
-            f"edition {outcome.key} is not complete: {outcome.pending} pending, "
-            f"{outcome.uncertain} uncertain",
-            "see the warnings above, then run `digest send` again",
-        )
-    ctx.say(f"Edition {outcome.key} is complete.")
+    if outcome.stopped_on is not None:
+        raise outcome.stopped_on
+    raise DigestError(
+        f"edition {outcome.key} is not complete: {outcome.pending} pending, "
+        f"{outcome.uncertain} uncertain",
+        f"see the warnings above, then run `digest send --edition {outcome.key}` again",
+    )
 
 
 @cli.command(name="history")

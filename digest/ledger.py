@@ -245,6 +245,14 @@ class Ledger:
         with self._sqlite():
             return {row[0] for row in self._db.execute("SELECT post_id FROM edition_posts")}
 
+    def unfinished_editions(self) -> list[str]:
+        """Keys of editions whose send started and has not finished, oldest first."""
+        with self._sqlite():
+            rows = self._db.execute(
+                "SELECT key FROM editions WHERE status = ? ORDER BY started_at", (SENDING,)
+            )
+            return [row[0] for row in rows]
+
     def edition(self, key: str) -> Edition | None:
         """The edition recorded under ``key``, or None if its send never started."""
         with self._sqlite():

@@ -19,6 +19,7 @@ def make_backend(ctx: Context, name: str) -> Backend:
             host=sendgrid.host,
             timeout=sendgrid.timeout,
             max_retries=sendgrid.max_retries,
+            sleep=ctx.sleep,
         )
     if name == "smtp":
         smtp = settings.smtp
@@ -31,6 +32,7 @@ def make_backend(ctx: Context, name: str) -> Backend:
             timeout=smtp.timeout,
             from_domain=message_id_domain(settings),
             now=ctx.clock,
+            sleep=ctx.sleep,
         )
     return OutboxBackend(
         settings.path(settings.delivery.outbox),

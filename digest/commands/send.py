@@ -8,6 +8,7 @@ skipped, pending and failed ones sent, in-flight ones reported as uncertain.
 
 from __future__ import annotations
 
+import itertools
 import signal
 import threading
 from collections import Counter
@@ -17,19 +18,19 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from types import FrameType
 
+from ..addresses import InvalidAddress, normalize
 from ..deliver import Backend, Message
 from ..errors import (
-    BatchFailed,
-    BatchRefused,
     BatchUncertain,
     DeliveryError,
+    DigestError,
     RecipientRefused,
     SendRefused,
     StandDown,
 )
 from ..ledger import FAILED, IN_FLIGHT, PENDING, Batch, Edition, Ledger
-from ..models import Recipient, RenderedEmail, Subscriber
-from ..personalize import SubstitutionsTooLarge, recipient_for, used_tokens
+from ..models import RenderedEmail, Subscriber
+from ..personalize import Personalizer, used_tokens
 from ..subscribers import AudienceReport, Problem, active_audience
 from .backends import concurrency
 from .common import Context, edition_key, message_for, next_digest, render
@@ -69,6 +70,18 @@ def check_ready(ctx: Context, backend_name: str, *, to_list: bool) -> None:
         raise SendRefused(
             "newsletter.from_email is not set", "set it in digest.toml to a verified sender"
         )
+    for key, address in (
+        ("from_email", settings.newsletter.from_email),
+        ("reply_to", settings.newsletter.reply_to),
+    ):
+        if address:
+            try:
+                normalize(address)
+            except InvalidAddress as problem:
+                raise SendRefused(
+                    f"newsletter.{key} {address!r} is not a valid address: {problem}",
+                    f"fix newsletter.{key} in digest.toml",
+                ) from None
     if backend_name == "sendgrid" and not settings.secrets.sendgrid_api_key:
         raise SendRefused(
             "SENDGRID_API_KEY is not set",
@@ -105,24 +118,37 @@ def send_edition(
     """Start or resume the edition and deliver every batch not yet accepted."""
     settings = ctx.settings
     key = options.edition or edition_key(ctx.now, settings.schedule.timezone)
-    check_ready(ctx, backend.name, to_list=True)
     with Ledger.open(settings.state_dir / "state.db") as ledger, ledger.send_lock(key):
         edition = ledger.edition(key)
         if edition is not None and edition.status == "sent":
             raise StandDown(f"edition {key} was sent already (finished {edition.finished_at})")
+        if options.edition is None:
+            _refuse_if_another_is_unfinished(ledger, key)
         outcome = SendOutcome(key)
         if edition is None:
             edition = _start(ctx, ledger, key, backend, options, confirm, outcome)
         else:
+            _handle_uncertain(ctx, ledger, key, options, outcome)
             _confirm_resume(ctx, ledger, edition, options, confirm)
-        _handle_uncertain(ctx, ledger, key, options, outcome)
         ledger.mark_pending([batch.id for batch in ledger.batches(key, (FAILED,))])
         todo = ledger.batches(key, (PENDING,))
         message = message_for(settings, _stored_email(edition), key, test=False)
-        _deliver(ctx, ledger, todo, backend, message, outcome)
-        outcome.complete = ledger.finish_if_complete(key, ctx.clock())
-        outcome.pending = sum(b.size for b in ledger.batches(key, (PENDING, FAILED)))
+        try:
+            _deliver(ctx, ledger, todo, backend, message, outcome)
+        finally:
+            outcome.complete = ledger.finish_if_complete(key, ctx.clock())
+            outcome.pending = sum(b.size for b in ledger.batches(key, (PENDING, FAILED)))
     return outcome
+
+
+def _refuse_if_another_is_unfinished(ledger: Ledger, key: str) -> None:
+    """A half-sent edition is finished before a new one starts: never skip its readers."""
+    for other in ledger.unfinished_editions():
+        if other != key:
+            raise SendRefused(
+                f"edition {other} is not finished: some of its readers have not got it yet",
+                f"finish it with `digest send --edition {other}` before a new edition starts",
+            )
 
 
 def _start(
@@ -146,6 +172,15 @@ def _start(
     report = AudienceReport()
     personalize = personalizer(ctx, used_tokens(email.subject, email.html, email.text))
     audience = _sendable(active_audience(audience_path, report), personalize, report)
+    first = next(audience, None)
+    if first is None:
+        _warn_problems(ctx, report)
+        skipped = ", ".join(f"{n} {why}" for why, n in sorted(report.skipped.items()) if n)
+        raise SendRefused(
+            f"no active subscribers to send to in {settings.subscribers.path}"
+            f" ({skipped or 'the list is empty'})",
+            "add readers or fix the rows named above; nothing was sent or recorded",
+        )
     counts = ledger.start_edition(
         key,
         subject=email.subject,
@@ -153,24 +188,31 @@ def _start(
         html=email.html,
         text=email.text,
         post_ids=[post.id for post in digest.posts],
-        audience=audience,
+        audience=itertools.chain([first], audience),
         batch_size=backend.batch_size,
         backend=backend.name,
         started_at=ctx.clock(),
     )
     outcome.skipped.update(report.skipped)
     outcome.skipped["duplicate"] += counts.duplicates
-    for problem in report.problems:
-        ctx.warn(f"{settings.subscribers.path}:{problem.line}: {problem.email}: {problem.reason}")
+    _warn_problems(ctx, report)
     started = ledger.edition(key)
     assert started is not None
     return started
+
+
+def _warn_problems(ctx: Context, report: AudienceReport) -> None:
+    for problem in report.problems:
+        where = f"{ctx.settings.subscribers.path}:{problem.line}"
+        ctx.warn(f"{where}: {problem.email}: {problem.reason}")
 
 
 def _confirm_resume(
     ctx: Context, ledger: Ledger, edition: Edition, options: SendOptions, confirm: Confirm
 ) -> None:
     left = sum(b.size for b in ledger.batches(edition.key, (PENDING, FAILED)))
+    if options.resend_uncertain:
+        left += sum(b.size for b in ledger.batches(edition.key, (IN_FLIGHT,)))
     ctx.say(f"Resuming edition {edition.key} ({edition.subject!r}): {left} recipients to go.")
     if not options.yes and left:
         _ask(options, confirm, f"Resume edition {edition.key} for {left} recipients?")
@@ -186,35 +228,27 @@ def _ask(options: SendOptions, confirm: Confirm, question: str) -> None:
         raise StandDown("not sent: cancelled at the prompt")
 
 
-def personalizer(ctx: Context, tokens: frozenset[str]) -> Callable[[Subscriber], Recipient]:
-    """Turns a subscriber into a recipient with the substitutions the email's tokens need."""
+def personalizer(ctx: Context, tokens: frozenset[str]) -> Personalizer:
+    """Turns subscribers into recipients with the substitutions the email's tokens need."""
     settings = ctx.settings
-
-    def personalize(subscriber: Subscriber) -> Recipient:
-        return recipient_for(
-            subscriber,
-            unsubscribe_url_template=settings.unsubscribe.url,
-            unsubscribe_mailto=settings.unsubscribe.mailto,
-            secret=settings.secrets.unsubscribe_secret,
-            used_tokens=tokens,
-        )
-
-    return personalize
+    return Personalizer(
+        unsubscribe_url_template=settings.unsubscribe.url,
+        unsubscribe_mailto=settings.unsubscribe.mailto,
+        secret=settings.secrets.unsubscribe_secret,
+        used_tokens=tokens,
+    )
 
 
 def _sendable(
-    audience: Iterable[Subscriber],
-    personalize: Callable[[Subscriber], Recipient],
-    report: AudienceReport,
+    audience: Iterable[Subscriber], personalize: Personalizer, report: AudienceReport
 ) -> Iterator[Subscriber]:
     """Subscribers whose personalization fits SendGrid's limits; the others counted invalid."""
     for subscriber in audience:
-        try:
-            personalize(subscriber)
-        except SubstitutionsTooLarge as problem:
+        problem = personalize.misfit(subscriber)
+        if problem:
             report.skipped["invalid"] += 1
             report.active -= 1
-            report.problems.append(Problem(subscriber.line, subscriber.email, str(problem)))
+            report.problems.append(Problem(subscriber.line, subscriber.email, problem))
             continue
         yield subscriber
 
@@ -256,19 +290,24 @@ def _deliver(
     message: Message,
     outcome: SendOutcome,
 ) -> None:
-    """Send the batches with a bounded number in flight, recording each state in the ledger."""
+    """Send the batches with a bounded number in flight, recording each state in the ledger.
+
+    Whatever happens, every request that was started is waited for and its outcome
+    recorded before this returns or raises: the ledger never lags behind SendGrid.
+    """
     personalize = personalizer(ctx, used_tokens(message.subject, message.html, message.text))
     workers = concurrency(ctx, backend)
     queue = iter(batches)
     in_flight: dict[Future[str], Batch] = {}
     total = sum(batch.size for batch in batches)
+    crash: BaseException | None = None
     with (
-        _graceful_stop(outcome) as stopping,
+        _graceful_stop(ctx, outcome),
         ThreadPoolExecutor(max_workers=workers) as pool,
         SendProgress(ctx.console, len(batches), total) as progress,
     ):
         while True:
-            while len(in_flight) < workers and not stopping.is_set() and outcome.stopped_on is None:
+            while len(in_flight) < workers and _may_go_on(ctx, outcome, crash):
                 batch = next(queue, None)
                 if batch is None:
                     break
@@ -280,13 +319,20 @@ def _deliver(
             done, _ = wait(in_flight, return_when=FIRST_COMPLETED)
             for future in done:
                 batch = in_flight.pop(future)
-                _record(ctx, ledger, batch, future, outcome)
+                crash = _record(ctx, ledger, batch, future, outcome) or crash
                 progress.advance(batch.size)
+    if crash is not None:
+        raise crash
+
+
+def _may_go_on(ctx: Context, outcome: SendOutcome, crash: BaseException | None) -> bool:
+    return not ctx.stopping.is_set() and outcome.stopped_on is None and crash is None
 
 
 def _record(
     ctx: Context, ledger: Ledger, batch: Batch, future: Future[str], outcome: SendOutcome
-) -> None:
+) -> BaseException | None:
+    """Record one finished request; returns an unexpected error to raise once all are in."""
     try:
         message_id = future.result()
     except BatchUncertain as problem:
@@ -296,31 +342,42 @@ def _record(
         ledger.mark_rejected(batch.id, str(problem), ctx.clock())
         outcome.rejected += batch.size
         ctx.warn(str(problem))
-    except (BatchRefused, BatchFailed) as problem:
+    except DigestError as problem:
         ledger.mark_failed(batch.id, str(problem), ctx.clock())
         outcome.failed += batch.size
         if outcome.stopped_on is None:
             outcome.stopped_on = problem
+    except Exception as unexpected:  # a bug: the batch stays in flight, uncertain
+        outcome.uncertain += batch.size
+        return unexpected
     else:
         ledger.mark_accepted(batch.id, message_id, ctx.clock())
         outcome.accepted += batch.size
+    return None
 
 
 @contextmanager
-def _graceful_stop(outcome: SendOutcome) -> Iterator[threading.Event]:
-    """Ctrl-C or SIGTERM: stop taking new batches, let the requests in flight finish."""
-    stopping = threading.Event()
+def _graceful_stop(ctx: Context, outcome: SendOutcome) -> Iterator[None]:
+    """Ctrl-C or SIGTERM: stop taking new batches and retrying, let requests in flight finish.
+
+    A second signal gets the default behaviour back, for a user who cannot wait.
+    """
     if threading.current_thread() is not threading.main_thread():
-        yield stopping
+        yield
         return
+    signals = (signal.SIGINT, signal.SIGTERM)
+    previous = {sig: signal.getsignal(sig) for sig in signals}
 
     def handle(signum: int, _frame: FrameType | None) -> None:
         outcome.stopped_by = signal.Signals(signum).name
-        stopping.set()
+        ctx.stopping.set()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
-    previous = {sig: signal.signal(sig, handle) for sig in (signal.SIGINT, signal.SIGTERM)}
+    for sig in signals:
+        signal.signal(sig, handle)
     try:
-        yield stopping
+        yield
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
