@@ -32,6 +32,7 @@ from .commands.send import SendOptions, SendOutcome, check_ready, send_edition
 from .config import find_config, load_settings
 from .deliver.outbox import OutboxBackend
 from .errors import DigestError, NothingToSend, StandDown
+from .models import is_edition_key
 from .subscribers import check_subscribers
 
 Command = TypeVar("Command", bound=Callable[..., Any])
@@ -100,6 +101,12 @@ def cli(ctx: click.Context, config: str | None, verbose: bool, quiet: bool) -> N
     ctx.obj = Globals(config=config, verbose=verbose, quiet=quiet)
 
 
+def _edition_option(_ctx: click.Context, _param: click.Parameter, key: str | None) -> str | None:
+    if key is not None and not is_edition_key(key):
+        raise click.BadParameter("use letters, digits, '.', '_' and '-', e.g. 2026-03-09")
+    return key
+
+
 NOW_OPTION = click.option("--now", metavar="ISO8601", help="Fix the clock, e.g. 2026-03-09T09:00.")
 
 
@@ -128,7 +135,12 @@ def build_command(options: Globals, out_dir: Path, now: str | None) -> None:
 @click.option(
     "--yes", is_flag=True, help="Do not ask for confirmation (needed without a terminal)."
 )
-@click.option("--edition", metavar="KEY", help="The edition to send or resume (default: today's).")
+@click.option(
+    "--edition",
+    metavar="KEY",
+    callback=_edition_option,
+    help="The edition to send or resume (default: today's date).",
+)
 @click.option(
     "--resend-uncertain", is_flag=True, help="Send again batches left in flight by a crash."
 )

@@ -22,7 +22,6 @@ from __future__ import annotations
 import fcntl
 import json
 import os
-import re
 import sqlite3
 from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -33,7 +32,7 @@ from types import TracebackType
 from typing import Any, Self
 
 from .errors import LedgerError, StandDown
-from .models import Subscriber
+from .models import Subscriber, is_edition_key
 
 PENDING = "pending"
 IN_FLIGHT = "in_flight"
@@ -61,7 +60,6 @@ _TRANSITIONS: Mapping[str, tuple[str, ...]] = {
 }
 
 BUSY_TIMEOUT_SECONDS = 30.0
-_KEY_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
 
 # Forward-only migrations: MIGRATIONS[n] takes a database from user_version n to n + 1.
 # Append new scripts; never edit one that has shipped.
@@ -404,11 +402,16 @@ class Ledger:
     def batch_recipients(self, batch_id: int) -> list[Subscriber]:
         """The recipients of one batch, in audience order, with name and merge fields."""
         with self._sqlite():
-            rows = self._db.execute(
-                "SELECT a.email, a.name, a.fields FROM batches b JOIN audience a"
-                " ON a.id BETWEEN b.first_recipient AND b.first_recipient + b.size - 1"
-                " WHERE b.id = ? ORDER BY a.id",
+            span = self._db.execute(
+                "SELECT first_recipient, first_recipient + size - 1 FROM batches WHERE id = ?",
                 (batch_id,),
+            ).fetchone()
+            if span is None:
+                raise LedgerError(f"no batch {batch_id} in {self.path}")
+            # A rowid range: SQLite reads just these rows (a join would scan the audience).
+            rows = self._db.execute(
+                "SELECT email, name, fields FROM audience WHERE id BETWEEN ? AND ? ORDER BY id",
+                span,
             )
             return [
                 Subscriber(email=email, name=name, fields=json.loads(fields) if fields else {})
@@ -670,7 +673,7 @@ def _flocked(lock_path: Path) -> Iterator[None]:
 
 def _check_key(key: str) -> None:
     """Edition keys name lock files, so they are restricted to safe file-name characters."""
-    if not _KEY_PATTERN.fullmatch(key):
+    if not is_edition_key(key):
         raise LedgerError(
             f"edition key {key!r} is not valid",
             hint="use letters, digits, '.', '_' and '-' (at most 100), e.g. 2026-03-09",

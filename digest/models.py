@@ -7,11 +7,20 @@ fills per recipient, so an edition is rendered once whatever the audience.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 SUBSCRIBER_STATUSES = ("active", "unsubscribed", "bounced", "complained")
+
+# Edition keys name lock files and outbox folders: safe file-name characters only.
+_EDITION_KEY = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
+
+
+def is_edition_key(key: str) -> bool:
+    """Whether ``key`` can name an edition (e.g. 2026-03-09)."""
+    return bool(_EDITION_KEY.fullmatch(key))
 
 
 def token(name: str) -> str:

@@ -15,7 +15,7 @@ import re
 from collections.abc import Collection
 from urllib.parse import quote
 
-from .errors import ConfigError
+from .errors import ConfigError, SubscribersError
 from .models import Recipient, Subscriber, token
 
 PREVIEW_TOKEN = "PREVIEW-NOT-A-REAL-TOKEN"
@@ -30,13 +30,14 @@ _PLAIN_ADDRESS = re.compile(r"[A-Za-z0-9._~-]+@[A-Za-z0-9.-]+")
 _LINE_BREAKS = re.compile(r"[\r\n\v\f\x1c\x1d\x1e\x85\u2028\u2029]+")
 
 
-class SubstitutionsTooLarge(ValueError):
+class SubstitutionsTooLarge(SubscribersError):
     """One recipient's substitutions exceed what a provider accepts per personalization."""
+
+    hint = "shorten this reader's fields in the subscribers file"
 
     def __init__(self, email: str, size: int) -> None:
         self.reason = (
-            f"substitutions take {size:,} bytes, the limit is under "
-            f"{SUBSTITUTIONS_MAX_BYTES:,}: shorten this reader's fields"
+            f"substitutions take {size:,} bytes, the limit is under {SUBSTITUTIONS_MAX_BYTES:,}"
         )
         super().__init__(f"{email}: {self.reason}")
 

@@ -177,7 +177,8 @@ def test_substitutions_up_to_the_limit_pass_and_beyond_it_raise() -> None:
     assert recipient(with_bio(9_999), used_tokens=tokens).substitutions["%%bio%%"]
     with pytest.raises(SubstitutionsTooLarge, match=r"ada@example\.com") as caught:
         recipient(with_bio(10_000), used_tokens=tokens)
-    assert not isinstance(caught.value, DigestError)
+    assert isinstance(caught.value, DigestError), "a user error: one line, no traceback"
+    assert "shorten this reader's fields" in str(caught.value)
     # Fields the email does not use do not count, however large.
     assert recipient(with_bio(50_000), used_tokens={"%%name%%"}).substitutions
 

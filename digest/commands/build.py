@@ -7,20 +7,19 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..deliver.mime import build_message
-from ..ledger import Ledger
 from ..models import Digest, Post, Recipient, RenderedEmail, Subscriber
 from ..personalize import recipient_for, used_tokens
+from ..render import ASM_TAGS
 from ..subscribers import first_active
 from .common import (
     ASM_PLACEHOLDER_URL,
-    ASM_PREFERENCES_TAG,
-    ASM_UNSUBSCRIBE_TAG,
     Context,
     edition_key,
     message_for,
     message_id_domain,
     next_digest,
     render,
+    sent_post_ids,
     write_atomically,
 )
 
@@ -61,15 +60,6 @@ def build(ctx: Context, out_dir: Path) -> BuildResult:
     return BuildResult(out_dir, digest, seen, reader, tuple(warnings))
 
 
-def sent_post_ids(ctx: Context) -> set[str]:
-    """Posts of earlier editions; a folder that never sent has no ledger and none."""
-    path = ctx.settings.state_dir / "state.db"
-    if not path.exists():
-        return set()
-    with Ledger.open(path) as ledger:
-        return ledger.sent_post_ids()
-
-
 def sample_recipient(ctx: Context, email: RenderedEmail) -> Recipient:
     """The first active subscriber as a recipient, with placeholders where only SendGrid knows."""
     settings = ctx.settings
@@ -82,10 +72,7 @@ def sample_recipient(ctx: Context, email: RenderedEmail) -> Recipient:
         secret=settings.secrets.unsubscribe_secret,
         used_tokens=used_tokens(email.subject, email.html, email.text),
     )
-    placeholders = {
-        ASM_UNSUBSCRIBE_TAG: ASM_PLACEHOLDER_URL,
-        ASM_PREFERENCES_TAG: ASM_PLACEHOLDER_URL,
-    }
+    placeholders = dict.fromkeys(ASM_TAGS.values(), ASM_PLACEHOLDER_URL)
     return Recipient(
         email=recipient.email,
         name=recipient.name,

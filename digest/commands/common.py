@@ -16,13 +16,12 @@ from rich.console import Console
 from ..config import Newsletter, Settings
 from ..deliver import Message
 from ..errors import BatchFailed, ConfigError, NothingToSend
+from ..ledger import Ledger
 from ..models import Digest, RenderedEmail
 from ..render import render_email
 from ..select import select_posts
 from ..sources import load_posts
 
-ASM_UNSUBSCRIBE_TAG = "<%asm_group_unsubscribe_raw_url%>"
-ASM_PREFERENCES_TAG = "<%asm_preferences_raw_url%>"
 ASM_PLACEHOLDER_URL = "https://sendgrid.example/unsubscribe-link-added-by-sendgrid"
 
 
@@ -69,6 +68,15 @@ def edition_key(now: datetime, timezone: str) -> str:
     ``timezone`` is valid: loading the settings checked it.
     """
     return now.astimezone(ZoneInfo(timezone)).date().isoformat()
+
+
+def sent_post_ids(ctx: Context) -> set[str]:
+    """Posts of earlier editions; a folder that never sent has no ledger and none."""
+    path = ctx.settings.state_dir / "state.db"
+    if not path.exists():
+        return set()
+    with Ledger.open(path) as ledger:
+        return ledger.sent_post_ids()
 
 
 def unsubscribe_mode(settings: Settings) -> str:

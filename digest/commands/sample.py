@@ -8,18 +8,17 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 from ..addresses import InvalidAddress, normalize
 from ..deliver import Backend
+from ..deliver.outbox import OutboxBackend
 from ..errors import ConfigError
 from ..ledger import Ledger
 from ..models import Recipient, RenderedEmail, Subscriber
 from ..personalize import used_tokens
 from ..subscribers import AudienceReport, active_audience, read_subscribers
-from .build import sent_post_ids
-from .common import Context, edition_key, message_for, next_digest, render
-from .send import personalizer
+from .common import Context, edition_key, message_for, next_digest, render, sent_post_ids
+from .send import personalizer, warn_problems
 
 
 @dataclass(frozen=True)
@@ -83,7 +82,7 @@ def _test_readers(ctx: Context, addresses: Sequence[str]) -> list[Subscriber]:
     return [rows.get(lowered, Subscriber(email=email)) for lowered, email in wanted.items()]
 
 
-def dry_run(ctx: Context, backend: Backend, edition: str | None) -> SampleOutcome:
+def dry_run(ctx: Context, backend: OutboxBackend, edition: str | None) -> SampleOutcome:
     """Write every active subscriber's message to the outbox; send and record nothing."""
     key = edition or edition_key(ctx.now, ctx.settings.schedule.timezone)
     email = edition_email(ctx, key)
@@ -95,8 +94,8 @@ def dry_run(ctx: Context, backend: Backend, edition: str | None) -> SampleOutcom
     for chunk in _chunks(map(personalize, audience), backend.batch_size):
         backend.send(message, chunk)
         count += len(chunk)
-    outbox = Path(ctx.settings.path(ctx.settings.delivery.outbox)) / key
-    return SampleOutcome(key, message.subject, count, str(outbox))
+    warn_problems(ctx, report)
+    return SampleOutcome(key, message.subject, count, str(backend.folder_for(key)))
 
 
 def _chunks(items: Iterator[Recipient], size: int) -> Iterator[list[Recipient]]:

@@ -174,7 +174,7 @@ def _start(
     audience = _sendable(active_audience(audience_path, report), personalize, report)
     first = next(audience, None)
     if first is None:
-        _warn_problems(ctx, report)
+        warn_problems(ctx, report)
         skipped = ", ".join(f"{n} {why}" for why, n in sorted(report.skipped.items()) if n)
         raise SendRefused(
             f"no active subscribers to send to in {settings.subscribers.path}"
@@ -195,13 +195,14 @@ def _start(
     )
     outcome.skipped.update(report.skipped)
     outcome.skipped["duplicate"] += counts.duplicates
-    _warn_problems(ctx, report)
+    warn_problems(ctx, report)
     started = ledger.edition(key)
     assert started is not None
     return started
 
 
-def _warn_problems(ctx: Context, report: AudienceReport) -> None:
+def warn_problems(ctx: Context, report: AudienceReport) -> None:
+    """Each row the audience left out, with its line number: never silently."""
     for problem in report.problems:
         where = f"{ctx.settings.subscribers.path}:{problem.line}"
         ctx.warn(f"{where}: {problem.email}: {problem.reason}")

@@ -40,7 +40,7 @@ class OutboxBackend:
 
     def send(self, message: Message, recipients: Sequence[Recipient]) -> str:
         """Write each recipient's message; return ``outbox:<edition>:<files written>``."""
-        folder = self.directory / (safe_name(message.edition) or "no-edition")
+        folder = self.folder_for(message.edition)
         folder.mkdir(parents=True, exist_ok=True)
         written: set[Path] = set()
         for recipient in recipients:
@@ -51,6 +51,10 @@ class OutboxBackend:
             write_atomic(path, email.as_bytes())
             written.add(path)
         return f"outbox:{message.edition}:{len(written)}"
+
+    def folder_for(self, edition: str) -> Path:
+        """Where the messages of ``edition`` go."""
+        return self.directory / (safe_name(edition) or "no-edition")
 
     def close(self) -> None:
         """Nothing to release: every file is complete when ``send`` returns."""

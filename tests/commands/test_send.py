@@ -401,3 +401,21 @@ def test_sigterm_during_a_rate_limit_wait_stops_promptly(
     assert "stopped by SIGTERM" in stderr
     assert send(ready).exit_code == 0
     assert Counter(server.accepted_recipients()) == Counter(emails)
+
+
+def test_an_edition_key_must_be_a_safe_name(ready: Folder, server: SendGridServer) -> None:
+    for command in (["--to", "a@example.com"], ["--dry-run"], ["--yes"]):
+        result = ready.run("send", "--edition", "../../x", *command)
+        assert result.exit_code == 2
+        assert "--edition" in result.stderr
+    assert server.requests == []
+    assert not (ready.path.parent / "x").exists()
+
+
+def test_a_dry_run_names_the_rows_it_left_out(ready: Folder) -> None:
+    emails = write_readers(ready, 3, extra="broken-address,Broken,active\n")
+    result = ready.run("send", "--dry-run", "--now", NOW)
+    assert result.exit_code == 0, result.output
+    assert "subscribers.csv:5" in result.stderr
+    assert f"wrote {len(emails)} messages" in result.stdout
+    assert str(ready.path / "outbox" / "2026-11-27") in result.stdout
