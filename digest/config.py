@@ -173,6 +173,7 @@ def load_settings(path: Path, env: Mapping[str, str]) -> Settings:
         raw = table.get(name, {})
         raw = raw if isinstance(raw, dict) else {}
         sections[name] = _build_section(name, raw, env, problems)
+    problems.extend(_unknown_variables(env))
     if problems:
         shown = "; ".join(problems)
         raise ConfigError(f"{path}: {shown}")
@@ -181,6 +182,22 @@ def load_settings(path: Path, env: Mapping[str, str]) -> Settings:
         secrets=Secrets(**{attr: _env(env, var) for attr, var in SECRET_VARIABLES.items()}),
         **sections,
     )
+
+
+def _unknown_variables(env: Mapping[str, str]) -> list[str]:
+    """DIGEST_<SECTION>_<KEY> variables that name no key: a typo would be silently ignored."""
+    known = {
+        f"DIGEST_{name}_{key}".upper()
+        for name in SECTIONS
+        for key in get_type_hints(SECTIONS[name])
+    }
+    known.update(SECRET_VARIABLES.values())
+    prefixes = tuple(f"DIGEST_{name.upper()}_" for name in SECTIONS)
+    return [
+        f"unknown setting {variable} (see README's configuration reference)"
+        for variable in sorted(env)
+        if variable.startswith(prefixes) and variable not in known and _env(env, variable)
+    ]
 
 
 def _read_toml(path: Path) -> dict[str, Any]:

@@ -232,3 +232,10 @@ def test_sendgrid_concurrency_and_retries_ranges(tmp_path: Path) -> None:
 def test_the_smtp_port_is_a_port(tmp_path: Path) -> None:
     assert "smtp.port must be at most 65535" in problems_of(tmp_path, "[smtp]\nport = 70000\n")
     assert "smtp.port must be at least 1" in problems_of(tmp_path, "[smtp]\nport = 0\n")
+
+
+def test_a_misspelled_environment_variable_is_an_error_naming_it(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="unknown setting DIGEST_SELECTION_MAX_POST "):
+        load_settings(write(tmp_path, ""), {"DIGEST_SELECTION_MAX_POST": "3"})
+    unrelated = {"DIGEST_CONFIG": "x.toml", "DIGEST_SMTP_PASSWORD": "pw", "DIGESTIVE": "1"}
+    assert load_settings(write(tmp_path, ""), unrelated).secrets.smtp_password == "pw"
