@@ -8,6 +8,7 @@ usage errors exit 2 (click's own handling).
 from __future__ import annotations
 
 import functools
+import gc
 import os
 import sys
 import traceback
@@ -255,4 +256,8 @@ def subscribers_check(options: Globals) -> None:
 
 
 def main() -> None:
+    # Everything imported so far lives as long as the process: keep it out of the cyclic
+    # collector's way, which otherwise rescans it again and again while a large send
+    # allocates (measured: about a quarter of the CPU time of a 100k send).
+    gc.freeze()
     cli(prog_name="digest")

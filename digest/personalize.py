@@ -8,7 +8,7 @@ Pure functions: the secret is passed in, never read from the environment.
 
 from __future__ import annotations
 
-import base64
+import binascii
 import hashlib
 import hmac
 import re
@@ -24,6 +24,8 @@ SUBSTITUTIONS_MAX_BYTES = 10_000
 
 # The shape of models.token around a field name such as "name", "first_name" or "first-name".
 _TOKEN = re.compile(r"%%[A-Za-z_][A-Za-z0-9_-]*%%")
+_NAME, _EMAIL, _UNSUBSCRIBE_URL = token("name"), token("email"), token("unsubscribe_url")
+_ONE_CLICK = {"List-Unsubscribe-Post": "List-Unsubscribe=One-Click"}
 # Addresses whose only character quote() would change is the "@".
 _PLAIN_ADDRESS = re.compile(r"[A-Za-z0-9._~-]+@[A-Za-z0-9.-]+")
 # Everything str.splitlines() breaks on: none of it may reach a header.
@@ -49,8 +51,13 @@ def used_tokens(*texts: str) -> frozenset[str]:
 
 def unsubscribe_token(email: str, secret: str) -> str:
     """HMAC-SHA256 of the lowercased address under the secret, urlsafe base64 without padding."""
-    digest = hmac.new(secret.encode(), email.lower().encode(), hashlib.sha256).digest()
-    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
+    return _token_text(hmac.new(secret.encode(), email.lower().encode(), hashlib.sha256).digest())
+
+
+def _token_text(digest: bytes) -> str:
+    """A digest as urlsafe base64 without padding (43 characters for SHA-256)."""
+    text = binascii.b2a_base64(digest, newline=False).decode("ascii")
+    return text.replace("+", "-").replace("/", "_").rstrip("=")
 
 
 def unsubscribe_url(template: str, email: str, secret: str) -> str:
@@ -91,11 +98,14 @@ class Personalizer:
         self._template = _LINE_BREAKS.sub("", unsubscribe_url_template)
         self._keyed = hmac.new(secret.encode(), digestmod=hashlib.sha256) if secret else None
         self._mailto = _mailto_target(unsubscribe_mailto)
+        self._mailto_tail = f", {self._mailto}" if self._mailto else ""
+        # RFC 8058 one-click needs https.
+        self._one_click = self._template[:8].lower() == "https://"
         self._fallback = name_fallback
-        builtin = {token("name"), token("email"), token("unsubscribe_url")}
+        builtin = {_NAME, _EMAIL, _UNSUBSCRIBE_URL}
         # Without a URL the unsubscribe link is not ours to fill (ASM mode: SendGrid's).
         self._tokens = sorted(
-            used for used in used_tokens if self._template or used != token("unsubscribe_url")
+            used for used in used_tokens if self._template or used != _UNSUBSCRIBE_URL
         )
         self._fields = [(used, used[2:-2]) for used in self._tokens if used not in builtin]
         # What the substitutions take at most besides the name and merge fields: each
@@ -116,15 +126,13 @@ class Personalizer:
         else:
             keyed = self._keyed.copy()
             keyed.update(email.lower().encode())
-            signed = base64.urlsafe_b64encode(keyed.digest()).rstrip(b"=").decode("ascii")
+            signed = _token_text(keyed.digest())
         url = self._template.replace("{token}", signed)
         return url.replace("{email}", _quoted(email)) if "{email}" in url else url
 
     def misfit(self, subscriber: Subscriber) -> str:
         """Why the subscriber cannot be sent ("" when they can): quick unless near the limit."""
-        bound = self._fixed_bound + 4 * len(subscriber.name)
-        bound += sum(4 * len(subscriber.fields.get(field, "")) for _, field in self._fields)
-        if bound < SUBSTITUTIONS_MAX_BYTES:
+        if self._surely_fits(subscriber):
             return ""
         try:
             self(subscriber)
@@ -132,28 +140,32 @@ class Personalizer:
             return problem.reason
         return ""
 
+    def _surely_fits(self, subscriber: Subscriber) -> bool:
+        bound = self._fixed_bound + 4 * len(subscriber.name)
+        if self._fields:
+            bound += sum(4 * len(subscriber.fields.get(field, "")) for _, field in self._fields)
+        return bound < SUBSTITUTIONS_MAX_BYTES
+
     def __call__(self, subscriber: Subscriber) -> Recipient:
         """The subscriber as a recipient; raises SubstitutionsTooLarge past SendGrid's limit."""
         email = subscriber.email
         url = self.url(email)
         name = _one_line(subscriber.name)
-        values = {
-            token("name"): name or self._fallback,
-            token("email"): email,
-            token("unsubscribe_url"): url,
-        }
+        values = {_NAME: name or self._fallback, _EMAIL: email, _UNSUBSCRIBE_URL: url}
         for used, field in self._fields:
             values[used] = _one_line(subscriber.fields.get(field, ""))
         substitutions = {used: values[used] for used in self._tokens}
-        size = sum(len(key) + len(value.encode()) for key, value in substitutions.items())
-        if size >= SUBSTITUTIONS_MAX_BYTES:
-            raise SubstitutionsTooLarge(email, size)
-        return Recipient(
-            email=email,
-            name=name,
-            substitutions=substitutions,
-            headers=_unsubscribe_headers(url, self._mailto),
-        )
+        if not self._surely_fits(subscriber):
+            size = sum(len(key) + len(value.encode()) for key, value in substitutions.items())
+            if size >= SUBSTITUTIONS_MAX_BYTES:
+                raise SubstitutionsTooLarge(email, size)
+        if not url:
+            headers = {"List-Unsubscribe": self._mailto} if self._mailto else {}
+        elif self._one_click:
+            headers = {"List-Unsubscribe": f"<{url}>{self._mailto_tail}", **_ONE_CLICK}
+        else:
+            headers = {"List-Unsubscribe": f"<{url}>{self._mailto_tail}"}
+        return Recipient(email=email, name=name, substitutions=substitutions, headers=headers)
 
 
 def recipient_for(
@@ -189,17 +201,6 @@ def _mailto_target(mailto: str) -> str:
         return ""
     query = "" if "?" in mailto else "?subject=unsubscribe"
     return f"<mailto:{mailto}{query}>"
-
-
-def _unsubscribe_headers(url: str, mailto_target: str) -> dict[str, str]:
-    """List-Unsubscribe (RFC 2369) and, for an https URL, List-Unsubscribe-Post (RFC 8058)."""
-    if not url:
-        return {"List-Unsubscribe": mailto_target} if mailto_target else {}
-    targets = f"<{url}>, {mailto_target}" if mailto_target else f"<{url}>"
-    headers = {"List-Unsubscribe": targets}
-    if url[:8].lower() == "https://":
-        headers["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
-    return headers
 
 
 def _one_line(value: str) -> str:

@@ -186,7 +186,7 @@ class _Layout:
         A quoted name may span lines; only a line that starts like a row is suspect.
         """
         known = (self.email, self.name, self.status, self.tags, self.subscribed_at)
-        return any(SWALLOWED_ROW.search(cells[index]) for index in known)
+        return any("\n" in cells[i] and SWALLOWED_ROW.search(cells[i]) for i in known)
 
 
 def _row(layout: _Layout, cells: list[str], line: int) -> Subscriber | Problem:
