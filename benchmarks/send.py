@@ -115,6 +115,8 @@ def bare_send(csv_path: Path, url: str) -> None:
     config = tomllib.loads((folder / "digest.toml").read_text(encoding="utf-8"))
     html = (out / "digest.html").read_text(encoding="utf-8").replace(FIRST_NAME, "%%name%%")
     text = (out / "digest.txt").read_text(encoding="utf-8").replace(FIRST_NAME, "%%name%%")
+    if "%%name%%" not in html:
+        raise SystemExit(f"FAILED: {out / 'digest.html'} does not greet {FIRST_NAME!r}")
     shared = {
         "from": {"email": config["newsletter"]["from_email"]},
         "subject": manifest["subject"],

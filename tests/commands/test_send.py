@@ -9,26 +9,18 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from email import message_from_bytes, policy
 from pathlib import Path
 
 import pytest
 from click.testing import Result
 
-from tests.commands.conftest import NOW, Folder
-from tests.sendgrid_server import SendGridServer, start_server
+from tests.commands.conftest import API_KEY, NOW, Folder
+from tests.sendgrid_server import SendGridServer
 
-API_KEY = "SG.send-test-key-never-printed"
 SECRET = "unsubscribe-secret-never-printed"
 REPO = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture
-def server() -> Iterator[SendGridServer]:
-    server, _ = start_server(api_key=API_KEY)
-    yield server
-    server.stop()
 
 
 @pytest.fixture
