@@ -22,7 +22,6 @@ from ..addresses import InvalidAddress, normalize
 from ..deliver import Backend, Message
 from ..errors import (
     BatchUncertain,
-    DeliveryError,
     DigestError,
     RecipientRefused,
     SendRefused,
@@ -59,7 +58,7 @@ class SendOutcome:
     skipped: Counter[str] = field(default_factory=Counter)
     pending: int = 0
     stopped_by: str = ""
-    stopped_on: DeliveryError | None = None
+    stopped_on: DigestError | None = None
     complete: bool = False
 
 
