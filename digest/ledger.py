@@ -183,11 +183,6 @@ class HistoryRow:
     message_id: str = ""
 
     @property
-    def at(self) -> datetime:
-        """When the edition's send started, or the test was sent."""
-        return self.started_at
-
-    @property
     def pending(self) -> int:
         """Recipients of an edition not yet attempted (or put back after a failure)."""
         return self.recipients - self.accepted - self.failed - self.uncertain

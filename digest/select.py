@@ -37,7 +37,7 @@ def select_posts(
         and _recent(post, now, settings)
     ]
     ordered = _dedupe(sorted(fresh, key=_newest_first))
-    if not ordered or settings.max_posts == 0:
+    if not ordered:
         return None
     featured = next((p for p in ordered if settings.featured_tag in p.tags), ordered[0])
     teasers = [post for post in ordered if post is not featured][: settings.max_posts - 1]

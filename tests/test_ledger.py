@@ -387,7 +387,7 @@ def test_history_lists_editions_and_tests_newest_first_with_counts(ledger: Ledge
     assert (current.accepted, current.failed, current.uncertain, current.pending) == (3, 3, 3, 1)
     assert (current.started_at, current.finished_at) == (T0, None)
     assert test.addresses == ("editor@example.com", "boss@example.com")
-    assert (test.at, test.subject, test.recipients, test.status) == (
+    assert (test.started_at, test.subject, test.recipients, test.status) == (
         T0 - timedelta(hours=1),
         "[TEST] Digest",
         2,
