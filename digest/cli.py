@@ -25,10 +25,10 @@ from rich.console import Console
 from . import __version__
 from .commands.backends import make_backend
 from .commands.build import build
-from .commands.common import Context, utc_now
+from .commands.common import Context, message_id_domain, utc_now
 from .commands.history import show_history
 from .commands.init import init_folder
-from .commands.sample import dry_run, send_test
+from .commands.sample import dry_run_edition, send_test
 from .commands.send import SendOptions, SendOutcome, check_ready, send_edition
 from .config import find_config, load_settings
 from .deliver.outbox import OutboxBackend
@@ -162,9 +162,11 @@ def send_command(
     settings = ctx.settings
     if dry_run:
         outbox = OutboxBackend(
-            settings.path(settings.delivery.outbox), now=ctx.clock, message_id_domain="dry.run"
+            settings.path(settings.delivery.outbox),
+            now=ctx.clock,
+            message_id_domain=message_id_domain(settings),
         )
-        done = _run_dry(ctx, outbox, edition)
+        done = dry_run_edition(ctx, outbox, edition)
         ctx.say(f"Dry run of edition {done.key}: wrote {done.recipients} messages to {done.where}/")
         return
     check_ready(ctx, settings.delivery.backend, to_list=not to)
@@ -184,13 +186,6 @@ def send_command(
     finally:
         backend.close()
     _summarize(ctx, outcome)
-
-
-def _run_dry(ctx: Context, outbox: OutboxBackend, edition: str | None) -> Any:
-    try:
-        return dry_run(ctx, outbox, edition)
-    finally:
-        outbox.close()
 
 
 def _summarize(ctx: Context, outcome: SendOutcome) -> None:

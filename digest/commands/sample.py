@@ -82,7 +82,7 @@ def _test_readers(ctx: Context, addresses: Sequence[str]) -> list[Subscriber]:
     return [rows.get(lowered, Subscriber(email=email)) for lowered, email in wanted.items()]
 
 
-def dry_run(ctx: Context, backend: OutboxBackend, edition: str | None) -> SampleOutcome:
+def dry_run_edition(ctx: Context, backend: OutboxBackend, edition: str | None) -> SampleOutcome:
     """Write every active subscriber's message to the outbox; send and record nothing."""
     key = edition or edition_key(ctx.now, ctx.settings.schedule.timezone)
     email = edition_email(ctx, key)
