@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -16,6 +14,7 @@ from rich.console import Console
 from ..config import Newsletter, Settings
 from ..deliver import Message
 from ..errors import BatchFailed, ConfigError, NothingToSend
+from ..files import stage
 from ..ledger import Ledger
 from ..models import Digest, RenderedEmail
 from ..render import render_email
@@ -173,10 +172,7 @@ def write_atomically(
         for target, data in files.items():
             folder = target.parent
             folder.mkdir(parents=True, exist_ok=True)
-            handle, temp = tempfile.mkstemp(prefix=f".{target.name}.", dir=folder)
-            staged.append((Path(temp), target))
-            with os.fdopen(handle, "wb") as stream:
-                stream.write(data)
+            staged.append((stage(target, data), target))
         for temp, target in staged:
             folder = target.parent
             temp.replace(target)

@@ -10,13 +10,12 @@ temporary name in the same folder and renamed, so a reader never sees half a fil
 from __future__ import annotations
 
 import hashlib
-import os
 import re
-import tempfile
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
 
+from ..files import write_atomic
 from ..models import Recipient
 from . import Message
 from .mime import build_message
@@ -78,15 +77,3 @@ def file_stem(address: str) -> str:
         return stem
     suffix = hashlib.sha256(canonical.encode()).hexdigest()[:10]
     return f"{stem[:_MAX_STEM]}-{suffix}"
-
-
-def write_atomic(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a temporary file in the same folder and a rename."""
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            stream.write(data)
-        Path(temporary).replace(path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
