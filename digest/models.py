@@ -65,9 +65,13 @@ class Digest:
         return (self.featured, *self.teasers)
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Subscriber:
-    """A row of subscribers.csv; ``fields`` holds the extra columns (merge fields)."""
+    """A row of subscribers.csv; ``fields`` holds the extra columns (merge fields).
+
+    Not frozen: a send makes two of these per reader, and a frozen dataclass costs
+    twice as much to create. Nothing changes one after it is made.
+    """
 
     email: str
     name: str = ""
@@ -102,9 +106,12 @@ class RenderedEmail:
         )
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Recipient:
-    """One address of an audience with its substitutions and per-recipient headers."""
+    """One address of an audience with its substitutions and per-recipient headers.
+
+    Not frozen, for the same reason as Subscriber: one is made per reader and send.
+    """
 
     email: str
     name: str = ""

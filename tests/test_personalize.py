@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import re
 
 import pytest
@@ -10,6 +12,8 @@ from digest.errors import ConfigError, DigestError
 from digest.models import Recipient, RenderedEmail, Subscriber
 from digest.personalize import (
     PREVIEW_TOKEN,
+    HmacSha256,
+    Personalizer,
     SubstitutionsTooLarge,
     recipient_for,
     unsubscribe_token,
@@ -63,6 +67,28 @@ def test_the_url_carries_the_token_and_the_quoted_address() -> None:
     assert (
         url == f"https://example.com/u/{token}?email=o%27brien%2Bnews%40example.com&list={{weekly}}"
     )
+
+
+@pytest.mark.parametrize("key_length", [0, 1, 31, 63, 64, 65, 128, 300])
+def test_the_fast_hmac_agrees_with_the_hmac_module(key_length: int) -> None:
+    key = bytes((7 * i + key_length) % 256 for i in range(key_length))
+    sign = HmacSha256(key)
+
+    for message in (b"", b"ada@example.com", "zoë@bücher.example".encode(), bytes(range(256)) * 3):
+        assert sign(message) == hmac.new(key, message, hashlib.sha256).digest()
+
+
+def test_the_personalizer_signs_as_unsubscribe_token_does() -> None:
+    for secret in ("s", "a secret longer than one SHA-256 block " * 3, "clé secrète"):
+        personalize = Personalizer(
+            unsubscribe_url_template=URL,
+            unsubscribe_mailto="",
+            secret=secret,
+            used_tokens=EVERY_TOKEN,
+        )
+        for email in ("ada@example.com", "Grace.Hopper@Navy.example", "zoë@bücher.example"):
+            token = unsubscribe_token(email, secret)
+            assert personalize.url(email) == URL.replace("{token}", token)
 
 
 def test_without_a_secret_the_url_has_the_preview_token() -> None:

@@ -125,29 +125,38 @@ def _personalizations(recipients: Sequence[Recipient]) -> list[dict[str, Any]]:
     seen: set[str] = set()
     result = []
     for recipient in recipients:
-        key = recipient.email.lower()
+        email = recipient.email
+        key = email.lower()
         if key in seen:
-            raise DeliveryError(f"{recipient.email} appears twice in one SendGrid batch")
+            raise DeliveryError(f"{email} appears twice in one SendGrid batch")
         seen.add(key)
-        personalization: dict[str, Any] = {"to": [_address(recipient.email, recipient.name)]}
+        personalization: dict[str, Any] = {"to": [_address(email, recipient.name)]}
         if recipient.substitutions:
-            substitutions = dict(recipient.substitutions)
-            if _size(substitutions) > MAX_SUBSTITUTION_BYTES:
-                raise DeliveryError(
-                    f"the substitutions for {recipient.email} exceed SendGrid's "
-                    f"{MAX_SUBSTITUTION_BYTES} bytes per recipient (long merge fields?)"
-                )
-            personalization["substitutions"] = substitutions
+            personalization["substitutions"] = _substitutions(recipient.substitutions, email)
         if recipient.headers:
-            personalization["headers"] = _headers(recipient.headers, recipient.email)
+            personalization["headers"] = _headers(recipient.headers, email)
         result.append(personalization)
     return result
 
 
 def _address(email: str, name: str) -> dict[str, str]:
     """An email object; SendGrid refuses ``,`` and ``;`` in names, so they become spaces."""
+    if not name:
+        return {"email": email}
     clean = " ".join(name.replace(",", " ").replace(";", " ").split())
     return {"email": email, "name": clean} if clean else {"email": email}
+
+
+def _substitutions(substitutions: Mapping[str, str], email: str) -> dict[str, str]:
+    """A recipient's substitutions, within SendGrid's 10,000 bytes (counted exactly when near)."""
+    chars = sum(map(len, substitutions)) + sum(map(len, substitutions.values()))
+    # A character takes at most 4 bytes in UTF-8.
+    if 4 * chars > MAX_SUBSTITUTION_BYTES and _size(substitutions) > MAX_SUBSTITUTION_BYTES:
+        raise DeliveryError(
+            f"the substitutions for {email} exceed SendGrid's "
+            f"{MAX_SUBSTITUTION_BYTES} bytes per recipient (long merge fields?)"
+        )
+    return dict(substitutions)
 
 
 def _content(message: Message) -> list[dict[str, str]]:
@@ -175,9 +184,9 @@ def _categories(categories: Sequence[str]) -> list[str]:
 
 def _headers(headers: Mapping[str, str], email: str) -> dict[str, str]:
     """A recipient's headers; SendGrid refuses to let some be overridden."""
-    reserved = [name for name in headers if name.lower() in RESERVED_HEADERS]
-    if reserved:
-        raise DeliveryError(f"the header {reserved[0]} for {email} is reserved by SendGrid")
+    for name in headers:
+        if name.lower() in RESERVED_HEADERS:
+            raise DeliveryError(f"the header {name} for {email} is reserved by SendGrid")
     return dict(headers)
 
 
