@@ -409,7 +409,7 @@ class Ledger:
                 span,
             )
             return [
-                Subscriber(email=email, name=name, fields=json.loads(fields) if fields else {})
+                Subscriber(email, name, fields=json.loads(fields) if fields else {})
                 for email, name, fields in rows
             ]
 

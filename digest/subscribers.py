@@ -136,7 +136,7 @@ def _rows(path: Path, handle: TextIO) -> Iterator[Subscriber | Problem]:
         for cells in reader:
             start, end = end + 1, reader.line_num
             if "".join(cells).strip():
-                yield _row(layout, cells, start)
+                yield _row(layout, cells, start, spans_lines=end > start)
     except csv.Error as exc:
         raise SubscribersError(
             f"{path}: line {reader.line_num} is not valid CSV ({exc})",
@@ -189,7 +189,9 @@ class _Layout:
         return any("\n" in cells[i] and SWALLOWED_ROW.search(cells[i]) for i in known)
 
 
-def _row(layout: _Layout, cells: list[str], line: int) -> Subscriber | Problem:
+def _row(
+    layout: _Layout, cells: list[str], line: int, *, spans_lines: bool
+) -> Subscriber | Problem:
     width = layout.width
     if len(cells) > width:
         extra, cells = cells[width:], cells[:width]
@@ -197,7 +199,7 @@ def _row(layout: _Layout, cells: list[str], line: int) -> Subscriber | Problem:
         extra = []
     cells.extend([""] * (width + 1 - len(cells)))
     written = cells[layout.email].strip()
-    if layout.swallows_rows(cells):
+    if spans_lines and layout.swallows_rows(cells):
         return Problem(line, written.partition("\n")[0].strip(), UNBALANCED_QUOTE)
     if not written:
         return Problem(line, "", "no email address")
@@ -224,7 +226,7 @@ def _row(layout: _Layout, cells: list[str], line: int) -> Subscriber | Problem:
         status=status,
         tags=tuple(filter(None, map(str.strip, tags.split(";")))) if tags else (),
         subscribed_at=cells[layout.subscribed_at].strip(),
-        fields={name: cells[index].strip() for name, index in layout.merge},
+        fields={name: cells[index].strip() for name, index in layout.merge} if layout.merge else {},
         line=line,
     )
 

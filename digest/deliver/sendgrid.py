@@ -99,12 +99,15 @@ def build_body(message: Message, recipients: Sequence[Recipient]) -> dict[str, A
         raise DeliveryError(
             f"a SendGrid batch needs 1 to {MAX_PERSONALIZATIONS} recipients, got {len(recipients)}"
         )
+    shared = _shared_headers(recipients)
     body: dict[str, Any] = {
-        "personalizations": _personalizations(recipients),
+        "personalizations": _personalizations(recipients, shared),
         "from": _address(message.from_email, message.from_name),
         "subject": message.subject,
         "content": _content(message),
     }
+    if shared:
+        body["headers"] = shared
     if message.reply_to:
         body["reply_to"] = {"email": message.reply_to}
     if message.categories:
@@ -120,8 +123,32 @@ def build_body(message: Message, recipients: Sequence[Recipient]) -> dict[str, A
     return body
 
 
-def _personalizations(recipients: Sequence[Recipient]) -> list[dict[str, Any]]:
-    """One personalization per recipient; no address twice (compared case-insensitively)."""
+def _shared_headers(recipients: Sequence[Recipient]) -> dict[str, str]:
+    """The headers every recipient of a batch has, with the same value (``List-Unsubscribe-Post``).
+
+    They go once at the top level of the request, which SendGrid merges into each
+    personalization, instead of a thousand times: smaller requests, sent faster.
+    A lone recipient keeps all its headers in its personalization.
+    """
+    if len(recipients) < 2:
+        return {}
+    shared = dict(recipients[0].headers)
+    for recipient in recipients:
+        headers = recipient.headers
+        for name in [name for name, value in shared.items() if headers.get(name) != value]:
+            del shared[name]
+        if not shared:
+            break
+    return shared
+
+
+def _personalizations(
+    recipients: Sequence[Recipient], shared_headers: Mapping[str, str]
+) -> list[dict[str, Any]]:
+    """One personalization per recipient; no address twice (compared case-insensitively).
+
+    Headers in ``shared_headers`` are left out: the request carries them at the top level.
+    """
     seen: set[str] = set()
     result = []
     for recipient in recipients:
@@ -134,7 +161,11 @@ def _personalizations(recipients: Sequence[Recipient]) -> list[dict[str, Any]]:
         if recipient.substitutions:
             personalization["substitutions"] = _substitutions(recipient.substitutions, email)
         if recipient.headers:
-            personalization["headers"] = _headers(recipient.headers, email)
+            headers = _headers(recipient.headers, email)
+            for name in shared_headers:
+                del headers[name]
+            if headers:
+                personalization["headers"] = headers
         result.append(personalization)
     return result
 

@@ -131,14 +131,34 @@ def test_a_1000_recipient_batch_is_accepted_and_valid(sendgrid_server: SendGridS
             "%%name%%": "Reader 7",
             "%%unsubscribe%%": "https://blog.example.com/unsubscribe?token=tok7",
         },
-        "headers": {
-            "List-Unsubscribe": "<https://blog.example.com/unsubscribe?token=tok7>",
-            "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
-        },
+        "headers": {"List-Unsubscribe": "<https://blog.example.com/unsubscribe?token=tok7>"},
     }
+    # Shared by every recipient, so sent once; SendGrid merges it into each personalization.
+    assert request.body["headers"] == {"List-Unsubscribe-Post": "List-Unsubscribe=One-Click"}
     assert request.headers["Authorization"] == f"Bearer {sendgrid_server.api_key}"
     assert request.headers["User-Agent"].startswith("sendgrid/")
     assert waits == []
+
+
+def test_only_headers_every_recipient_shares_go_to_the_top_level() -> None:
+    recipients = make_recipients(3)
+    recipients[1].headers = {**recipients[1].headers, "X-Campaign": "b"}
+    recipients[2].headers = {"List-Unsubscribe": "<mailto:u@example.com>"}
+
+    mixed = build_body(make_message(), recipients)
+    alike = build_body(make_message(), recipients[:2])
+    alone = build_body(make_message(), recipients[:1])
+
+    assert "headers" not in mixed  # the third recipient has no List-Unsubscribe-Post
+    assert mixed["personalizations"][1]["headers"]["X-Campaign"] == "b"
+    assert mixed["personalizations"][2]["headers"] == recipients[2].headers
+    assert alike["headers"] == {"List-Unsubscribe-Post": "List-Unsubscribe=One-Click"}
+    assert alike["personalizations"][1]["headers"] == {
+        "List-Unsubscribe": "<https://blog.example.com/unsubscribe?token=tok1>",
+        "X-Campaign": "b",
+    }
+    assert "headers" not in alone
+    assert alone["personalizations"][0]["headers"] == recipients[0].headers
 
 
 def test_the_body_carries_the_message_and_its_settings(sendgrid_server: SendGridServer) -> None:
