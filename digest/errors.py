@@ -21,6 +21,19 @@ class DigestError(Exception):
     def __str__(self) -> str:
         return f"{self.message}; {self.hint}" if self.hint else self.message
 
+    def __reduce__(self) -> tuple[object, ...]:
+        """Errors cross from send workers to the parent: rebuilt as they were, any __init__."""
+        return (_restore, (type(self), self.args, self.__dict__))
+
+
+def _restore(
+    cls: type[DigestError], args: tuple[object, ...], state: dict[str, object]
+) -> DigestError:
+    error = cls.__new__(cls)
+    error.args = args
+    error.__dict__.update(state)
+    return error
+
 
 class ConfigError(DigestError):
     """The configuration file or an environment override is missing or wrong."""
