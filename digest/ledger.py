@@ -61,6 +61,22 @@ _TRANSITIONS: Mapping[str, tuple[str, ...]] = {
 
 BUSY_TIMEOUT_SECONDS = 30.0
 
+# One recipient as the audience table stores it: address, name, merge fields as JSON or None.
+AudienceRow = tuple[str, str, str | None]
+
+# Send-lock descriptors this process holds. A forked child closes its copies at once,
+# so that a child outliving its parent (kill -9) never keeps an edition locked.
+_HELD_LOCKS: set[int] = set()
+
+
+def _close_inherited_locks() -> None:
+    for fd in _HELD_LOCKS:
+        os.close(fd)
+    _HELD_LOCKS.clear()
+
+
+os.register_at_fork(after_in_child=_close_inherited_locks)
+
 # Forward-only migrations: MIGRATIONS[n] takes a database from user_version n to n + 1.
 # Append new scripts; never edit one that has shipped.
 MIGRATIONS: tuple[str, ...] = (
@@ -396,6 +412,10 @@ class Ledger:
 
     def batch_recipients(self, batch_id: int) -> list[Subscriber]:
         """The recipients of one batch, in audience order, with name and merge fields."""
+        return [subscriber_from_row(row) for row in self.batch_rows(batch_id)]
+
+    def batch_rows(self, batch_id: int) -> list[AudienceRow]:
+        """The batch's recipients as stored: cheap to pass to another process."""
         with self._sqlite():
             span = self._db.execute(
                 "SELECT first_recipient, first_recipient + size - 1 FROM batches WHERE id = ?",
@@ -404,14 +424,10 @@ class Ledger:
             if span is None:
                 raise LedgerError(f"no batch {batch_id} in {self.path}")
             # A rowid range: SQLite reads just these rows (a join would scan the audience).
-            rows = self._db.execute(
+            return self._db.execute(
                 "SELECT email, name, fields FROM audience WHERE id BETWEEN ? AND ? ORDER BY id",
                 span,
-            )
-            return [
-                Subscriber(email, name, fields=json.loads(fields) if fields else {})
-                for email, name, fields in rows
-            ]
+            ).fetchall()
 
     def mark_in_flight(self, batch_id: int, at: datetime) -> None:
         """Record, committed before the request goes out, that the batch is being sent."""
@@ -579,8 +595,10 @@ class Ledger:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
                 raise StandDown(f"edition {key} is being sent by another process") from None
+            _HELD_LOCKS.add(fd)
             yield
         finally:
+            _HELD_LOCKS.discard(fd)
             os.close(fd)
 
     @contextmanager
@@ -681,6 +699,12 @@ _encode_json = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encod
 def _fields_json(fields: Mapping[str, Any]) -> str | None:
     """Merge fields as compact JSON, or None when there are none (the common case)."""
     return _encode_json(dict(fields)) if fields else None
+
+
+def subscriber_from_row(row: AudienceRow) -> Subscriber:
+    """A stored audience row as the Subscriber it was frozen from (address, name, fields)."""
+    email, name, fields = row
+    return Subscriber(email, name, fields=json.loads(fields) if fields else {})
 
 
 def _to_iso(at: datetime) -> str:

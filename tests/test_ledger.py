@@ -7,6 +7,7 @@ import re
 import signal
 import sqlite3
 import subprocess
+import time
 from datetime import timedelta
 from pathlib import Path
 
@@ -431,6 +432,21 @@ def test_the_send_lock_is_exclusive_and_per_edition(ledger: Ledger, db_path: Pat
     assert (db_path.parent / "locks" / "2026-03-09.lock").is_file()
     with ledger.send_lock("2026-03-09"):
         pass
+
+
+def test_a_forked_child_does_not_keep_the_send_lock(ledger: Ledger, db_path: Path) -> None:
+    # Send workers are forked while the parent holds the lock; one that outlives the
+    # parent (kill -9) must not keep the edition locked against the rerun.
+    fork = multiprocessing.get_context("fork")
+    with ledger.send_lock("2026-03-09"):
+        child = fork.Process(target=time.sleep, args=(30,), daemon=True)
+        child.start()
+    try:
+        with Ledger.open(db_path) as other, other.send_lock("2026-03-09"):
+            assert child.is_alive()
+    finally:
+        child.kill()
+        child.join()
 
 
 @pytest.mark.slow
