@@ -7,6 +7,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Protocol
 from zoneinfo import ZoneInfo
 
 from rich.console import Console
@@ -28,6 +29,17 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
+class StopFlag(Protocol):
+    """Set once a signal asks the run to stop: a threading.Event, or a multiprocessing one
+    shared with send workers."""
+
+    def is_set(self) -> bool: ...
+
+    def set(self) -> None: ...
+
+    def wait(self, timeout: float | None = None) -> bool: ...
+
+
 @dataclass
 class Context:
     """One invocation: settings, the fixed clock, the environment and where to print."""
@@ -38,7 +50,7 @@ class Context:
     console: Console = field(default_factory=Console)
     errors: Console = field(default_factory=lambda: Console(stderr=True))
     clock: Callable[[], datetime] = utc_now
-    stopping: threading.Event = field(default_factory=threading.Event)
+    stopping: StopFlag = field(default_factory=threading.Event)
 
     def sleep(self, seconds: float) -> None:
         """Wait before a retry, unless a signal asks the send to stop: then give the batch up."""

@@ -13,7 +13,7 @@ import signal
 import threading
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, Future, wait
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from types import FrameType
@@ -34,8 +34,11 @@ from ..subscribers import AudienceReport, Problem, active_audience
 from .backends import concurrency
 from .common import Context, edition_key, message_for, next_digest, render
 from .progress import SendProgress
+from .senders import Job, senders
 
 Confirm = Callable[[str], bool]
+# How often a send waiting on its workers passes a caught signal on to them.
+STOP_POLL_SECONDS = 0.2
 
 
 @dataclass(frozen=True)
@@ -297,13 +300,14 @@ def _deliver(
     """
     personalize = personalizer(ctx, used_tokens(message.subject, message.html, message.text))
     workers = concurrency(ctx, backend)
+    job = Job(ctx, backend, message, personalize)
     queue = iter(batches)
     in_flight: dict[Future[str], Batch] = {}
     total = sum(batch.size for batch in batches)
     crash: BaseException | None = None
     with (
         _graceful_stop(ctx, outcome),
-        ThreadPoolExecutor(max_workers=workers) as pool,
+        senders(job, workers, processes=workers > 1) as pool,
         SendProgress(ctx.console, len(batches), total) as progress,
     ):
         while True:
@@ -311,12 +315,13 @@ def _deliver(
                 batch = next(queue, None)
                 if batch is None:
                     break
-                recipients = [personalize(s) for s in ledger.batch_recipients(batch.id)]
+                rows = ledger.batch_rows(batch.id)
                 ledger.mark_in_flight(batch.id, ctx.clock())
-                in_flight[pool.submit(backend.send, message, recipients)] = batch
+                in_flight[pool.submit(rows)] = batch
             if not in_flight:
                 break
-            done, _ = wait(in_flight, return_when=FIRST_COMPLETED)
+            done, _ = wait(in_flight, timeout=STOP_POLL_SECONDS, return_when=FIRST_COMPLETED)
+            pool.relay_stop()
             for future in done:
                 batch = in_flight.pop(future)
                 crash = _record(ctx, ledger, batch, future, outcome) or crash

@@ -1,0 +1,107 @@
+"""Who runs ``Backend.send`` for a batch: threads of this process, or worker processes.
+
+Turning a batch's rows into recipients, building the request and the SDK's JSON
+encoding take most of a large send's CPU time. Under the GIL, threads share one
+core however many there are; for SendGrid, whose batches are a thousand readers
+each, ``sendgrid.concurrency`` worker processes do that work on every core while
+this process keeps the ledger: it reads a batch's rows, marks the batch in
+flight, hands the rows over and records the answer.
+
+The workers are forked before any thread starts, from a parent that has already
+built the backend, the message and the personalizer, so they inherit them. They
+never touch SQLite (a connection must not cross fork()). They ignore SIGINT and
+SIGTERM: the parent decides when to stop, and a request in flight is always
+finished. A shared event, set by ``relay_stop`` once the parent is stopping, cuts
+their retry waits short, as ``Context.sleep`` does in one process.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import signal
+from collections.abc import Iterator, Sequence
+from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass
+from multiprocessing.synchronize import Event
+
+from ..deliver import Backend, Message
+from ..ledger import AudienceRow, subscriber_from_row
+from ..personalize import Personalizer
+from .common import Context
+
+
+@dataclass
+class Job:
+    """What every batch of one send shares."""
+
+    ctx: Context
+    backend: Backend
+    message: Message
+    personalize: Personalizer
+
+    def send(self, rows: Sequence[AudienceRow]) -> str:
+        """Send one batch; the provider's id for it, or the backend's error."""
+        recipients = [self.personalize(subscriber_from_row(row)) for row in rows]
+        return self.backend.send(self.message, recipients)
+
+
+class Senders:
+    """Runs a send's batches, ``workers`` at a time, in threads or in worker processes."""
+
+    def __init__(self, executor: Executor, job: Job, stop: Event | None) -> None:
+        self._executor = executor
+        self._job = job
+        self._stop = stop
+
+    def submit(self, rows: Sequence[AudienceRow]) -> Future[str]:
+        if self._stop is None:
+            return self._executor.submit(self._job.send, rows)
+        return self._executor.submit(_send_in_worker, rows)
+
+    def relay_stop(self) -> None:
+        """Pass a stop (a signal caught by this process) on to the worker processes."""
+        if self._stop is not None and self._job.ctx.stopping.is_set():
+            self._stop.set()
+
+
+# The job of this worker process, inherited from the parent at fork.
+_job: Job | None = None
+
+
+@contextmanager
+def senders(job: Job, workers: int, *, processes: bool) -> Iterator[Senders]:
+    """Threads (``processes`` False) or forked worker processes, shut down on exit.
+
+    On exit every batch handed over has been answered: shutdown waits for them.
+    """
+    if not processes:
+        with ThreadPoolExecutor(max_workers=workers) as threads:
+            yield Senders(threads, job, None)
+        return
+    global _job
+    fork = multiprocessing.get_context("fork")
+    stop = fork.Event()
+    _job = job
+    try:
+        with ProcessPoolExecutor(
+            max_workers=workers, mp_context=fork, initializer=_start_worker, initargs=(stop,)
+        ) as pool:
+            # All workers fork at the first submit, before the progress bar's thread starts.
+            pool.submit(os.getpid).result()
+            yield Senders(pool, job, stop)
+    finally:
+        _job = None
+
+
+def _start_worker(stop: Event) -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    assert _job is not None, "a send worker starts only by fork from senders()"
+    _job.ctx.stopping = stop
+
+
+def _send_in_worker(rows: Sequence[AudienceRow]) -> str:
+    assert _job is not None
+    return _job.send(rows)
