@@ -13,7 +13,6 @@ from ..errors import SourceError
 from ..models import Post
 from .feed import parse_feed
 from .fetch import fetch, is_url
-from .markdown import read_folder
 
 KINDS = ("feed", "markdown")
 
@@ -39,6 +38,10 @@ def load_posts(
                 f"{location}: a markdown source is a folder, not a URL",
                 'set [source] location to the folder of .md files, or type = "feed"',
             )
+        # Imported here: markdown-it and PyYAML take a tenth of a second to import,
+        # which every run of a feed-sourced newsletter would otherwise pay.
+        from .markdown import read_folder
+
         return read_folder(base_dir / Path(location).expanduser(), site_url=site_url)
     raise SourceError(f"[source] type {kind!r} is unknown", f"use one of: {', '.join(KINDS)}")
 
