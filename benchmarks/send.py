@@ -161,6 +161,7 @@ class Run:
     wall: float
     cpu: float
     rss_mb: float
+    tree_mb: float
     requests: int
     recipients: int
     server_cpu: float
@@ -173,6 +174,7 @@ class Finished:
     wall: float
     cpu: float
     rss_mb: float
+    tree_mb: float
     stdout: str
 
 
@@ -193,16 +195,56 @@ def digest_command() -> list[str]:
 # keeps the old image's high-water mark), and this process grows to hundreds of MB while
 # it verifies a million addresses. So each measured command is started by a tiny launcher
 # (python -S, a few MB, reported as "launcher RSS") that waits for it with os.wait4.
+#
+# ru_maxrss is one process's peak. `digest send` forks worker processes, so the launcher
+# also samples, every 0.1 s, the summed PSS (resident memory, pages shared between
+# processes divided among them) of the command and all its descendants: "tree MB".
 LAUNCHER = """
-import json, os, sys, time
+import json, os, sys, threading, time
+
+def tree(root):
+    pids = [root]
+    for pid in pids:
+        try:
+            tasks = os.listdir(f"/proc/{pid}/task")
+        except OSError:
+            continue
+        for task in tasks:
+            try:
+                with open(f"/proc/{pid}/task/{task}/children") as children:
+                    pids += [int(child) for child in children.read().split()]
+            except OSError:
+                pass
+    return pids
+
+def pss_kb(pid):
+    try:
+        with open(f"/proc/{pid}/smaps_rollup") as rollup:
+            for line in rollup:
+                if line.startswith("Pss:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+def sample(root, done, peak):
+    while not done.wait(0.1):
+        peak[0] = max(peak[0], sum(pss_kb(pid) for pid in tree(root)))
+
 started = time.perf_counter()
 pid = os.posix_spawnp(sys.argv[2], sys.argv[2:], os.environ)
+done, peak = threading.Event(), [0]
+sampler = threading.Thread(target=sample, args=(pid, done, peak), daemon=True)
+sampler.start()
 _, status, usage = os.wait4(pid, 0)
 wall = time.perf_counter() - started
+done.set()
+sampler.join()
 code = os.waitstatus_to_exitcode(status)
 cpu = usage.ru_utime + usage.ru_stime
 with open(sys.argv[1], "w") as report:
-    json.dump({"wall": wall, "cpu": cpu, "rss_kb": usage.ru_maxrss, "code": code}, report)
+    figures = {"wall": wall, "cpu": cpu, "rss_kb": usage.ru_maxrss, "tree_kb": peak[0]}
+    json.dump({**figures, "code": code}, report)
 """
 
 
@@ -224,7 +266,13 @@ def run_measured(command: list[str], cwd: Path, env: dict[str, str], label: str)
             f"FAILED: {label} exited {measured.get('code')}\n$ {' '.join(command)}\n"
             f"{stdout}{stderr}"
         )
-    return Finished(measured["wall"], measured["cpu"], measured["rss_kb"] / 1024, stdout)
+    return Finished(
+        measured["wall"],
+        measured["cpu"],
+        measured["rss_kb"] / 1024,
+        measured["tree_kb"] / 1024,
+        stdout,
+    )
 
 
 def launcher_rss_mb(env: dict[str, str]) -> float:
@@ -314,7 +362,16 @@ def run_ours(folder: Path, env: dict[str, str], n: int) -> Run:
         ).fetchone()
     if recipients != n:
         raise SystemExit(f"FAILED: the ledger records {recipients} accepted recipients, not {n}")
-    return Run(finished.wall, finished.cpu, finished.rss_mb, requests, n, server_cpu, server_rss)
+    return Run(
+        finished.wall,
+        finished.cpu,
+        finished.rss_mb,
+        finished.tree_mb,
+        requests,
+        n,
+        server_cpu,
+        server_rss,
+    )
 
 
 def run_bare(folder: Path, env: dict[str, str], n: int) -> Run:
@@ -335,6 +392,7 @@ def run_bare(folder: Path, env: dict[str, str], n: int) -> Run:
         finished.wall,
         finished.cpu,
         finished.rss_mb,
+        finished.tree_mb,
         counts["requests"],
         counts["recipients"],
         server_cpu,
@@ -349,6 +407,7 @@ def summarize(runs: list[Run]) -> Run:
         wall=statistics.median(r.wall for r in runs),
         cpu=statistics.median(r.cpu for r in runs),
         rss_mb=max(r.rss_mb for r in runs),
+        tree_mb=max(r.tree_mb for r in runs),
         requests=runs[0].requests,
         recipients=runs[0].recipients,
         server_cpu=statistics.median(r.server_cpu for r in runs),
@@ -361,14 +420,15 @@ def summarize(runs: list[Run]) -> Run:
 
 HEADER = (
     f"{'size':>9}  {'sender':<12} {'wall s':>8} {'recipients/s':>13} {'requests':>8} "
-    f"{'peak RSS MB':>11} {'CPU s':>7} {'server CPU s':>12}"
+    f"{'peak RSS MB':>11} {'tree MB':>7} {'CPU s':>7} {'server CPU s':>12}"
 )
 
 
 def row(n: int, label: str, run: Run) -> str:
     return (
         f"{n:>9,}  {label:<12} {run.wall:>8.2f} {run.recipients / run.wall:>13,.0f} "
-        f"{run.requests:>8,} {run.rss_mb:>11.1f} {run.cpu:>7.2f} {run.server_cpu:>12.2f}"
+        f"{run.requests:>8,} {run.rss_mb:>11.1f} {run.tree_mb:>7.1f} {run.cpu:>7.2f} "
+        f"{run.server_cpu:>12.2f}"
     )
 
 
@@ -380,9 +440,10 @@ def preamble(sizes: list[int], repeat: int, launcher_mb: float) -> None:
         f"repeat {repeat} (median wall/CPU, max RSS)"
     )
     print(
-        "figures are the sending process's own (os.wait4: wall, user+sys CPU, ru_maxrss); "
-        f"launcher RSS {launcher_mb:.1f} MB\n  (a peak RSS at or below it means "
-        "'at most this')"
+        "figures are the sending command's (os.wait4: wall, user+sys CPU including its worker "
+        "processes, ru_maxrss of the\n  largest process); tree MB: peak summed PSS of the "
+        f"command and its workers, sampled every 0.1 s. launcher RSS {launcher_mb:.1f} MB\n"
+        "  (a peak RSS at or below it means 'at most this')"
     )
     print(
         "server: python -m tests.sendgrid_server --fast, a fresh process per run, on this "
@@ -408,7 +469,7 @@ def report(results: dict[int, tuple[Run, Run]]) -> bool:
     for n, (ours, floor) in results.items():
         print(
             f"  {n:>9,}: wall {ours.wall / floor.wall:.2f}x, CPU {ours.cpu / floor.cpu:.2f}x, "
-            f"peak RSS {ours.rss_mb / floor.rss_mb:.2f}x"
+            f"peak tree memory {ours.tree_mb / floor.tree_mb:.2f}x"
         )
     print("\ntargets:")
     passed = True
@@ -425,11 +486,12 @@ def report(results: dict[int, tuple[Run, Run]]) -> bool:
             f"(measured {ratio:.2f}x: {ours.wall:.2f} s vs {floor.wall:.2f} s)"
         )
         if max_rss is not None:
-            ok = ours.rss_mb < max_rss
+            ok = ours.tree_mb < max_rss
             passed &= ok
             print(
                 f"  {'PASS' if ok else 'FAIL'}  {n:>9,}: peak memory under {max_rss:.0f} MB "
-                f"(measured {ours.rss_mb:.1f} MB)"
+                f"(measured {ours.tree_mb:.1f} MB, all processes; the largest alone "
+                f"{ours.rss_mb:.1f} MB)"
             )
     return passed
 
