@@ -12,7 +12,9 @@ built the backend, the message and the personalizer, so they inherit them. They
 never touch SQLite (a connection must not cross fork()). They ignore SIGINT and
 SIGTERM: the parent decides when to stop, and a request in flight is always
 finished. A shared event, set by ``relay_stop`` once the parent is stopping, cuts
-their retry waits short, as ``Context.sleep`` does in one process.
+their retry waits short, as ``Context.sleep`` does in one process. A worker whose
+parent died (kill -9) exits within a second: the batch it held is in flight in
+the ledger, so the rerun reports it as uncertain, as after any crash.
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ from __future__ import annotations
 import multiprocessing
 import os
 import signal
+import threading
+import time
 from collections.abc import Iterator, Sequence
 from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
 from contextlib import contextmanager
@@ -95,11 +99,23 @@ def senders(job: Job, workers: int, *, processes: bool) -> Iterator[Senders]:
         _job = None
 
 
+# How often a worker checks that its parent is still alive.
+PARENT_CHECK_SECONDS = 1.0
+
+
 def _start_worker(stop: Event) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     assert _job is not None, "a send worker starts only by fork from senders()"
     _job.ctx.stopping = stop
+    threading.Thread(target=_exit_with_parent, args=(os.getppid(),), daemon=True).start()
+
+
+def _exit_with_parent(parent: int) -> None:
+    """An orphan would otherwise wait for work forever (it holds the queue's other end)."""
+    while os.getppid() == parent:
+        time.sleep(PARENT_CHECK_SECONDS)
+    os._exit(1)
 
 
 def _send_in_worker(rows: Sequence[AudienceRow]) -> str:

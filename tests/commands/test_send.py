@@ -292,6 +292,46 @@ def test_kill_9_mid_send_then_a_rerun_delivers_everyone_once(
 
 
 @pytest.mark.slow
+def test_kill_9_with_worker_processes_leaves_no_orphans_and_no_double_send(
+    ready: Folder, server: SendGridServer
+) -> None:
+    emails = write_readers(ready, 5000)
+    ready.env["DIGEST_SENDGRID_CONCURRENCY"] = "2"
+    server.slow_next(0.2)
+    server.slow_next(0.2)
+    server.hang_next(5)
+    server.hang_next(5)
+    process = digest_process(ready)
+    wait_for(lambda: len(server.accepted_recipients()) >= 4000)  # both hung ones arrived too
+    workers = children(process.pid)
+    assert len(workers) == 2
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    wait_for(lambda: not any(alive(pid) for pid in workers), seconds=10)
+    rerun = send(ready)
+    assert rerun.exit_code == 1, "the two uncertain batches leave the edition incomplete"
+    listing = ready.path / ".digest" / "uncertain-2026-11-27.txt"
+    assert sorted(listing.read_text().split()) == sorted(emails[2000:4000])
+    assert Counter(server.accepted_recipients()) == Counter(emails), "everyone exactly once"
+
+
+def children(pid: int) -> list[int]:
+    found = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        found += [int(child) for child in (task / "children").read_text().split()]
+    return found
+
+
+def alive(pid: int) -> bool:
+    """Running, not a zombie left for whoever reaps orphans."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except FileNotFoundError:
+        return False
+    return state != "Z"
+
+
+@pytest.mark.slow
 def test_two_sends_at_once_exactly_one_sends(ready: Folder, server: SendGridServer) -> None:
     emails = write_readers(ready, 3000)
     ready.env["DIGEST_SENDGRID_CONCURRENCY"] = "1"
