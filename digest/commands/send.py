@@ -12,10 +12,11 @@ import itertools
 import signal
 import threading
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, wait
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from types import FrameType
 
 from ..addresses import InvalidAddress, normalize
@@ -33,6 +34,7 @@ from ..personalize import Personalizer, used_tokens
 from ..subscribers import AudienceReport, Problem, active_audience
 from .backends import concurrency
 from .common import Context, edition_key, message_for, next_digest, render
+from .offload import Offloaded
 from .progress import SendProgress
 from .senders import Job, senders
 
@@ -171,11 +173,12 @@ def _start(
     if not options.yes:
         count = sum(1 for _ in active_audience(audience_path, AudienceReport()))
         _ask(options, confirm, f"Send edition {key}, {email.subject!r}, to {count} subscribers?")
-    report = AudienceReport()
     personalize = personalizer(ctx, used_tokens(email.subject, email.html, email.text))
-    audience = _sendable(active_audience(audience_path, report), personalize, report)
+    read = _read_in_child(audience_path, personalize)
+    audience = (Subscriber(email, name, fields=fields) for email, name, fields in read)
     first = next(audience, None)
     if first is None:
+        report = read.result or AudienceReport()
         warn_problems(ctx, report)
         skipped = ", ".join(f"{n} {why}" for why, n in sorted(report.skipped.items()) if n)
         raise SendRefused(
@@ -195,6 +198,7 @@ def _start(
         backend=backend.name,
         started_at=ctx.clock(),
     )
+    report = read.result or AudienceReport()
     outcome.skipped.update(report.skipped)
     outcome.skipped["duplicate"] += counts.duplicates
     warn_problems(ctx, report)
@@ -240,6 +244,23 @@ def personalizer(ctx: Context, tokens: frozenset[str]) -> Personalizer:
         secret=settings.secrets.unsubscribe_secret,
         used_tokens=tokens,
     )
+
+
+SubscriberFields = tuple[str, str, Mapping[str, str]]
+
+
+def _read_in_child(
+    path: Path, personalize: Personalizer
+) -> Offloaded[SubscriberFields, AudienceReport]:
+    """The sendable subscribers' address, name and merge fields, read and validated by a
+    child process while this one freezes them; ``result``: the child's AudienceReport."""
+    report = AudienceReport()
+
+    def produce() -> Iterator[SubscriberFields]:
+        for subscriber in _sendable(active_audience(path, report), personalize, report):
+            yield subscriber.email, subscriber.name, subscriber.fields
+
+    return Offloaded(produce, lambda: report)
 
 
 def _sendable(

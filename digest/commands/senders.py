@@ -22,8 +22,6 @@ from __future__ import annotations
 import multiprocessing
 import os
 import signal
-import threading
-import time
 from collections.abc import Iterator, Sequence
 from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
 from contextlib import contextmanager
@@ -34,6 +32,7 @@ from ..deliver import Backend, Message
 from ..ledger import AudienceRow, subscriber_from_row
 from ..personalize import Personalizer
 from .common import Context
+from .offload import exit_with_parent
 
 
 @dataclass
@@ -99,23 +98,13 @@ def senders(job: Job, workers: int, *, processes: bool) -> Iterator[Senders]:
         _job = None
 
 
-# How often a worker checks that its parent is still alive.
-PARENT_CHECK_SECONDS = 1.0
-
-
 def _start_worker(stop: Event) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     assert _job is not None, "a send worker starts only by fork from senders()"
     _job.ctx.stopping = stop
-    threading.Thread(target=_exit_with_parent, args=(os.getppid(),), daemon=True).start()
-
-
-def _exit_with_parent(parent: int) -> None:
-    """An orphan would otherwise wait for work forever (it holds the queue's other end)."""
-    while os.getppid() == parent:
-        time.sleep(PARENT_CHECK_SECONDS)
-    os._exit(1)
+    # An orphan would otherwise wait for work forever (it holds the queue's other end).
+    exit_with_parent()
 
 
 def _send_in_worker(rows: Sequence[AudienceRow]) -> str:

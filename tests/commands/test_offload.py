@@ -1,0 +1,64 @@
+"""Offloaded: a stream produced in a forked child arrives whole, in order, errors and all."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+from collections.abc import Iterator
+
+import pytest
+
+from digest.commands.offload import CHUNK, ChildError, Offloaded
+from digest.errors import SubscribersError
+
+
+def test_the_items_arrive_in_order_and_the_result_after_them() -> None:
+    seen: list[int] = []
+
+    def produce() -> Iterator[int]:
+        for number in range(3 * CHUNK + 7):
+            seen.append(os.getpid())
+            yield number
+
+    stream = Offloaded(produce, lambda: {"pid": os.getpid(), "count": len(seen)})
+
+    assert list(stream) == list(range(3 * CHUNK + 7))
+    assert stream.result is not None
+    assert stream.result["count"] == 3 * CHUNK + 7, "finish() ran after produce(), in the child"
+    assert stream.result["pid"] != os.getpid()
+    assert seen == [], "nothing was produced in this process"
+
+
+def test_an_error_in_the_child_is_raised_here_after_the_items_before_it() -> None:
+    def produce() -> Iterator[int]:
+        yield 1
+        raise SubscribersError("subscribers.csv: line 1 has no `email` column", "add one")
+
+    received: list[int] = []
+    with pytest.raises(SubscribersError, match="no `email` column; add one"):
+        for item in Offloaded(produce, lambda: None):
+            received.append(item)
+    assert received == [1]
+
+
+def test_a_child_that_dies_is_an_error_not_a_short_stream() -> None:
+    def produce() -> Iterator[int]:
+        yield from range(CHUNK)
+        os._exit(3)
+
+    with pytest.raises(ChildError, match="exit code 3"):
+        list(Offloaded(produce, lambda: None))
+
+
+def test_leaving_the_stream_early_stops_the_child() -> None:
+    def produce() -> Iterator[int]:
+        number = 0
+        while True:  # endless: only the parent can stop it
+            yield number
+            number += 1
+
+    stream = iter(Offloaded(produce, lambda: None))
+    assert next(stream) == 0
+    [child] = multiprocessing.active_children()
+    stream.close()  # type: ignore[attr-defined]
+    assert not child.is_alive()
