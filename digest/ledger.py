@@ -297,7 +297,7 @@ class Ledger:
         html: str,
         text: str,
         post_ids: Sequence[str],
-        audience: Iterable[Subscriber],
+        audience: Iterable[AudienceRow],
         batch_size: int,
         backend: str,
         started_at: datetime,
@@ -305,9 +305,10 @@ class Ledger:
         """Record an edition as sending, with its content, posts and frozen audience.
 
         All in one transaction: either the whole edition is recorded or nothing is.
-        The audience is streamed (bounded memory whatever its size), deduplicated
-        case-insensitively (the first occurrence wins) and split, in order, into
-        pending batches of at most ``batch_size`` recipients.
+        The audience (rows made by ``audience_row``) is streamed (bounded memory
+        whatever its size), deduplicated case-insensitively (the first occurrence
+        wins) and split, in order, into pending batches of at most ``batch_size``
+        recipients.
         """
         _check_key(key)
         if batch_size < 1:
@@ -334,7 +335,7 @@ class Ledger:
             return self._freeze_audience(key, audience, batch_size, started)
 
     def _freeze_audience(
-        self, key: str, audience: Iterable[Subscriber], batch_size: int, started: str
+        self, key: str, audience: Iterable[AudienceRow], batch_size: int, started: str
     ) -> AudienceCounts:
         """Dedupe the audience into a temporary table, then copy it in as id ranges.
 
@@ -365,7 +366,7 @@ class Ledger:
             recipients=recipients, duplicates=fed - recipients, batches=len(starts)
         )
 
-    def _stage_audience(self, audience: Iterable[Subscriber]) -> tuple[int, int]:
+    def _stage_audience(self, audience: Iterable[AudienceRow]) -> tuple[int, int]:
         """Stream the audience into ``temp.audience_staging``, one row per lowercased address.
 
         Returns how many subscribers came in and how many were kept; the kept rows are
@@ -376,10 +377,9 @@ class Ledger:
 
         def rows() -> Iterator[tuple[str, str, str, str | None]]:
             nonlocal fed
-            for subscriber in audience:
+            for email, name, fields in audience:
                 fed += 1
-                email = subscriber.email
-                yield email.lower(), email, subscriber.name, _fields_json(subscriber.fields)
+                yield email.lower(), email, name, fields
 
         self._db.execute(
             "CREATE TEMP TABLE audience_staging (pos INTEGER PRIMARY KEY,"
@@ -699,6 +699,11 @@ _encode_json = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encod
 def _fields_json(fields: Mapping[str, Any]) -> str | None:
     """Merge fields as compact JSON, or None when there are none (the common case)."""
     return _encode_json(dict(fields)) if fields else None
+
+
+def audience_row(subscriber: Subscriber) -> AudienceRow:
+    """A subscriber as the audience table stores them (see ``start_edition``)."""
+    return subscriber.email, subscriber.name, _fields_json(subscriber.fields)
 
 
 def subscriber_from_row(row: AudienceRow) -> Subscriber:

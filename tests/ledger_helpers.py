@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from digest.ledger import Ledger
+from digest.ledger import Ledger, audience_row
 from digest.models import Subscriber
 
 REPO = Path(__file__).resolve().parents[1]
@@ -62,7 +62,7 @@ def start(ledger: Ledger, key: str, audience: Any, *, batch_size: int = 2, **ove
         "html": "<p>Hello %%name%%</p>",
         "text": "Hello %%name%%",
         "post_ids": [f"{key}/a", f"{key}/b"],
-        "audience": audience,
+        "audience": (audience_row(subscriber) for subscriber in audience),
         "batch_size": batch_size,
         "backend": "sendgrid",
         "started_at": T0,

@@ -12,7 +12,7 @@ import itertools
 import signal
 import threading
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, wait
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -28,7 +28,16 @@ from ..errors import (
     SendRefused,
     StandDown,
 )
-from ..ledger import FAILED, IN_FLIGHT, PENDING, Batch, Edition, Ledger
+from ..ledger import (
+    FAILED,
+    IN_FLIGHT,
+    PENDING,
+    AudienceRow,
+    Batch,
+    Edition,
+    Ledger,
+    audience_row,
+)
 from ..models import RenderedEmail, Subscriber
 from ..personalize import Personalizer, used_tokens
 from ..subscribers import AudienceReport, Problem, active_audience
@@ -175,7 +184,7 @@ def _start(
         _ask(options, confirm, f"Send edition {key}, {email.subject!r}, to {count} subscribers?")
     personalize = personalizer(ctx, used_tokens(email.subject, email.html, email.text))
     read = _read_in_child(audience_path, personalize)
-    audience = (Subscriber(email, name, fields=fields) for email, name, fields in read)
+    audience = iter(read)
     first = next(audience, None)
     if first is None:
         report = read.result or AudienceReport()
@@ -246,19 +255,14 @@ def personalizer(ctx: Context, tokens: frozenset[str]) -> Personalizer:
     )
 
 
-SubscriberFields = tuple[str, str, Mapping[str, str]]
-
-
-def _read_in_child(
-    path: Path, personalize: Personalizer
-) -> Offloaded[SubscriberFields, AudienceReport]:
-    """The sendable subscribers' address, name and merge fields, read and validated by a
-    child process while this one freezes them; ``result``: the child's AudienceReport."""
+def _read_in_child(path: Path, personalize: Personalizer) -> Offloaded[AudienceRow, AudienceReport]:
+    """The sendable subscribers as ledger rows, read and validated by a child process
+    while this one freezes them; ``result``: the child's AudienceReport."""
     report = AudienceReport()
 
-    def produce() -> Iterator[SubscriberFields]:
+    def produce() -> Iterator[AudienceRow]:
         for subscriber in _sendable(active_audience(path, report), personalize, report):
-            yield subscriber.email, subscriber.name, subscriber.fields
+            yield audience_row(subscriber)
 
     return Offloaded(produce, lambda: report)
 
