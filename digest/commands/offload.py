@@ -7,18 +7,19 @@ and a million-reader freeze takes about half as long.
 
 The child is forked, so it inherits what ``produce`` needs without pickling. It
 must not touch SQLite (a connection must not cross fork()): give it only pure
-work. It ignores SIGINT and SIGTERM (the parent decides, and kills it when the
-stream is abandoned) and exits with its parent.
+work. It ignores SIGINT (the parent decides; it kills the child when the stream
+is abandoned) and exits with its parent.
 """
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import os
 import signal
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable
 from multiprocessing.connection import Connection
 from typing import Generic, TypeVar
 
@@ -46,10 +47,10 @@ class Offloaded(Generic[T, R]):
         self._finish = finish
         self.result: R | None = None
 
-    def __iter__(self) -> Iterator[T]:
+    def __iter__(self) -> Generator[T, None, None]:
         fork = multiprocessing.get_context("fork")
         receiving, sending = fork.Pipe(duplex=False)
-        child = fork.Process(target=self._run, args=(sending,), daemon=True)
+        child = fork.Process(target=self._run, args=(receiving, sending, os.getpid()), daemon=True)
         child.start()
         sending.close()
         try:
@@ -57,9 +58,8 @@ class Offloaded(Generic[T, R]):
                 try:
                     kind, payload = receiving.recv()
                 except EOFError:
-                    raise ChildError(
-                        f"the child process died (exit code {child.exitcode})"
-                    ) from None
+                    child.join(timeout=5)
+                    raise ChildError(f"the child died (exit code {child.exitcode})") from None
                 if kind == "items":
                     yield from payload
                 elif kind == "done":
@@ -69,14 +69,17 @@ class Offloaded(Generic[T, R]):
                     raise payload
         finally:
             receiving.close()
+            child.join(timeout=1)
             if child.is_alive():
                 child.kill()
-            child.join()
+                child.join()
 
-    def _run(self, sending: Connection) -> None:
+    def _run(self, receiving: Connection, sending: Connection, parent: int) -> None:
+        # Only the parent reads: closing this end lets a send into a pipe the parent
+        # has abandoned fail at once instead of blocking.
+        receiving.close()
         signal.signal(signal.SIGINT, signal.SIG_IGN)
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)
-        exit_with_parent()
+        exit_with_parent(parent)
         chunk: list[T] = []
         try:
             for item in self._produce():
@@ -85,20 +88,30 @@ class Offloaded(Generic[T, R]):
                     sending.send(("items", chunk))
                     chunk = []
             sending.send(("items", chunk))
+            chunk = []
             sending.send(("done", self._finish()))
         except Exception as error:  # sent to the parent, which raises it after the items
-            sending.send(("items", chunk))
-            try:
-                sending.send(("error", error))
-            except Exception:
-                sending.send(("error", ChildError(f"{type(error).__name__}: {error}")))
+            _send_error(sending, chunk, error)
         finally:
             sending.close()
 
 
-def exit_with_parent() -> None:
-    """In a forked child: exit within a second once the parent is gone (even by kill -9)."""
-    threading.Thread(target=_watch_parent, args=(os.getppid(),), daemon=True).start()
+def _send_error(sending: Connection, chunk: list[T], error: Exception) -> None:
+    """The items not sent yet, then the error (as it was, or in words if it won't pickle)."""
+    # Any send may fail: an item or the error may not pickle, the parent may be gone.
+    with contextlib.suppress(Exception):
+        sending.send(("items", chunk))
+    try:
+        sending.send(("error", error))
+    except Exception:
+        with contextlib.suppress(Exception):
+            sending.send(("error", ChildError(f"{type(error).__name__}: {error}")))
+
+
+def exit_with_parent(parent: int) -> None:
+    """In a child forked by ``parent`` (its pid, taken before the fork): exit within a
+    second once the parent is gone, even by kill -9."""
+    threading.Thread(target=_watch_parent, args=(parent,), daemon=True).start()
 
 
 def _watch_parent(parent: int) -> None:

@@ -13,8 +13,8 @@ import signal
 import threading
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import FIRST_COMPLETED, Future, wait
-from contextlib import contextmanager
+from concurrent.futures import FIRST_COMPLETED, BrokenExecutor, Future, wait
+from contextlib import closing, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
@@ -184,29 +184,30 @@ def _start(
         _ask(options, confirm, f"Send edition {key}, {email.subject!r}, to {count} subscribers?")
     personalize = personalizer(ctx, used_tokens(email.subject, email.html, email.text))
     read = _read_in_child(audience_path, personalize)
-    audience = iter(read)
-    first = next(audience, None)
-    if first is None:
-        report = read.result or AudienceReport()
-        warn_problems(ctx, report)
-        skipped = ", ".join(f"{n} {why}" for why, n in sorted(report.skipped.items()) if n)
-        raise SendRefused(
-            f"no active subscribers to send to in {settings.subscribers.path}"
-            f" ({skipped or 'the list is empty'})",
-            "add readers or fix the rows named above; nothing was sent or recorded",
+    # Closed on any error, so the reading child never outlives an abandoned freeze.
+    with closing(iter(read)) as audience:
+        first = next(audience, None)
+        if first is None:
+            report = read.result or AudienceReport()
+            warn_problems(ctx, report)
+            skipped = ", ".join(f"{n} {why}" for why, n in sorted(report.skipped.items()) if n)
+            raise SendRefused(
+                f"no active subscribers to send to in {settings.subscribers.path}"
+                f" ({skipped or 'the list is empty'})",
+                "add readers or fix the rows named above; nothing was sent or recorded",
+            )
+        counts = ledger.start_edition(
+            key,
+            subject=email.subject,
+            preheader=email.preheader,
+            html=email.html,
+            text=email.text,
+            post_ids=[post.id for post in digest.posts],
+            audience=itertools.chain([first], audience),
+            batch_size=backend.batch_size,
+            backend=backend.name,
+            started_at=ctx.clock(),
         )
-    counts = ledger.start_edition(
-        key,
-        subject=email.subject,
-        preheader=email.preheader,
-        html=email.html,
-        text=email.text,
-        post_ids=[post.id for post in digest.posts],
-        audience=itertools.chain([first], audience),
-        batch_size=backend.batch_size,
-        backend=backend.name,
-        started_at=ctx.clock(),
-    )
     report = read.result or AudienceReport()
     outcome.skipped.update(report.skipped)
     outcome.skipped["duplicate"] += counts.duplicates
@@ -342,7 +343,11 @@ def _deliver(
                     break
                 rows = ledger.batch_rows(batch.id)
                 ledger.mark_in_flight(batch.id, ctx.clock())
-                in_flight[pool.submit(rows)] = batch
+                try:
+                    in_flight[pool.submit(rows)] = batch
+                except BrokenExecutor as broken:  # surely not sent: pending again
+                    ledger.mark_pending([batch.id])
+                    outcome.stopped_on = _worker_died(broken)
             if not in_flight:
                 break
             done, _ = wait(in_flight, timeout=STOP_POLL_SECONDS, return_when=FIRST_COMPLETED)
@@ -368,6 +373,10 @@ def _record(
     except BatchUncertain as problem:
         outcome.uncertain += batch.size
         ctx.warn(f"batch {batch.seq}: {problem}")
+    except BrokenExecutor as broken:  # a worker died, maybe after posting: stays in flight
+        outcome.uncertain += batch.size
+        if outcome.stopped_on is None:
+            outcome.stopped_on = _worker_died(broken)
     except RecipientRefused as problem:
         ledger.mark_rejected(batch.id, str(problem), ctx.clock())
         outcome.rejected += batch.size
@@ -384,6 +393,13 @@ def _record(
         ledger.mark_accepted(batch.id, message_id, ctx.clock())
         outcome.accepted += batch.size
     return None
+
+
+def _worker_died(broken: BrokenExecutor) -> BatchUncertain:
+    return BatchUncertain(
+        f"a send worker process died ({broken}); the batches it held may or may not "
+        "have reached SendGrid"
+    )
 
 
 @contextmanager

@@ -253,7 +253,9 @@ class SendGridBackend:
         self._policy = RetryPolicy(max_retries=max_retries)
         self._sleep = sleep
         self._clock = clock
-        self._rng = rng or random.Random()
+        # By default drawn from os.urandom: no state, so forked send workers never
+        # share one and retry in lockstep.
+        self._rng = rng or random.SystemRandom()
         # The SDK's client mutates a headers dict it shares between calls: one per thread.
         self._local = threading.local()
 

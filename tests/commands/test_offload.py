@@ -41,6 +41,30 @@ def test_an_error_in_the_child_is_raised_here_after_the_items_before_it() -> Non
     assert received == [1]
 
 
+def test_an_error_raised_by_finish_comes_after_every_item_exactly_once() -> None:
+    def finish() -> None:
+        raise SubscribersError("cannot count")
+
+    received: list[int] = []
+    with pytest.raises(SubscribersError, match="cannot count"):
+        for item in Offloaded(lambda: range(CHUNK + 3), finish):
+            received.append(item)
+    assert received == list(range(CHUNK + 3))
+
+
+def test_an_error_that_cannot_be_pickled_arrives_in_words() -> None:
+    class Unpicklable(Exception):
+        def __reduce__(self) -> tuple[object, ...]:
+            raise TypeError("no")
+
+    def produce() -> Iterator[int]:
+        raise Unpicklable("local trouble")
+        yield 0
+
+    with pytest.raises(ChildError, match="Unpicklable: local trouble"):
+        list(Offloaded(produce, lambda: None))
+
+
 def test_a_child_that_dies_is_an_error_not_a_short_stream() -> None:
     def produce() -> Iterator[int]:
         yield from range(CHUNK)
@@ -60,5 +84,6 @@ def test_leaving_the_stream_early_stops_the_child() -> None:
     stream = iter(Offloaded(produce, lambda: None))
     assert next(stream) == 0
     [child] = multiprocessing.active_children()
-    stream.close()  # type: ignore[attr-defined]
-    assert not child.is_alive()
+    stream.close()
+    # It saw the pipe close and ended by itself, rather than block until killed.
+    assert child.exitcode == 0

@@ -332,6 +332,28 @@ def alive(pid: int) -> bool:
 
 
 @pytest.mark.slow
+def test_a_worker_that_dies_leaves_its_batch_uncertain_and_says_so_in_one_line(
+    ready: Folder, server: SendGridServer
+) -> None:
+    emails = write_readers(ready, 4000)
+    ready.env["DIGEST_SENDGRID_CONCURRENCY"] = "2"
+    server.hang_next(3)
+    server.hang_next(3)
+    process = digest_process(ready)
+    wait_for(lambda: server.received >= 2)
+    os.kill(children(process.pid)[0], signal.SIGKILL)
+    _, stderr = process.communicate(timeout=30)
+    assert process.returncode == 1
+    assert "a send worker process died" in stderr
+    assert "Traceback" not in stderr
+    rerun = send(ready)
+    assert rerun.exit_code == 1
+    listing = ready.path / ".digest" / "uncertain-2026-11-27.txt"
+    assert sorted(listing.read_text().split()) == sorted(emails[:2000])
+    assert Counter(server.accepted_recipients()) == Counter(emails), "everyone exactly once"
+
+
+@pytest.mark.slow
 def test_two_sends_at_once_exactly_one_sends(ready: Folder, server: SendGridServer) -> None:
     emails = write_readers(ready, 3000)
     ready.env["DIGEST_SENDGRID_CONCURRENCY"] = "1"
@@ -416,11 +438,12 @@ def test_an_invalid_sender_is_refused_before_anything_starts(
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("concurrency", ["1", "2"], ids=["one process", "worker processes"])
 def test_sigterm_during_a_rate_limit_wait_stops_promptly(
-    ready: Folder, server: SendGridServer
+    ready: Folder, server: SendGridServer, concurrency: str
 ) -> None:
     emails = write_readers(ready, 3000)
-    ready.env["DIGEST_SENDGRID_CONCURRENCY"] = "1"
+    ready.env["DIGEST_SENDGRID_CONCURRENCY"] = concurrency
     server.slow_next(0)
     server.fail_next(429, reset_in=60)
     process = digest_process(ready)
