@@ -270,48 +270,34 @@ def wait_for(condition: Callable[[], bool], seconds: float = 20.0) -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize(
+    ("concurrency", "uncertain"),
+    [(1, (2000, 3000)), (2, (2000, 4000))],
+    ids=["one process", "worker processes"],
+)
 def test_kill_9_mid_send_then_a_rerun_delivers_everyone_once(
-    ready: Folder, server: SendGridServer
+    ready: Folder, server: SendGridServer, concurrency: int, uncertain: tuple[int, int]
 ) -> None:
     emails = write_readers(ready, 5000)
-    ready.env["DIGEST_SENDGRID_CONCURRENCY"] = "1"
+    ready.env["DIGEST_SENDGRID_CONCURRENCY"] = str(concurrency)
     server.slow_next(0.2)
     server.slow_next(0.2)
-    server.hang_next(5)
+    for _ in range(concurrency):
+        server.hang_next(5)
+    first, last = uncertain
     process = digest_process(ready)
-    wait_for(lambda: len(server.accepted_recipients()) >= 3000)
+    wait_for(lambda: len(server.accepted_recipients()) >= last)  # the hung ones arrived too
+    workers = children(process.pid)
+    assert len(workers) == (concurrency if concurrency > 1 else 0)
     process.send_signal(signal.SIGKILL)
     process.wait()
-    assert Counter(server.accepted_recipients()) == Counter(emails[:3000])
+    wait_for(lambda: not any(alive(pid) for pid in workers), seconds=10)  # no orphans left
+    assert Counter(server.accepted_recipients()) == Counter(emails[:last])
     rerun = send(ready)
-    assert rerun.exit_code == 1, "an uncertain batch leaves the edition incomplete"
+    assert rerun.exit_code == 1, "uncertain batches leave the edition incomplete"
     assert "in flight when an earlier run stopped" in rerun.stderr
     listing = ready.path / ".digest" / "uncertain-2026-11-27.txt"
-    assert listing.read_text().split() == emails[2000:3000]
-    assert Counter(server.accepted_recipients()) == Counter(emails), "everyone exactly once"
-
-
-@pytest.mark.slow
-def test_kill_9_with_worker_processes_leaves_no_orphans_and_no_double_send(
-    ready: Folder, server: SendGridServer
-) -> None:
-    emails = write_readers(ready, 5000)
-    ready.env["DIGEST_SENDGRID_CONCURRENCY"] = "2"
-    server.slow_next(0.2)
-    server.slow_next(0.2)
-    server.hang_next(5)
-    server.hang_next(5)
-    process = digest_process(ready)
-    wait_for(lambda: len(server.accepted_recipients()) >= 4000)  # both hung ones arrived too
-    workers = children(process.pid)
-    assert len(workers) == 2
-    process.send_signal(signal.SIGKILL)
-    process.wait()
-    wait_for(lambda: not any(alive(pid) for pid in workers), seconds=10)
-    rerun = send(ready)
-    assert rerun.exit_code == 1, "the two uncertain batches leave the edition incomplete"
-    listing = ready.path / ".digest" / "uncertain-2026-11-27.txt"
-    assert sorted(listing.read_text().split()) == sorted(emails[2000:4000])
+    assert sorted(listing.read_text().split()) == sorted(emails[first:last])
     assert Counter(server.accepted_recipients()) == Counter(emails), "everyone exactly once"
 
 
