@@ -19,6 +19,7 @@ succeed. ``send_lock`` is a second, per-edition ``flock`` held for a whole send.
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import json
 import os
@@ -71,7 +72,8 @@ _HELD_LOCKS: set[int] = set()
 
 def _close_inherited_locks() -> None:
     for fd in _HELD_LOCKS:
-        os.close(fd)
+        with contextlib.suppress(OSError):
+            os.close(fd)
     _HELD_LOCKS.clear()
 
 

@@ -23,6 +23,8 @@ from collections.abc import Callable, Generator, Iterable
 from multiprocessing.connection import Connection
 from typing import Generic, TypeVar
 
+from ..errors import DigestError
+
 T = TypeVar("T")
 R = TypeVar("R")
 
@@ -30,8 +32,10 @@ CHUNK = 2000
 _PARENT_CHECK_SECONDS = 1.0
 
 
-class ChildError(RuntimeError):
-    """An error in the child that could not be sent back as it was."""
+class ChildError(DigestError):
+    """The child died, or raised an error that could not be sent back as it was."""
+
+    hint = "run the command again; with -v for details if it fails the same way"
 
 
 class Offloaded(Generic[T, R]):
@@ -39,12 +43,15 @@ class Offloaded(Generic[T, R]):
 
     Once the items are exhausted, ``result`` holds what ``finish()`` returned in the
     child (say, counts it kept while producing). An error raised in the child is
-    raised here, from the iteration.
+    raised here, from the iteration. ``doing`` names the work in error messages.
     """
 
-    def __init__(self, produce: Callable[[], Iterable[T]], finish: Callable[[], R]) -> None:
+    def __init__(
+        self, produce: Callable[[], Iterable[T]], finish: Callable[[], R], *, doing: str
+    ) -> None:
         self._produce = produce
         self._finish = finish
+        self._doing = doing
         self.result: R | None = None
 
     def __iter__(self) -> Generator[T, None, None]:
@@ -59,7 +66,9 @@ class Offloaded(Generic[T, R]):
                     kind, payload = receiving.recv()
                 except EOFError:
                     child.join(timeout=5)
-                    raise ChildError(f"the child died (exit code {child.exitcode})") from None
+                    raise ChildError(
+                        f"{self._doing}: the child process died (exit code {child.exitcode})"
+                    ) from None
                 if kind == "items":
                     yield from payload
                 elif kind == "done":

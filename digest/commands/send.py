@@ -265,7 +265,7 @@ def _read_in_child(path: Path, personalize: Personalizer) -> Offloaded[AudienceR
         for subscriber in _sendable(active_audience(path, report), personalize, report):
             yield audience_row(subscriber)
 
-    return Offloaded(produce, lambda: report)
+    return Offloaded(produce, lambda: report, doing=f"reading {path.name}")
 
 
 def _sendable(
@@ -354,7 +354,8 @@ def _deliver(
             pool.relay_stop()
             for future in done:
                 batch = in_flight.pop(future)
-                crash = _record(ctx, ledger, batch, future, outcome) or crash
+                unexpected = _record(ctx, ledger, batch, future, outcome)
+                crash = crash or unexpected
                 progress.advance(batch.size)
     if crash is not None:
         raise crash

@@ -20,7 +20,7 @@ def test_the_items_arrive_in_order_and_the_result_after_them() -> None:
             seen.append(os.getpid())
             yield number
 
-    stream = Offloaded(produce, lambda: {"pid": os.getpid(), "count": len(seen)})
+    stream = Offloaded(produce, lambda: {"pid": os.getpid(), "count": len(seen)}, doing="counting")
 
     assert list(stream) == list(range(3 * CHUNK + 7))
     assert stream.result is not None
@@ -36,7 +36,7 @@ def test_an_error_in_the_child_is_raised_here_after_the_items_before_it() -> Non
 
     received: list[int] = []
     with pytest.raises(SubscribersError, match="no `email` column; add one"):
-        for item in Offloaded(produce, lambda: None):
+        for item in Offloaded(produce, lambda: None, doing="counting"):
             received.append(item)
     assert received == [1]
 
@@ -47,7 +47,7 @@ def test_an_error_raised_by_finish_comes_after_every_item_exactly_once() -> None
 
     received: list[int] = []
     with pytest.raises(SubscribersError, match="cannot count"):
-        for item in Offloaded(lambda: range(CHUNK + 3), finish):
+        for item in Offloaded(lambda: range(CHUNK + 3), finish, doing="counting"):
             received.append(item)
     assert received == list(range(CHUNK + 3))
 
@@ -62,7 +62,7 @@ def test_an_error_that_cannot_be_pickled_arrives_in_words() -> None:
         yield 0
 
     with pytest.raises(ChildError, match="Unpicklable: local trouble"):
-        list(Offloaded(produce, lambda: None))
+        list(Offloaded(produce, lambda: None, doing="counting"))
 
 
 def test_a_child_that_dies_is_an_error_not_a_short_stream() -> None:
@@ -70,8 +70,8 @@ def test_a_child_that_dies_is_an_error_not_a_short_stream() -> None:
         yield from range(CHUNK)
         os._exit(3)
 
-    with pytest.raises(ChildError, match="exit code 3"):
-        list(Offloaded(produce, lambda: None))
+    with pytest.raises(ChildError, match="counting: the child process died \\(exit code 3\\)"):
+        list(Offloaded(produce, lambda: None, doing="counting"))
 
 
 def test_leaving_the_stream_early_stops_the_child() -> None:
@@ -81,7 +81,7 @@ def test_leaving_the_stream_early_stops_the_child() -> None:
             yield number
             number += 1
 
-    stream = iter(Offloaded(produce, lambda: None))
+    stream = iter(Offloaded(produce, lambda: None, doing="counting"))
     assert next(stream) == 0
     [child] = multiprocessing.active_children()
     stream.close()
