@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import binascii
 import hashlib
-import hmac
 import re
 from collections.abc import Collection
 from urllib.parse import quote
@@ -81,7 +80,7 @@ def used_tokens(*texts: str) -> frozenset[str]:
 
 def unsubscribe_token(email: str, secret: str) -> str:
     """HMAC-SHA256 of the lowercased address under the secret, urlsafe base64 without padding."""
-    return _token_text(hmac.digest(secret.encode(), email.lower().encode(), "sha256"))
+    return _token_text(HmacSha256(secret.encode())(email.lower().encode()))
 
 
 def _token_text(digest: bytes) -> str:
@@ -91,19 +90,10 @@ def _token_text(digest: bytes) -> str:
 
 
 def unsubscribe_url(template: str, email: str, secret: str) -> str:
-    """The recipient's one-click unsubscribe URL; a marked preview token when there is no secret.
-
-    ``{token}`` in the template is required; ``{email}`` is optional and URL-quoted.
-    Other braces are left alone, so the template is not a format string.
-    """
-    if "{token}" not in template:
-        raise ConfigError(
-            f"unsubscribe.url {template!r} has no {{token}}",
-            "put {token} where the signed token goes: https://example.com/unsubscribe?t={token}",
-        )
-    signed = unsubscribe_token(email, secret) if secret else PREVIEW_TOKEN
-    url = template.replace("{email}", quote(email, safe="")).replace("{token}", signed)
-    return _LINE_BREAKS.sub("", url)
+    """One recipient's one-click unsubscribe URL (see Personalizer.url, for many)."""
+    return Personalizer(
+        unsubscribe_url_template=template, unsubscribe_mailto="", secret=secret, used_tokens=()
+    ).url(email)
 
 
 class Personalizer:
@@ -124,7 +114,10 @@ class Personalizer:
         name_fallback: str = "there",
     ) -> None:
         if unsubscribe_url_template and "{token}" not in unsubscribe_url_template:
-            unsubscribe_url(unsubscribe_url_template, "", secret)
+            raise ConfigError(
+                f"unsubscribe.url {unsubscribe_url_template!r} has no {{token}}",
+                "put {token} where the signed token goes: https://example.com/unsubscribe?t={token}",
+            )
         self._template = _LINE_BREAKS.sub("", unsubscribe_url_template)
         self._sign = HmacSha256(secret.encode()) if secret else None
         self._quotes_email = "{email}" in self._template
@@ -149,7 +142,12 @@ class Personalizer:
         )
 
     def url(self, email: str) -> str:
-        """The one-click unsubscribe URL for ``email`` ("" when none is configured)."""
+        """The one-click unsubscribe URL for ``email`` ("" when none is configured).
+
+        The signed token goes in ``{token}``; ``{email}``, if the template has it, is
+        URL-quoted. Other braces are left alone: the template is not a format string.
+        Without a secret the token is a marked preview token.
+        """
         if not self._template:
             return ""
         if self._sign is None:

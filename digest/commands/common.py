@@ -30,8 +30,8 @@ def utc_now() -> datetime:
 
 
 class StopFlag(Protocol):
-    """Set once a signal asks the run to stop: a threading.Event, or a multiprocessing one
-    shared with send workers."""
+    """Set once a signal asks the run to stop: a threading.Event, or in a send worker the
+    parent's StopPipe (commands/senders.py)."""
 
     def is_set(self) -> bool: ...
 

@@ -3,7 +3,7 @@
 Freezing a large audience is two halves of similar cost: reading and validating
 subscribers.csv (Python) and writing the rows into SQLite (mostly C). In one
 process they take turns on one core; with the reading in a child they overlap,
-and a million-reader freeze takes about half as long.
+and a freeze takes about a third less time (100k readers: 1.6-2.0 s -> 1.2-1.3 s).
 
 The child is forked, so it inherits what ``produce`` needs without pickling. It
 must not touch SQLite (a connection must not cross fork()): give it only pure
