@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import itertools
 import json
 import os
 import sqlite3
@@ -30,7 +31,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Self
+from typing import Self
 
 from .errors import LedgerError, StandDown
 from .models import Subscriber, is_edition_key
@@ -61,9 +62,6 @@ _TRANSITIONS: Mapping[str, tuple[str, ...]] = {
 }
 
 BUSY_TIMEOUT_SECONDS = 30.0
-
-# One recipient as the audience table stores it: address, name, merge fields as JSON or None.
-AudienceRow = tuple[str, str, str | None]
 
 # Send-lock descriptors this process holds. A forked child closes its copies at once,
 # so that a child outliving its parent (kill -9) never keeps an edition locked.
@@ -134,6 +132,25 @@ MIGRATIONS: tuple[str, ...] = (
         accepted   INTEGER NOT NULL
     );
     """,
+    # A batch's recipients move into one row of their own, packed as ``pack_recipients``
+    # writes them: freezing an audience or reading a batch is one row, not a thousand.
+    """
+    CREATE TABLE batch_recipients (
+        batch      INTEGER PRIMARY KEY REFERENCES batches (id),
+        recipients TEXT NOT NULL
+    );
+    INSERT INTO batch_recipients (batch, recipients)
+        SELECT b.id, (
+            SELECT json_group_array(
+                CASE WHEN a.fields IS NULL THEN json_array(a.email, a.name)
+                     ELSE json_array(a.email, a.name, json(a.fields)) END)
+            FROM (SELECT email, name, fields FROM audience
+                  WHERE id BETWEEN b.first_recipient AND b.first_recipient + b.size - 1
+                  ORDER BY id) AS a)
+        FROM batches AS b;
+    DROP TABLE audience;
+    ALTER TABLE batches DROP COLUMN first_recipient;
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -169,11 +186,19 @@ class Batch:
 
 @dataclass(frozen=True)
 class AudienceCounts:
-    """What ``start_edition`` froze: recipients kept, duplicate addresses dropped, batches."""
+    """What ``start_edition`` froze: recipients and batches."""
 
     recipients: int
-    duplicates: int
     batches: int
+
+
+@dataclass(frozen=True)
+class PackedBatch:
+    """A batch of an audience as the ledger stores it: ``recipients`` is ``size`` of them,
+    packed by ``pack_recipients``."""
+
+    size: int
+    recipients: str
 
 
 @dataclass(frozen=True)
@@ -299,22 +324,18 @@ class Ledger:
         html: str,
         text: str,
         post_ids: Sequence[str],
-        audience: Iterable[AudienceRow],
-        batch_size: int,
+        audience: Iterable[PackedBatch],
         backend: str,
         started_at: datetime,
     ) -> AudienceCounts:
         """Record an edition as sending, with its content, posts and frozen audience.
 
         All in one transaction: either the whole edition is recorded or nothing is.
-        The audience (rows made by ``audience_row``) is streamed (bounded memory
-        whatever its size), deduplicated case-insensitively (the first occurrence
-        wins) and split, in order, into pending batches of at most ``batch_size``
-        recipients.
+        The audience comes as ``AudiencePacker`` makes it, deduplicated and packed into
+        batches, in order; each becomes a pending batch. It is streamed, so memory stays
+        flat whatever its size.
         """
         _check_key(key)
-        if batch_size < 1:
-            raise ValueError(f"batch_size must be at least 1, not {batch_size}")
         started = _to_iso(started_at)
         with self._sqlite(), self._transaction():
             existing = self._db.execute(
@@ -334,70 +355,20 @@ class Ledger:
                 "INSERT INTO edition_posts (edition, position, post_id) VALUES (?, ?, ?)",
                 ((key, position, post_id) for position, post_id in enumerate(post_ids)),
             )
-            return self._freeze_audience(key, audience, batch_size, started)
-
-    def _freeze_audience(
-        self, key: str, audience: Iterable[AudienceRow], batch_size: int, started: str
-    ) -> AudienceCounts:
-        """Dedupe the audience into a temporary table, then copy it in as id ranges.
-
-        The copy numbers recipients from one past every id in use (or ever given to a
-        batch), so each batch is the range ``first_recipient .. + size - 1`` of its own.
-        """
-        fed, recipients = self._stage_audience(audience)
-        first = self._db.execute(
-            "SELECT max(coalesce((SELECT max(id) FROM audience), 0),"
-            " coalesce((SELECT max(first_recipient + size - 1) FROM batches), 0)) + 1"
-        ).fetchone()[0]
-        self._db.execute(
-            "INSERT INTO audience (id, email, name, fields)"
-            " SELECT :first - 1 + pos, email, name, fields FROM temp.audience_staging ORDER BY pos",
-            {"first": first},
-        )
-        self._db.execute("DROP TABLE temp.audience_staging")
-        starts = range(0, recipients, batch_size)
-        self._db.executemany(
-            "INSERT INTO batches (edition, seq, state, first_recipient, size, updated_at)"
-            " VALUES (?, ?, ?, ?, ?, ?)",
-            (
-                (key, seq, PENDING, first + start, min(batch_size, recipients - start), started)
-                for seq, start in enumerate(starts)
-            ),
-        )
-        return AudienceCounts(
-            recipients=recipients, duplicates=fed - recipients, batches=len(starts)
-        )
-
-    def _stage_audience(self, audience: Iterable[AudienceRow]) -> tuple[int, int]:
-        """Stream the audience into ``temp.audience_staging``, one row per lowercased address.
-
-        Returns how many subscribers came in and how many were kept; the kept rows are
-        numbered 1..kept in ``pos``, in order. Streaming keeps memory flat: the
-        temporary table lives in a file, not in Python.
-        """
-        fed = 0
-
-        def rows() -> Iterator[tuple[str, str, str, str | None]]:
-            nonlocal fed
-            for email, name, fields in audience:
-                fed += 1
-                yield email.lower(), email, name, fields
-
-        self._db.execute(
-            "CREATE TEMP TABLE audience_staging (pos INTEGER PRIMARY KEY,"
-            " key TEXT NOT NULL UNIQUE, email TEXT NOT NULL, name TEXT NOT NULL, fields TEXT)"
-        )
-        kept = self._db.executemany(
-            "INSERT OR IGNORE INTO temp.audience_staging (key, email, name, fields)"
-            " VALUES (?, ?, ?, ?)",
-            rows(),
-        ).rowcount
-        # SQLite numbers a row one past the largest rowid and an ignored duplicate takes
-        # no number, so positions run 1..kept without gaps; the batch ranges rely on it.
-        last = self._db.execute("SELECT max(pos) FROM temp.audience_staging").fetchone()[0]
-        if (last or 0) != kept:
-            raise LedgerError(f"the frozen audience is misnumbered ({kept} rows, last {last})")
-        return fed, kept
+            recipients = batches = 0
+            for seq, batch in enumerate(audience):
+                batch_id = self._db.execute(
+                    "INSERT INTO batches (edition, seq, state, size, updated_at)"
+                    " VALUES (?, ?, ?, ?, ?)",
+                    (key, seq, PENDING, batch.size, started),
+                ).lastrowid
+                self._db.execute(
+                    "INSERT INTO batch_recipients (batch, recipients) VALUES (?, ?)",
+                    (batch_id, batch.recipients),
+                )
+                recipients += batch.size
+                batches += 1
+            return AudienceCounts(recipients=recipients, batches=batches)
 
     def batches(self, key: str, states: Collection[str] = ALL_STATES) -> list[Batch]:
         """The edition's batches in the given states, in send order (by ``seq``)."""
@@ -414,22 +385,18 @@ class Ledger:
 
     def batch_recipients(self, batch_id: int) -> list[Subscriber]:
         """The recipients of one batch, in audience order, with name and merge fields."""
-        return [subscriber_from_row(row) for row in self.batch_rows(batch_id)]
+        return unpack_recipients(self.packed_recipients(batch_id))
 
-    def batch_rows(self, batch_id: int) -> list[AudienceRow]:
-        """The batch's recipients as stored: cheap to pass to another process."""
+    def packed_recipients(self, batch_id: int) -> str:
+        """The batch's recipients as stored (see ``unpack_recipients``): cheap to pass to
+        another process."""
         with self._sqlite():
-            span = self._db.execute(
-                "SELECT first_recipient, first_recipient + size - 1 FROM batches WHERE id = ?",
-                (batch_id,),
+            row = self._db.execute(
+                "SELECT recipients FROM batch_recipients WHERE batch = ?", (batch_id,)
             ).fetchone()
-            if span is None:
-                raise LedgerError(f"no batch {batch_id} in {self.path}")
-            # A rowid range: SQLite reads just these rows (a join would scan the audience).
-            return self._db.execute(
-                "SELECT email, name, fields FROM audience WHERE id BETWEEN ? AND ? ORDER BY id",
-                span,
-            ).fetchall()
+        if row is None:
+            raise LedgerError(f"no batch {batch_id} in {self.path}")
+        return row[0]
 
     def mark_in_flight(self, batch_id: int, at: datetime) -> None:
         """Record, committed before the request goes out, that the batch is being sent."""
@@ -698,20 +665,99 @@ def _check_key(key: str) -> None:
 _encode_json = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 
 
-def _fields_json(fields: Mapping[str, Any]) -> str | None:
-    """Merge fields as compact JSON, or None when there are none (the common case)."""
-    return _encode_json(dict(fields)) if fields else None
+def pack_recipients(subscribers: Iterable[Subscriber]) -> str:
+    """Subscribers as one batch's ``recipients``: a JSON array of ``[address, name]``, with
+    the merge fields as a third item when there are any."""
+    return _encode_json(
+        [[s.email, s.name, s.fields] if s.fields else [s.email, s.name] for s in subscribers]
+    )
 
 
-def audience_row(subscriber: Subscriber) -> AudienceRow:
-    """A subscriber as the audience table stores them (see ``start_edition``)."""
-    return subscriber.email, subscriber.name, _fields_json(subscriber.fields)
+def unpack_recipients(packed: str) -> list[Subscriber]:
+    """The Subscribers ``pack_recipients`` packed (address, name and merge fields)."""
+    return [
+        Subscriber(row[0], row[1], fields=row[2]) if len(row) > 2 else Subscriber(row[0], row[1])
+        for row in json.loads(packed)
+    ]
 
 
-def subscriber_from_row(row: AudienceRow) -> Subscriber:
-    """A stored audience row as the Subscriber it was frozen from (address, name, fields)."""
-    email, name, fields = row
-    return Subscriber(email, name, fields=json.loads(fields) if fields else {})
+class AudiencePacker:
+    """Turns an audience into the batches ``start_edition`` freezes: deduplicated (addresses
+    compared case-insensitively, the first one kept), in order, ``batch_size`` at most each.
+
+    It needs no ledger, so it can run in another process while the ledger writes. The
+    addresses seen go into a private temporary SQLite database, not a Python set, so
+    memory stays flat however long the list: a million addresses would take 100 MB.
+    ``duplicates`` counts the subscribers dropped.
+    """
+
+    def __init__(self, batch_size: int) -> None:
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be at least 1, not {batch_size}")
+        self.batch_size = batch_size
+        self.duplicates = 0
+
+    def batches(self, audience: Iterable[Subscriber]) -> Iterator[PackedBatch]:
+        """The audience's batches, streamed as the audience is."""
+        with contextlib.closing(_SeenAddresses()) as seen:
+            batch: list[Subscriber] = []
+            for chunk in _chunks(audience, self.batch_size):
+                kept = seen.first_ones(chunk)
+                self.duplicates += len(chunk) - len(kept)
+                for subscriber in kept:
+                    batch.append(subscriber)
+                    if len(batch) == self.batch_size:
+                        yield PackedBatch(len(batch), pack_recipients(batch))
+                        batch = []
+            if batch:
+                yield PackedBatch(len(batch), pack_recipients(batch))
+
+
+class _SeenAddresses:
+    """The lowercased addresses met so far, each with the position where it was first met."""
+
+    def __init__(self) -> None:
+        # "": a private database in a temporary file, deleted on close; no journal, as
+        # nothing in it outlives the process.
+        self._db = sqlite3.connect("", isolation_level=None)
+        self._db.executescript(
+            """
+            PRAGMA journal_mode = OFF;
+            PRAGMA synchronous = OFF;
+            CREATE TABLE seen (address TEXT PRIMARY KEY, position INTEGER NOT NULL)
+                WITHOUT ROWID;
+            BEGIN;
+            """
+        )
+        self._met = 0
+
+    def first_ones(self, chunk: Sequence[Subscriber]) -> list[Subscriber]:
+        """The subscribers of ``chunk`` whose address was not met before, in it or earlier."""
+        first = self._met
+        self._met += len(chunk)
+        keys = [subscriber.email.lower() for subscriber in chunk]
+        before = self._db.total_changes
+        self._db.executemany(
+            "INSERT OR IGNORE INTO seen (address, position) VALUES (?, ?)",
+            zip(keys, range(first, self._met), strict=True),
+        )
+        if self._db.total_changes - before == len(chunk):  # the common case: all new
+            return list(chunk)
+        position = "SELECT position FROM seen WHERE address = ?"
+        return [
+            subscriber
+            for at, (subscriber, key) in enumerate(zip(chunk, keys, strict=True), start=first)
+            if self._db.execute(position, (key,)).fetchone()[0] == at
+        ]
+
+    def close(self) -> None:
+        self._db.close()
+
+
+def _chunks(items: Iterable[Subscriber], size: int) -> Iterator[list[Subscriber]]:
+    iterator = iter(items)
+    while chunk := list(itertools.islice(iterator, size)):
+        yield chunk
 
 
 def _to_iso(at: datetime) -> str:

@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from digest.ledger import Ledger, audience_row
+from digest.ledger import AudienceCounts, AudiencePacker, Ledger
 from digest.models import Subscriber
 
 REPO = Path(__file__).resolve().parents[1]
@@ -54,21 +54,31 @@ def subscribers(count: int, *, start: int = 0) -> list[Subscriber]:
     ]
 
 
-def start(ledger: Ledger, key: str, audience: Any, *, batch_size: int = 2, **overrides: Any):
-    """Start edition ``key`` with plain content; keyword overrides replace any argument."""
+def start(
+    ledger: Ledger, key: str, audience: Any, *, batch_size: int = 2, **overrides: Any
+) -> AudienceCounts:
+    """Start edition ``key`` with plain content and ``audience`` (Subscribers) packed into
+    batches of ``batch_size``; keyword overrides replace any argument."""
+    return freeze(ledger, key, audience, batch_size=batch_size, **overrides)[0]
+
+
+def freeze(
+    ledger: Ledger, key: str, audience: Any, *, batch_size: int = 2, **overrides: Any
+) -> tuple[AudienceCounts, int]:
+    """``start``, also returning how many duplicates the packer dropped."""
+    packer = AudiencePacker(batch_size)
     arguments: dict[str, Any] = {
         "subject": f"Digest {key}: %%name%%",
         "preheader": "This week",
         "html": "<p>Hello %%name%%</p>",
         "text": "Hello %%name%%",
         "post_ids": [f"{key}/a", f"{key}/b"],
-        "audience": (audience_row(subscriber) for subscriber in audience),
-        "batch_size": batch_size,
+        "audience": packer.batches(audience),
         "backend": "sendgrid",
         "started_at": T0,
     }
     arguments.update(overrides)
-    return ledger.start_edition(key, **arguments)
+    return ledger.start_edition(key, **arguments), packer.duplicates
 
 
 def run_python(code: str, *args: str, **popen: Any) -> subprocess.Popen[str]:

@@ -18,6 +18,7 @@ from digest.ledger import (
     ACCEPTED,
     FAILED,
     IN_FLIGHT,
+    MIGRATIONS,
     PENDING,
     SCHEMA_VERSION,
     AudienceCounts,
@@ -28,6 +29,7 @@ from tests.ledger_helpers import (
     HOLD_SEND_LOCK,
     MARK_IN_FLIGHT_THEN_DIE,
     T0,
+    freeze,
     open_fresh_ledgers,
     run_python,
     start,
@@ -62,7 +64,7 @@ def test_open_creates_the_folder_and_a_migrated_wal_database(db_path: Path) -> N
     assert raw.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
     assert raw.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     tables = {row[0] for row in raw.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-    assert {"editions", "edition_posts", "batches", "audience", "tests"} <= tables
+    assert {"editions", "edition_posts", "batches", "batch_recipients", "tests"} <= tables
     raw.close()
 
 
@@ -92,6 +94,58 @@ def test_a_database_from_a_newer_digest_is_refused(db_path: Path) -> None:
     assert str(db_path) in str(refused.value)
     raw = sqlite3.connect(db_path)
     assert raw.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION + 1
+    raw.close()
+
+
+def test_a_half_sent_edition_from_schema_1_resumes_with_the_same_batches(db_path: Path) -> None:
+    """Schema 1 kept one audience row per recipient; migration 2 packs each batch's rows."""
+    db_path.parent.mkdir(parents=True)
+    raw = sqlite3.connect(db_path, isolation_level=None)
+    raw.executescript(f"BEGIN; {MIGRATIONS[0]}; PRAGMA user_version = 1; COMMIT;")
+    raw.execute(
+        "INSERT INTO editions VALUES ('2026-03-09', 'sending', 'S', 'P', 'H', 'T', 'sendgrid',"
+        " '2026-03-09T16:00:00.000000+00:00', NULL)"
+    )
+    # Ids 7..11 (an earlier edition's rows were 1..6), batches of 2, 2 and 1.
+    audience = [
+        (7, "ada@example.com", "Ada", '{"plan":"pro","city":"Zürich"}'),
+        (8, "bob@example.com", "", None),
+        (9, "cy@example.com", 'Cy "C", Jr.', None),
+        (10, "di@example.com", "Di", '{"plan":""}'),
+        (11, "Eve@Example.com", "Eve", None),
+    ]
+    raw.executemany("INSERT INTO audience VALUES (?, ?, ?, ?)", reversed(audience))
+    raw.executemany(
+        "INSERT INTO batches (edition, seq, state, first_recipient, size, message_id, updated_at)"
+        " VALUES ('2026-03-09', ?, ?, ?, ?, ?, '2026-03-09T16:00:00.000000+00:00')",
+        [(0, "accepted", 7, 2, "m-0"), (1, "in_flight", 9, 2, None), (2, "pending", 11, 1, None)],
+    )
+    raw.close()
+
+    with Ledger.open(db_path) as ledger:
+        batches = ledger.batches("2026-03-09")
+        frozen = [
+            [(s.email, s.name, dict(s.fields)) for s in ledger.batch_recipients(b.id)]
+            for b in batches
+        ]
+
+    assert [(b.seq, b.state, b.size, b.message_id) for b in batches] == [
+        (0, ACCEPTED, 2, "m-0"),
+        (1, IN_FLIGHT, 2, None),
+        (2, PENDING, 1, None),
+    ]
+    assert frozen == [
+        [
+            ("ada@example.com", "Ada", {"plan": "pro", "city": "Zürich"}),
+            ("bob@example.com", "", {}),
+        ],
+        [("cy@example.com", 'Cy "C", Jr.', {}), ("di@example.com", "Di", {"plan": ""})],
+        [("Eve@Example.com", "Eve", {})],
+    ]
+    raw = sqlite3.connect(db_path)
+    tables = {row[0] for row in raw.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    assert "audience" not in tables
+    assert raw.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
     raw.close()
 
 
@@ -135,9 +189,9 @@ def test_the_audience_is_deduplicated_case_insensitively_first_one_kept(ledger: 
         Subscriber("carol@example.com"),
     ]
 
-    counts = start(ledger, "2026-03-09", audience, batch_size=10)
+    counts, duplicates = freeze(ledger, "2026-03-09", audience, batch_size=10)
 
-    assert counts == AudienceCounts(recipients=4, duplicates=3, batches=1)
+    assert (counts, duplicates) == (AudienceCounts(recipients=4, batches=1), 3)
     [batch] = ledger.batches("2026-03-09")
     assert [(s.email, s.name) for s in ledger.batch_recipients(batch.id)] == [
         ("Alice@Example.com", "Alice"),
@@ -152,7 +206,7 @@ def test_the_audience_is_split_in_order_into_pending_batches(ledger: Ledger) -> 
 
     counts = start(ledger, "2026-03-09", audience, batch_size=1000)
 
-    assert counts == AudienceCounts(recipients=2500, duplicates=0, batches=3)
+    assert counts == AudienceCounts(recipients=2500, batches=3)
     batches = ledger.batches("2026-03-09")
     assert [(b.seq, b.size, b.state) for b in batches] == [
         (0, 1000, PENDING),
@@ -174,9 +228,9 @@ def test_a_batch_never_holds_an_address_twice_even_across_duplicates(ledger: Led
         for i in range(30)
     ]
 
-    counts = start(ledger, "2026-03-09", audience, batch_size=3)
+    counts, duplicates = freeze(ledger, "2026-03-09", audience, batch_size=3)
 
-    assert counts == AudienceCounts(recipients=7, duplicates=23, batches=3)
+    assert (counts, duplicates) == (AudienceCounts(recipients=7, batches=3), 23)
     sizes = [b.size for b in ledger.batches("2026-03-09")]
     assert sizes == [3, 3, 1]
     emails = [
@@ -223,7 +277,7 @@ def test_a_start_that_fails_midway_records_nothing(ledger: Ledger) -> None:
 
 
 def test_an_empty_audience_makes_an_edition_that_is_complete_at_once(ledger: Ledger) -> None:
-    assert start(ledger, "2026-03-09", []) == AudienceCounts(0, 0, 0)
+    assert start(ledger, "2026-03-09", []) == AudienceCounts(0, 0)
     assert ledger.finish_if_complete("2026-03-09", T0) is True
 
 

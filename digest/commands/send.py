@@ -32,18 +32,18 @@ from ..ledger import (
     FAILED,
     IN_FLIGHT,
     PENDING,
-    AudienceRow,
+    AudiencePacker,
     Batch,
     Edition,
     Ledger,
-    audience_row,
+    PackedBatch,
 )
 from ..models import RenderedEmail, Subscriber
 from ..personalize import Personalizer, used_tokens
 from ..subscribers import AudienceReport, Problem, active_audience
 from .backends import concurrency
 from .common import Context, edition_key, message_for, next_digest, render
-from .offload import Offloaded
+from .offload import CHUNK, Offloaded
 from .progress import SendProgress
 from .senders import Job, senders
 
@@ -183,10 +183,10 @@ def _start(
         count = sum(1 for _ in active_audience(audience_path, AudienceReport()))
         _ask(options, confirm, f"Send edition {key}, {email.subject!r}, to {count} subscribers?")
     personalize = personalizer(ctx, used_tokens(email.subject, email.html, email.text))
-    read = _read_in_child(audience_path, personalize)
+    read = _read_in_child(audience_path, personalize, backend.batch_size)
     # Closed on any error, so the reading child never outlives an abandoned freeze.
-    with closing(iter(read)) as audience:
-        first = next(audience, None)
+    with closing(iter(read)) as batches:
+        first = next(batches, None)
         if first is None:
             report = read.result or AudienceReport()
             warn_problems(ctx, report)
@@ -196,21 +196,19 @@ def _start(
                 f" ({skipped or 'the list is empty'})",
                 "add readers or fix the rows named above; nothing was sent or recorded",
             )
-        counts = ledger.start_edition(
+        ledger.start_edition(
             key,
             subject=email.subject,
             preheader=email.preheader,
             html=email.html,
             text=email.text,
             post_ids=[post.id for post in digest.posts],
-            audience=itertools.chain([first], audience),
-            batch_size=backend.batch_size,
+            audience=itertools.chain([first], batches),
             backend=backend.name,
             started_at=ctx.clock(),
         )
     report = read.result or AudienceReport()
     outcome.skipped.update(report.skipped)
-    outcome.skipped["duplicate"] += counts.duplicates
     warn_problems(ctx, report)
     started = ledger.edition(key)
     assert started is not None
@@ -256,16 +254,21 @@ def personalizer(ctx: Context, tokens: frozenset[str]) -> Personalizer:
     )
 
 
-def _read_in_child(path: Path, personalize: Personalizer) -> Offloaded[AudienceRow, AudienceReport]:
-    """The sendable subscribers as ledger rows, read and validated by a child process
-    while this one freezes them; ``result``: the child's AudienceReport."""
+def _read_in_child(
+    path: Path, personalize: Personalizer, batch_size: int
+) -> Offloaded[PackedBatch, AudienceReport]:
+    """The sendable subscribers, deduplicated and packed into the ledger's batches by a
+    child process while this one writes them; ``result``: the child's AudienceReport."""
     report = AudienceReport()
+    packer = AudiencePacker(batch_size)
 
-    def produce() -> Iterator[AudienceRow]:
-        for subscriber in _sendable(active_audience(path, report), personalize, report):
-            yield audience_row(subscriber)
+    def produce() -> Iterator[PackedBatch]:
+        yield from packer.batches(_sendable(active_audience(path, report), personalize, report))
+        report.skipped["duplicate"] += packer.duplicates
 
-    return Offloaded(produce, lambda: report, doing=f"reading {path.name}")
+    # About CHUNK recipients a message to this process, whatever the batch size.
+    chunk = max(1, CHUNK // batch_size)
+    return Offloaded(produce, lambda: report, doing=f"reading {path.name}", chunk=chunk)
 
 
 def _sendable(
@@ -341,10 +344,10 @@ def _deliver(
                 batch = next(queue, None)
                 if batch is None:
                     break
-                rows = ledger.batch_rows(batch.id)
+                packed = ledger.packed_recipients(batch.id)
                 ledger.mark_in_flight(batch.id, ctx.clock())
                 try:
-                    in_flight[pool.submit(rows)] = batch
+                    in_flight[pool.submit(packed)] = batch
                 except BrokenExecutor as broken:  # surely not sent: pending again
                     ledger.mark_pending([batch.id])
                     outcome.stopped_on = _worker_died(broken)

@@ -23,13 +23,13 @@ import multiprocessing
 import os
 import select
 import signal
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 
 from ..deliver import Backend, Message
-from ..ledger import AudienceRow, subscriber_from_row
+from ..ledger import unpack_recipients
 from ..personalize import Personalizer
 from .common import Context
 from .offload import exit_with_parent
@@ -44,9 +44,10 @@ class Job:
     message: Message
     personalize: Personalizer
 
-    def send(self, rows: Sequence[AudienceRow]) -> str:
-        """Send one batch; the provider's id for it, or the backend's error."""
-        recipients = [self.personalize(subscriber_from_row(row)) for row in rows]
+    def send(self, packed: str) -> str:
+        """Send one batch (its recipients as the ledger packed them); the provider's id
+        for it, or the backend's error."""
+        recipients = [self.personalize(subscriber) for subscriber in unpack_recipients(packed)]
         return self.backend.send(self.message, recipients)
 
 
@@ -88,10 +89,10 @@ class Senders:
         self._job = job
         self._stop = stop
 
-    def submit(self, rows: Sequence[AudienceRow]) -> Future[str]:
+    def submit(self, packed: str) -> Future[str]:
         if self._stop is None:
-            return self._executor.submit(self._job.send, rows)
-        return self._executor.submit(_send_in_worker, rows)
+            return self._executor.submit(self._job.send, packed)
+        return self._executor.submit(_send_in_worker, packed)
 
     def relay_stop(self) -> None:
         """Pass a stop (a signal caught by this process) on to the worker processes."""
@@ -148,6 +149,6 @@ def _start_worker(stop: StopPipe, parent: int) -> None:
     exit_with_parent(parent)
 
 
-def _send_in_worker(rows: Sequence[AudienceRow]) -> str:
+def _send_in_worker(packed: str) -> str:
     assert _job is not None
-    return _job.send(rows)
+    return _job.send(packed)
