@@ -3,6 +3,10 @@
 Errors become one line on stderr and exit 1 (a traceback only with -v); standing
 down (nothing new, already sent, being sent elsewhere) is one line and exit 0;
 usage errors exit 2 (click's own handling).
+
+Each command imports its module when it runs, not here: the render stage and the
+SendGrid SDK take half a second to import, which `digest --help` should not pay,
+and `digest send` starts reading subscribers.csv in a child process before them.
 """
 
 from __future__ import annotations
@@ -16,25 +20,21 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 from zoneinfo import ZoneInfo
 
 import click
 from rich.console import Console
 
 from . import __version__
-from .commands.backends import make_backend
-from .commands.build import build
 from .commands.common import Context, message_id_domain, utc_now
-from .commands.history import show_history
-from .commands.init import init_folder
-from .commands.sample import dry_run_edition, send_test
-from .commands.send import SendOptions, SendOutcome, check_ready, send_edition
 from .config import find_config, load_settings
-from .deliver.outbox import OutboxBackend
 from .errors import DigestError, NothingToSend, StandDown
 from .models import is_edition_key
 from .subscribers import check_subscribers
+
+if TYPE_CHECKING:
+    from .commands.send import SendOutcome
 
 Command = TypeVar("Command", bound=Callable[..., Any])
 
@@ -118,6 +118,8 @@ NOW_OPTION = click.option("--now", metavar="ISO8601", help="Fix the clock, e.g. 
 @reports_errors
 def build_command(options: Globals, out_dir: Path, now: str | None) -> None:
     """Render the next edition into OUT: digest.html, digest.txt, digest.eml, manifest.json."""
+    from .commands.build import build
+
     ctx = options.context(now)
     result = build(ctx, out_dir)
     for warning in result.warnings:
@@ -158,6 +160,11 @@ def send_command(
     now: str | None,
 ) -> None:
     """Send the next edition to every active subscriber."""
+    from .commands.backends import make_backend
+    from .commands.sample import dry_run_edition, send_test
+    from .commands.send import SendOptions, check_ready, send_edition
+    from .deliver.outbox import OutboxBackend
+
     ctx = options.context(now)
     settings = ctx.settings
     if dry_run:
@@ -216,6 +223,8 @@ def _summarize(ctx: Context, outcome: SendOutcome) -> None:
 @reports_errors
 def history_command(options: Globals) -> None:
     """List the editions and tests sent, with their counts."""
+    from .commands.history import show_history
+
     show_history(options.context())
 
 
@@ -225,6 +234,8 @@ def history_command(options: Globals) -> None:
 @reports_errors
 def init_command(options: Globals, directory: Path) -> None:
     """Create a newsletter folder in DIRECTORY from the bundled example."""
+    from .commands.init import init_folder
+
     for path in init_folder(directory):
         click.echo(f"created {path}")
     click.echo(f"Next: cd {directory} && digest build")

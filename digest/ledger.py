@@ -669,7 +669,7 @@ def pack_recipients(subscribers: Iterable[Subscriber]) -> str:
     """Subscribers as one batch's ``recipients``: a JSON array of ``[address, name]``, with
     the merge fields as a third item when there are any."""
     return _encode_json(
-        [[s.email, s.name, s.fields] if s.fields else [s.email, s.name] for s in subscribers]
+        [(s.email, s.name, s.fields) if s.fields else (s.email, s.name) for s in subscribers]
     )
 
 
@@ -699,18 +699,18 @@ class AudiencePacker:
 
     def batches(self, audience: Iterable[Subscriber]) -> Iterator[PackedBatch]:
         """The audience's batches, streamed as the audience is."""
+        size = self.batch_size
         with contextlib.closing(_SeenAddresses()) as seen:
-            batch: list[Subscriber] = []
-            for chunk in _chunks(audience, self.batch_size):
-                kept = seen.first_ones(chunk)
-                self.duplicates += len(chunk) - len(kept)
-                for subscriber in kept:
-                    batch.append(subscriber)
-                    if len(batch) == self.batch_size:
-                        yield PackedBatch(len(batch), pack_recipients(batch))
-                        batch = []
-            if batch:
-                yield PackedBatch(len(batch), pack_recipients(batch))
+            kept: list[Subscriber] = []
+            for chunk in _chunks(audience, size):
+                first_ones = seen.first_ones(chunk)
+                self.duplicates += len(chunk) - len(first_ones)
+                kept += first_ones
+                while len(kept) >= size:
+                    yield PackedBatch(size, pack_recipients(kept[:size]))
+                    del kept[:size]
+            if kept:
+                yield PackedBatch(len(kept), pack_recipients(kept))
 
 
 class _SeenAddresses:

@@ -113,11 +113,7 @@ class Personalizer:
         used_tokens: Collection[str],
         name_fallback: str = "there",
     ) -> None:
-        if unsubscribe_url_template and "{token}" not in unsubscribe_url_template:
-            raise ConfigError(
-                f"unsubscribe.url {unsubscribe_url_template!r} has no {{token}}",
-                "put {token} where the signed token goes: https://example.com/unsubscribe?t={token}",
-            )
+        check_unsubscribe_url(unsubscribe_url_template)
         self._template = _LINE_BREAKS.sub("", unsubscribe_url_template)
         self._sign = HmacSha256(secret.encode()) if secret else None
         self._quotes_email = "{email}" in self._template
@@ -132,14 +128,7 @@ class Personalizer:
             used for used in used_tokens if self._template or used != _UNSUBSCRIBE_URL
         )
         self._fields = [(used, used[2:-2]) for used in self._tokens if used not in builtin]
-        # What the substitutions take at most besides the name and merge fields: each
-        # key, an address of up to 254 characters (4 bytes each), its URL with the
-        # address quoted (up to 12 bytes a character) and a 43-character token.
-        self._fixed_bound = (
-            sum(len(used) for used in self._tokens)
-            + 4 * 254
-            + (len(self._template) + 12 * 254 + 43 if self._template else 0)
-        )
+        self._fixed_bound = _fixed_bound(self._tokens, self._template)
 
     def url(self, email: str) -> str:
         """The one-click unsubscribe URL for ``email`` ("" when none is configured).
@@ -192,6 +181,47 @@ class Personalizer:
         else:
             headers = {"List-Unsubscribe": self._mailto} if self._mailto else {}
         return Recipient(email, name, substitutions, headers)
+
+
+def check_unsubscribe_url(template: str) -> None:
+    """Refuse an unsubscribe URL template with nowhere to put the signed token."""
+    if template and "{token}" not in template:
+        raise ConfigError(
+            f"unsubscribe.url {template!r} has no {{token}}",
+            "put {token} where the signed token goes: https://example.com/unsubscribe?t={token}",
+        )
+
+
+class SurelyFits:
+    """Whether a subscriber's substitutions fit SendGrid's limit whatever tokens the email
+    uses (every built-in token and every merge field), for one unsubscribe URL template.
+
+    True for all but readers with kilobytes of merge fields, so it settles nearly
+    everyone before the email is rendered; ``Personalizer.misfit`` settles the rest.
+    """
+
+    def __init__(self, unsubscribe_url_template: str) -> None:
+        builtin = (_NAME, _EMAIL, _UNSUBSCRIBE_URL)
+        template = _LINE_BREAKS.sub("", unsubscribe_url_template)
+        self._room = SUBSTITUTIONS_MAX_BYTES - _fixed_bound(builtin, template)
+
+    def __call__(self, subscriber: Subscriber) -> bool:
+        fields = subscriber.fields
+        chars = len(subscriber.name)
+        if fields:  # each field's token is its name and four "%"
+            chars += sum(map(len, fields)) + sum(map(len, fields.values())) + 4 * len(fields)
+        return 4 * chars < self._room
+
+
+def _fixed_bound(tokens: Collection[str], url_template: str) -> int:
+    """What the substitutions for ``tokens`` take at most besides the name and merge
+    fields: each key, an address of up to 254 characters (4 bytes each), its URL with
+    the address quoted (up to 12 bytes a character) and a 43-character token."""
+    return (
+        sum(len(used) for used in tokens)
+        + 4 * 254
+        + (len(url_template) + 12 * 254 + 43 if url_template else 0)
+    )
 
 
 def recipient_for(

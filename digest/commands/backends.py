@@ -1,11 +1,12 @@
-"""Choosing and configuring the delivery backend for a run."""
+"""Choosing and configuring the delivery backend for a run.
+
+Each backend's module is imported only when that backend is chosen: the SendGrid
+SDK and the email package take 0.1 s each, before ``digest send`` gets to work.
+"""
 
 from __future__ import annotations
 
 from ..deliver import Backend
-from ..deliver.outbox import OutboxBackend
-from ..deliver.sendgrid import SendGridBackend
-from ..deliver.smtp import SmtpBackend
 from .common import Context, message_id_domain
 
 
@@ -13,6 +14,8 @@ def make_backend(ctx: Context, name: str) -> Backend:
     """The backend called ``name`` ("sendgrid", "smtp" or "outbox"), set up from the settings."""
     settings = ctx.settings
     if name == "sendgrid":
+        from ..deliver.sendgrid import SendGridBackend
+
         sendgrid = settings.sendgrid
         return SendGridBackend(
             api_key=settings.secrets.sendgrid_api_key,
@@ -22,6 +25,8 @@ def make_backend(ctx: Context, name: str) -> Backend:
             sleep=ctx.sleep,
         )
     if name == "smtp":
+        from ..deliver.smtp import SmtpBackend
+
         smtp = settings.smtp
         return SmtpBackend(
             host=smtp.host,
@@ -34,6 +39,8 @@ def make_backend(ctx: Context, name: str) -> Backend:
             now=ctx.clock,
             sleep=ctx.sleep,
         )
+    from ..deliver.outbox import OutboxBackend
+
     return OutboxBackend(
         settings.path(settings.delivery.outbox),
         now=ctx.clock,

@@ -1,4 +1,9 @@
-"""What several commands share: the run's context and the sources -> select -> render chain."""
+"""What several commands share: the run's context and the sources -> select -> render chain.
+
+The stages of that chain are imported when first used, not with this module, which
+``digest send`` imports before it starts reading subscribers in a child process:
+the render stage alone takes 0.4 s to import (premailer brings requests and cssutils).
+"""
 
 from __future__ import annotations
 
@@ -18,9 +23,6 @@ from ..errors import BatchFailed, ConfigError, NothingToSend
 from ..files import stage
 from ..ledger import Ledger
 from ..models import Digest, RenderedEmail
-from ..render import render_email
-from ..select import select_posts
-from ..sources import load_posts
 
 ASM_PLACEHOLDER_URL = "https://sendgrid.example/unsubscribe-link-added-by-sendgrid"
 
@@ -97,6 +99,9 @@ def unsubscribe_mode(settings: Settings) -> str:
 
 def next_digest(ctx: Context, key: str, sent_ids: set[str]) -> Digest:
     """Read the source and select the edition's posts, or raise NothingToSend."""
+    from ..select import select_posts
+    from ..sources import load_posts
+
     settings = ctx.settings
     posts = load_posts(
         settings.source.type,
@@ -114,6 +119,8 @@ def next_digest(ctx: Context, key: str, sent_ids: set[str]) -> Digest:
 
 
 def render(ctx: Context, digest: Digest) -> RenderedEmail:
+    from ..render import render_email
+
     settings = ctx.settings
     return render_email(
         digest,

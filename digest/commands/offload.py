@@ -16,17 +16,21 @@ from __future__ import annotations
 import contextlib
 import multiprocessing
 import os
+import pickle
 import signal
+import tempfile
 import threading
 import time
-from collections.abc import Callable, Generator, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from multiprocessing.connection import Connection
-from typing import Generic, TypeVar
+from multiprocessing.process import BaseProcess
+from typing import IO, Any, Generic, Self, TypeVar, cast
 
 from ..errors import DigestError
 
 T = TypeVar("T")
 R = TypeVar("R")
+V = TypeVar("V")
 
 CHUNK = 2000
 _PARENT_CHECK_SECONDS = 1.0
@@ -39,12 +43,16 @@ class ChildError(DigestError):
 
 
 class Offloaded(Generic[T, R]):
-    """Iterate for the items of ``produce()``, computed in a child process.
+    """The items of ``produce()``, computed in a child process that starts on ``with``.
 
-    Once the items are exhausted, ``result`` holds what ``finish()`` returned in the
-    child (say, counts it kept while producing). An error raised in the child is
-    raised here, from the iteration. ``doing`` names the work in error messages;
-    items travel ``chunk`` at a time (fewer for large items, more for small ones).
+    ``with Offloaded(produce, finish, doing=...) as stream:`` forks the child, which
+    starts producing at once while this process goes on with other work; iterating
+    over ``stream`` then takes the items as they come. Once they are exhausted,
+    ``result`` holds what ``finish()`` returned in the child (say, counts it kept
+    while producing). An error raised in the child is raised here, from the
+    iteration. Leaving the block stops a child that is still producing. ``doing``
+    names the work in error messages; items travel ``chunk`` at a time (fewer for
+    large items, more for small ones).
     """
 
     def __init__(
@@ -60,35 +68,51 @@ class Offloaded(Generic[T, R]):
         self._doing = doing
         self._chunk = chunk
         self.result: R | None = None
+        self._child: BaseProcess | None = None
+        self._receiving: Connection | None = None
+        self._spool: IO[bytes]
 
-    def __iter__(self) -> Generator[T, None, None]:
+    def __enter__(self) -> Self:
         fork = multiprocessing.get_context("fork")
         receiving, sending = fork.Pipe(duplex=False)
+        self._spool = tempfile.TemporaryFile(prefix="digest-offloaded-")
         child = fork.Process(target=self._run, args=(receiving, sending, os.getpid()), daemon=True)
         child.start()
         sending.close()
-        try:
-            while True:
-                try:
-                    kind, payload = receiving.recv()
-                except EOFError:
-                    child.join(timeout=5)
-                    raise ChildError(
-                        f"{self._doing}: the child process died (exit code {child.exitcode})"
-                    ) from None
-                if kind == "items":
-                    yield from payload
-                elif kind == "done":
-                    self.result = payload
-                    return
-                else:
-                    raise payload
-        finally:
-            receiving.close()
-            child.join(timeout=1)
-            if child.is_alive():
-                child.kill()
-                child.join()
+        self._child, self._receiving = child, receiving
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        child, receiving = self._child, self._receiving
+        assert child is not None and receiving is not None, "__exit__ without __enter__"
+        receiving.close()
+        child.join(timeout=1)
+        if child.is_alive():
+            child.kill()
+            child.join()
+        self._spool.close()
+
+    def __iter__(self) -> Iterator[T]:
+        child, receiving = self._child, self._receiving
+        assert child is not None and receiving is not None, "iterate inside the with block"
+        read_at = 0
+        while True:
+            try:
+                kind, payload = receiving.recv()
+            except EOFError:
+                child.join(timeout=5)
+                raise ChildError(
+                    f"{self._doing}: the child process died (exit code {child.exitcode})"
+                ) from None
+            if kind == "items":
+                data = os.pread(self._spool.fileno(), payload, read_at)
+                read_at += payload
+                yield from pickle.loads(data)
+            elif kind == "done":
+                self.result = payload
+                return
+            else:
+                raise payload
 
     def _run(self, receiving: Connection, sending: Connection, parent: int) -> None:
         # Only the parent reads: closing this end lets a send into a pipe the parent
@@ -96,27 +120,69 @@ class Offloaded(Generic[T, R]):
         receiving.close()
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         exit_with_parent(parent)
+        spooler = _Spooler(self._spool.fileno(), sending)
         chunk: list[T] = []
         try:
             for item in self._produce():
                 chunk.append(item)
                 if len(chunk) == self._chunk:
-                    sending.send(("items", chunk))
+                    spooler.send(chunk)
                     chunk = []
-            sending.send(("items", chunk))
+            spooler.send(chunk)
             chunk = []
             sending.send(("done", self._finish()))
         except Exception as error:  # sent to the parent, which raises it after the items
-            _send_error(sending, chunk, error)
+            _send_error(spooler, sending, chunk, error)
         finally:
             sending.close()
 
 
-def _send_error(sending: Connection, chunk: list[T], error: Exception) -> None:
+class _Spooler:
+    """The child's side of the stream: each chunk of items goes into the spool file, and
+    only its length through the pipe, so the child never waits for the parent to read."""
+
+    def __init__(self, spool: int, sending: Connection) -> None:
+        self._spool = spool
+        self._sending = sending
+        self._written = 0
+
+    def send(self, chunk: list[Any]) -> None:
+        data = memoryview(pickle.dumps(chunk, protocol=pickle.HIGHEST_PROTOCOL))
+        size = len(data)
+        while data:
+            data = data[os.pwrite(self._spool, data, self._written + size - len(data)) :]
+        self._written += size
+        self._sending.send(("items", size))
+
+
+class Later(Generic[V]):
+    """A value this process hands a forked child after the fork.
+
+    Make it before the fork; then ``give`` the value here and ``get`` it in the
+    child, which waits until it is given (and raises EOFError if this process
+    ends without giving it).
+    """
+
+    def __init__(self) -> None:
+        self._receiving, self._sending = multiprocessing.get_context("fork").Pipe(duplex=False)
+        self._value: V | None = None
+        self._got = False
+
+    def give(self, value: V) -> None:
+        self._sending.send(value)
+
+    def get(self) -> V:
+        if not self._got:
+            self._value = self._receiving.recv()
+            self._got = True
+        return cast(V, self._value)
+
+
+def _send_error(spooler: _Spooler, sending: Connection, chunk: list[T], error: Exception) -> None:
     """The items not sent yet, then the error (as it was, or in words if it won't pickle)."""
     # Any send may fail: an item or the error may not pickle, the parent may be gone.
     with contextlib.suppress(Exception):
-        sending.send(("items", chunk))
+        spooler.send(chunk)
     try:
         sending.send(("error", error))
     except Exception:

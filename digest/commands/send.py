@@ -8,13 +8,14 @@ skipped, pending and failed ones sent, in-flight ones reported as uncertain.
 
 from __future__ import annotations
 
+import gc
 import itertools
 import signal
 import threading
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, BrokenExecutor, Future, wait
-from contextlib import closing, contextmanager
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
@@ -39,11 +40,11 @@ from ..ledger import (
     PackedBatch,
 )
 from ..models import RenderedEmail, Subscriber
-from ..personalize import Personalizer, used_tokens
+from ..personalize import Personalizer, SurelyFits, check_unsubscribe_url, used_tokens
 from ..subscribers import AudienceReport, Problem, active_audience
 from .backends import concurrency
 from .common import Context, edition_key, message_for, next_digest, render
-from .offload import CHUNK, Offloaded
+from .offload import CHUNK, Later, Offloaded
 from .progress import SendProgress
 from .senders import Job, senders
 
@@ -113,6 +114,7 @@ def check_ready(ctx: Context, backend_name: str, *, to_list: bool) -> None:
             "no unsubscribe method is configured",
             "set [unsubscribe] url (self-hosted, RFC 8058) or [sendgrid] asm_group_id",
         )
+    check_unsubscribe_url(url)
     if url and not settings.secrets.unsubscribe_secret:
         raise SendRefused(
             "DIGEST_UNSUBSCRIBE_SECRET is not set, so unsubscribe links cannot be signed",
@@ -174,18 +176,21 @@ def _start(
     outcome: SendOutcome,
 ) -> Edition:
     settings = ctx.settings
-    digest = next_digest(ctx, key, ledger.sent_post_ids())
-    email = render(ctx, digest)
-    for warning in email.warnings:
-        ctx.warn(warning)
     audience_path = settings.path(settings.subscribers.path)
-    if not options.yes:
-        count = sum(1 for _ in active_audience(audience_path, AudienceReport()))
-        _ask(options, confirm, f"Send edition {key}, {email.subject!r}, to {count} subscribers?")
-    personalize = personalizer(ctx, used_tokens(email.subject, email.html, email.text))
-    read = _read_in_child(audience_path, personalize, backend.batch_size)
-    # Closed on any error, so the reading child never outlives an abandoned freeze.
-    with closing(iter(read)) as batches:
+    tokens: Later[frozenset[str]] = Later()
+    # A child reads the list while this process renders the email; leaving the block
+    # on any error stops it, so it never outlives an abandoned start.
+    with _read_in_child(ctx, audience_path, backend.batch_size, tokens) as read:
+        digest = next_digest(ctx, key, ledger.sent_post_ids())
+        email = render(ctx, digest)
+        for warning in email.warnings:
+            ctx.warn(warning)
+        if not options.yes:
+            count = sum(1 for _ in active_audience(audience_path, AudienceReport()))
+            question = f"Send edition {key}, {email.subject!r}, to {count} subscribers?"
+            _ask(options, confirm, question)
+        tokens.give(used_tokens(email.subject, email.html, email.text))
+        batches = iter(read)
         first = next(batches, None)
         if first is None:
             report = read.result or AudienceReport()
@@ -255,15 +260,21 @@ def personalizer(ctx: Context, tokens: frozenset[str]) -> Personalizer:
 
 
 def _read_in_child(
-    path: Path, personalize: Personalizer, batch_size: int
+    ctx: Context, path: Path, batch_size: int, tokens: Later[frozenset[str]]
 ) -> Offloaded[PackedBatch, AudienceReport]:
     """The sendable subscribers, deduplicated and packed into the ledger's batches by a
-    child process while this one writes them; ``result``: the child's AudienceReport."""
+    child process; ``result``: the child's AudienceReport.
+
+    The child starts before the email is rendered: the tokens the email uses come
+    later, through ``tokens``, and the child waits for them only if a reader's merge
+    fields are so long that they might not fit (``SurelyFits``).
+    """
     report = AudienceReport()
     packer = AudiencePacker(batch_size)
 
     def produce() -> Iterator[PackedBatch]:
-        yield from packer.batches(_sendable(active_audience(path, report), personalize, report))
+        audience = active_audience(path, report)
+        yield from packer.batches(_sendable(ctx, audience, tokens, report))
         report.skipped["duplicate"] += packer.duplicates
 
     # About CHUNK recipients a message to this process, whatever the batch size.
@@ -272,16 +283,23 @@ def _read_in_child(
 
 
 def _sendable(
-    audience: Iterable[Subscriber], personalize: Personalizer, report: AudienceReport
+    ctx: Context,
+    audience: Iterable[Subscriber],
+    tokens: Later[frozenset[str]],
+    report: AudienceReport,
 ) -> Iterator[Subscriber]:
     """Subscribers whose personalization fits SendGrid's limits; the others counted invalid."""
+    surely_fits = SurelyFits(ctx.settings.unsubscribe.url)
+    personalize: Personalizer | None = None
     for subscriber in audience:
-        problem = personalize.misfit(subscriber)
-        if problem:
-            report.skipped["invalid"] += 1
-            report.active -= 1
-            report.problems.append(Problem(subscriber.line, subscriber.email, problem))
-            continue
+        if not surely_fits(subscriber):
+            personalize = personalize or personalizer(ctx, tokens.get())
+            problem = personalize.misfit(subscriber)
+            if problem:
+                report.skipped["invalid"] += 1
+                report.active -= 1
+                report.problems.append(Problem(subscriber.line, subscriber.email, problem))
+                continue
         yield subscriber
 
 
@@ -330,6 +348,10 @@ def _deliver(
     personalize = personalizer(ctx, used_tokens(message.subject, message.html, message.text))
     workers = concurrency(ctx, backend)
     job = Job(ctx, backend, message, personalize)
+    # What this process imported since main() froze the rest (the render stage, the
+    # SDK) lives as long as it does: out of the cyclic collector's way, here and in
+    # the workers forked from it.
+    gc.freeze()
     queue = iter(batches)
     in_flight: dict[Future[str], Batch] = {}
     total = sum(batch.size for batch in batches)

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -20,9 +22,10 @@ def test_the_items_arrive_in_order_and_the_result_after_them() -> None:
             seen.append(os.getpid())
             yield number
 
-    stream = Offloaded(produce, lambda: {"pid": os.getpid(), "count": len(seen)}, doing="counting")
-
-    assert list(stream) == list(range(3 * CHUNK + 7))
+    with Offloaded(
+        produce, lambda: {"pid": os.getpid(), "count": len(seen)}, doing="counting"
+    ) as stream:
+        assert list(stream) == list(range(3 * CHUNK + 7))
     assert stream.result is not None
     assert stream.result["count"] == 3 * CHUNK + 7, "finish() ran after produce(), in the child"
     assert stream.result["pid"] != os.getpid()
@@ -35,8 +38,11 @@ def test_an_error_in_the_child_is_raised_here_after_the_items_before_it() -> Non
         raise SubscribersError("subscribers.csv: line 1 has no `email` column", "add one")
 
     received: list[int] = []
-    with pytest.raises(SubscribersError, match="no `email` column; add one"):
-        for item in Offloaded(produce, lambda: None, doing="counting"):
+    with (
+        pytest.raises(SubscribersError, match="no `email` column; add one"),
+        Offloaded(produce, lambda: None, doing="counting") as stream,
+    ):
+        for item in stream:
             received.append(item)
     assert received == [1]
 
@@ -46,8 +52,11 @@ def test_an_error_raised_by_finish_comes_after_every_item_exactly_once() -> None
         raise SubscribersError("cannot count")
 
     received: list[int] = []
-    with pytest.raises(SubscribersError, match="cannot count"):
-        for item in Offloaded(lambda: range(CHUNK + 3), finish, doing="counting"):
+    with (
+        pytest.raises(SubscribersError, match="cannot count"),
+        Offloaded(lambda: range(CHUNK + 3), finish, doing="counting") as stream,
+    ):
+        for item in stream:
             received.append(item)
     assert received == list(range(CHUNK + 3))
 
@@ -61,8 +70,11 @@ def test_an_error_that_cannot_be_pickled_arrives_in_words() -> None:
         raise Unpicklable("local trouble")
         yield 0
 
-    with pytest.raises(ChildError, match="Unpicklable: local trouble"):
-        list(Offloaded(produce, lambda: None, doing="counting"))
+    with (
+        pytest.raises(ChildError, match="Unpicklable: local trouble"),
+        Offloaded(produce, lambda: None, doing="counting") as stream,
+    ):
+        list(stream)
 
 
 def test_a_child_that_dies_is_an_error_not_a_short_stream() -> None:
@@ -70,8 +82,11 @@ def test_a_child_that_dies_is_an_error_not_a_short_stream() -> None:
         yield from range(CHUNK)
         os._exit(3)
 
-    with pytest.raises(ChildError, match="counting: the child process died \\(exit code 3\\)"):
-        list(Offloaded(produce, lambda: None, doing="counting"))
+    with (
+        pytest.raises(ChildError, match="counting: the child process died \\(exit code 3\\)"),
+        Offloaded(produce, lambda: None, doing="counting") as stream,
+    ):
+        list(stream)
 
 
 def test_leaving_the_stream_early_stops_the_child() -> None:
@@ -81,9 +96,43 @@ def test_leaving_the_stream_early_stops_the_child() -> None:
             yield number
             number += 1
 
-    stream = iter(Offloaded(produce, lambda: None, doing="counting"))
-    assert next(stream) == 0
-    [child] = multiprocessing.active_children()
-    stream.close()
+    with Offloaded(produce, lambda: None, doing="counting") as stream:
+        assert next(iter(stream)) == 0
+        [child] = multiprocessing.active_children()
     # It saw the pipe close and ended by itself, rather than block until killed.
     assert child.exitcode == 0
+
+
+def test_the_child_starts_producing_on_entry_before_anyone_iterates(tmp_path: Path) -> None:
+    started = tmp_path / "started"
+
+    def produce() -> Iterator[int]:
+        started.touch()
+        yield 1
+
+    with Offloaded(produce, lambda: None, doing="counting") as stream:
+        deadline = time.monotonic() + 10
+        while not started.exists() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert started.exists(), "the child began while this process did other work"
+        assert list(stream) == [1]
+
+
+def test_the_child_never_waits_for_this_process_to_read(tmp_path: Path) -> None:
+    """Items far beyond a pipe's capacity are produced while nobody iterates."""
+    finished = tmp_path / "finished"
+
+    def finish() -> int:
+        finished.touch()
+        return 0
+
+    def produce() -> Iterator[str]:
+        for number in range(20 * CHUNK):
+            yield f"{number:0>500}"  # 20 MB in all
+
+    with Offloaded(produce, finish, doing="counting") as stream:
+        deadline = time.monotonic() + 20
+        while not finished.exists() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert finished.exists(), "the child produced everything before the first read"
+        assert [int(item) for item in stream] == list(range(20 * CHUNK))
