@@ -170,9 +170,14 @@ def test_refusals_before_anything_is_sent(folder: Folder, server: SendGridServer
     no_method = folder.run("send", "--yes")
     assert no_method.exit_code == 1 and "unsubscribe" in no_method.stderr
     folder.edit_config(lambda text: text.replace('url = "" # "https://ftv', 'url = "https://ftv'))
+    folder.edit_config(lambda text: text.replace("token={token}", "t=TOKEN"))
+    no_token = folder.run("send", "--yes")
+    assert no_token.exit_code == 1 and "unsubscribe.url" in no_token.stderr
+    assert "{token}" in no_token.stderr
+    folder.edit_config(lambda text: text.replace("t=TOKEN", "token={token}"))
     no_terminal = folder.run("send")
     assert no_terminal.exit_code == 1 and "--yes" in no_terminal.stderr
-    for result in (no_key, no_secret, no_method, no_terminal):
+    for result in (no_key, no_secret, no_method, no_token, no_terminal):
         assert len(result.stderr.strip().splitlines()) == 1
     assert server.requests == []
     assert (
