@@ -24,6 +24,7 @@ benchmark stops with an error. Exit status 1 when a target fails.
 from __future__ import annotations
 
 import argparse
+import compileall
 import csv
 import json
 import os
@@ -512,6 +513,8 @@ def runs_folder(keep: bool) -> Iterator[Path]:
 
 def benchmark(sizes: list[int], repeat: int, keep: bool) -> bool:
     env = clean_env()
+    # As pip leaves an install: bytecode compiled, whatever PYTHONDONTWRITEBYTECODE says.
+    compileall.compile_dir(ROOT / "digest", quiet=1)
     preamble(sizes, repeat, launcher_rss_mb(env))
     results: dict[int, tuple[Run, Run]] = {}
     with runs_folder(keep) as parent:

@@ -132,14 +132,11 @@ def _shared_headers(recipients: Sequence[Recipient]) -> dict[str, str]:
     """
     if len(recipients) < 2:
         return {}
-    shared = dict(recipients[0].headers)
-    for recipient in recipients:
-        headers = recipient.headers
-        for name in [name for name, value in shared.items() if headers.get(name) != value]:
-            del shared[name]
-        if not shared:
-            break
-    return shared
+    return {
+        name: value
+        for name, value in recipients[0].headers.items()
+        if all(recipient.headers.get(name) == value for recipient in recipients)
+    }
 
 
 def _personalizations(
@@ -150,6 +147,7 @@ def _personalizations(
     Headers in ``shared_headers`` are left out: the request carries them at the top level.
     """
     seen: set[str] = set()
+    header_names: set[str] = set(shared_headers)
     result = []
     for recipient in recipients:
         email = recipient.email
@@ -161,12 +159,14 @@ def _personalizations(
         if recipient.substitutions:
             personalization["substitutions"] = _substitutions(recipient.substitutions, email)
         if recipient.headers:
-            headers = _headers(recipient.headers, email)
+            headers = dict(recipient.headers)
+            header_names.update(headers)
             for name in shared_headers:
-                del headers[name]
+                headers.pop(name, None)
             if headers:
                 personalization["headers"] = headers
         result.append(personalization)
+    _refuse_reserved(header_names, recipients)
     return result
 
 
@@ -174,8 +174,17 @@ def _address(email: str, name: str) -> dict[str, str]:
     """An email object; SendGrid refuses ``,`` and ``;`` in names, so they become spaces."""
     if not name:
         return {"email": email}
-    clean = " ".join(name.replace(",", " ").replace(";", " ").split())
-    return {"email": email, "name": clean} if clean else {"email": email}
+    # Printable means no whitespace but " ": then only these make the cleaning change it.
+    if (
+        "," in name
+        or ";" in name
+        or "  " in name
+        or not name.isprintable()
+        or name[0] == " "
+        or name[-1] == " "
+    ):
+        name = " ".join(name.replace(",", " ").replace(";", " ").split())
+    return {"email": email, "name": name} if name else {"email": email}
 
 
 def _substitutions(substitutions: Mapping[str, str], email: str) -> dict[str, str]:
@@ -187,7 +196,7 @@ def _substitutions(substitutions: Mapping[str, str], email: str) -> dict[str, st
             f"the substitutions for {email} exceed SendGrid's "
             f"{MAX_SUBSTITUTION_BYTES} bytes per recipient (long merge fields?)"
         )
-    return dict(substitutions)
+    return substitutions if type(substitutions) is dict else dict(substitutions)
 
 
 def _content(message: Message) -> list[dict[str, str]]:
@@ -213,12 +222,17 @@ def _categories(categories: Sequence[str]) -> list[str]:
     return unique
 
 
-def _headers(headers: Mapping[str, str], email: str) -> dict[str, str]:
-    """A recipient's headers; SendGrid refuses to let some be overridden."""
-    for name in headers:
-        if name.lower() in RESERVED_HEADERS:
-            raise DeliveryError(f"the header {name} for {email} is reserved by SendGrid")
-    return dict(headers)
+def _refuse_reserved(header_names: set[str], recipients: Sequence[Recipient]) -> None:
+    """SendGrid refuses to let some headers be set: name the first recipient who has one."""
+    reserved = {name for name in header_names if name.lower() in RESERVED_HEADERS}
+    if not reserved:
+        return
+    for recipient in recipients:
+        for name in recipient.headers:
+            if name in reserved:
+                raise DeliveryError(
+                    f"the header {name} for {recipient.email} is reserved by SendGrid"
+                )
 
 
 def _size(mapping: Mapping[str, str]) -> int:

@@ -217,6 +217,25 @@ def test_commas_and_semicolons_leave_names_since_sendgrid_refuses_them(
     assert to == [{"email": "j@example.com", "name": "Smith John Jr."}]
 
 
+@pytest.mark.parametrize(
+    ("written", "sent"),
+    [
+        ("Ada Lovelace", "Ada Lovelace"),
+        (" Ada  Lovelace ", "Ada Lovelace"),
+        ("Ada\tLovelace\n", "Ada Lovelace"),
+        ("Ada\u00a0Lovelace", "Ada Lovelace"),  # a no-break space is whitespace too
+        ("Ada\u200bLovelace", "Ada\u200bLovelace"),  # a zero-width space is not
+        ("Zoë, ;", "Zoë"),
+        (" ,; ", None),
+    ],
+)
+def test_names_go_on_one_line_with_single_spaces(written: str, sent: str | None) -> None:
+    body = build_body(make_message(), [Recipient(email="a@example.com", name=written)])
+
+    [address] = body["personalizations"][0]["to"]
+    assert address.get("name") == sent
+
+
 # -- batches the backend refuses before sending ---------------------------------------------
 
 
