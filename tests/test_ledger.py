@@ -492,9 +492,16 @@ def test_a_forked_child_does_not_keep_the_send_lock(ledger: Ledger, db_path: Pat
     # Send workers are forked while the parent holds the lock; one that outlives the
     # parent (kill -9) must not keep the edition locked against the rerun.
     fork = multiprocessing.get_context("fork")
+    running = fork.Event()
+
+    def run() -> None:  # the fork hooks have run by the time this does
+        running.set()
+        time.sleep(30)
+
     with ledger.send_lock("2026-03-09"):
-        child = fork.Process(target=time.sleep, args=(30,), daemon=True)
+        child = fork.Process(target=run, daemon=True)
         child.start()
+        assert running.wait(timeout=30)
     try:
         with Ledger.open(db_path) as other, other.send_lock("2026-03-09"):
             assert child.is_alive()
