@@ -188,8 +188,11 @@ def clean_env() -> dict[str, str]:
 
 
 def digest_command() -> list[str]:
-    script = shutil.which("digest")
-    return [script] if script else [sys.executable, "-m", "digest"]
+    """The `digest` script of this interpreter's environment, as the floor runs on it too
+    (not the first `digest` on PATH, which may be a version manager's shim that costs
+    0.1 s a start)."""
+    script = Path(sys.executable).parent / "digest"
+    return [str(script)] if script.is_file() else [sys.executable, "-m", "digest"]
 
 
 # Linux counts in a child's ru_maxrss the peak RSS of the process that started it (exec
