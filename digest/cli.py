@@ -161,13 +161,14 @@ def send_command(
 ) -> None:
     """Send the next edition to every active subscriber."""
     from .commands.backends import make_backend
-    from .commands.sample import dry_run_edition, send_test
     from .commands.send import SendOptions, check_ready, send_edition
-    from .deliver.outbox import OutboxBackend
 
     ctx = options.context(now)
     settings = ctx.settings
     if dry_run:
+        from .commands.sample import dry_run_edition
+        from .deliver.outbox import OutboxBackend
+
         outbox = OutboxBackend(
             settings.path(settings.delivery.outbox),
             now=ctx.clock,
@@ -180,6 +181,8 @@ def send_command(
     backend = make_backend(ctx, settings.delivery.backend)
     try:
         if to:
+            from .commands.sample import send_test
+
             sample = send_test(ctx, to, backend, edition)
             ctx.say(f"Sent a test of edition {sample.key} to {sample.recipients} address(es).")
             return
