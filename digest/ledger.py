@@ -685,22 +685,24 @@ class AudiencePacker:
     """Turns an audience into the batches ``start_edition`` freezes: deduplicated (addresses
     compared case-insensitively, the first one kept), in order, ``batch_size`` at most each.
 
-    It needs no ledger, so it can run in another process while the ledger writes. The
-    addresses seen go into a private temporary SQLite database, not a Python set, so
-    memory stays flat however long the list: a million addresses would take 100 MB.
-    ``duplicates`` counts the subscribers dropped.
+    It needs no ledger, so it can run in another process while the ledger writes.
+    ``duplicates`` counts the subscribers dropped. The addresses seen are kept in a
+    set while there are at most ``in_memory`` of them (200,000 take about 20 MB),
+    then in a private temporary SQLite database, so memory stays flat however long
+    the list (a million addresses in a set would take 100 MB).
     """
 
-    def __init__(self, batch_size: int) -> None:
+    def __init__(self, batch_size: int, *, in_memory: int = 200_000) -> None:
         if batch_size < 1:
             raise ValueError(f"batch_size must be at least 1, not {batch_size}")
         self.batch_size = batch_size
         self.duplicates = 0
+        self._in_memory = in_memory
 
     def batches(self, audience: Iterable[Subscriber]) -> Iterator[PackedBatch]:
         """The audience's batches, streamed as the audience is."""
         size = self.batch_size
-        with contextlib.closing(_SeenAddresses()) as seen:
+        with contextlib.closing(_SeenAddresses(self._in_memory)) as seen:
             kept: list[Subscriber] = []
             for chunk in _chunks(audience, size):
                 first_ones = seen.first_ones(chunk)
@@ -714,11 +716,35 @@ class AudiencePacker:
 
 
 class _SeenAddresses:
-    """The lowercased addresses met so far, each with the position where it was first met."""
+    """The lowercased addresses met so far: a set up to ``in_memory`` of them, then a
+    SQLite table, each with the position where it was first met."""
 
-    def __init__(self) -> None:
+    def __init__(self, in_memory: int) -> None:
+        self._in_memory = in_memory
+        self._memory: set[str] | None = set()
+        self._db: sqlite3.Connection | None = None
+        self._met = 0
+
+    def first_ones(self, chunk: Sequence[Subscriber]) -> list[Subscriber]:
+        """The subscribers of ``chunk`` whose address was not met before, in it or earlier."""
+        keys = [subscriber.email.lower() for subscriber in chunk]
+        first = self._met
+        self._met += len(chunk)
+        if self._memory is None:
+            return self._first_ones_on_disk(chunk, keys, first)
+        seen, kept = self._memory, []
+        for subscriber, key in zip(chunk, keys, strict=True):
+            if key not in seen:
+                seen.add(key)
+                kept.append(subscriber)
+        if len(seen) > self._in_memory:
+            self._move_to_disk(seen)
+        return kept
+
+    def _move_to_disk(self, seen: set[str]) -> None:
         # "": a private database in a temporary file, deleted on close; no journal, as
-        # nothing in it outlives the process.
+        # nothing in it outlives the process. Every address in it was met before any
+        # position still to come.
         self._db = sqlite3.connect("", isolation_level=None)
         self._db.executescript(
             """
@@ -729,13 +755,13 @@ class _SeenAddresses:
             BEGIN;
             """
         )
-        self._met = 0
+        self._db.executemany("INSERT INTO seen VALUES (?, -1)", ((key,) for key in seen))
+        self._memory = None
 
-    def first_ones(self, chunk: Sequence[Subscriber]) -> list[Subscriber]:
-        """The subscribers of ``chunk`` whose address was not met before, in it or earlier."""
-        first = self._met
-        self._met += len(chunk)
-        keys = [subscriber.email.lower() for subscriber in chunk]
+    def _first_ones_on_disk(
+        self, chunk: Sequence[Subscriber], keys: list[str], first: int
+    ) -> list[Subscriber]:
+        assert self._db is not None
         before = self._db.total_changes
         self._db.executemany(
             "INSERT OR IGNORE INTO seen (address, position) VALUES (?, ?)",
@@ -751,7 +777,8 @@ class _SeenAddresses:
         ]
 
     def close(self) -> None:
-        self._db.close()
+        if self._db is not None:
+            self._db.close()
 
 
 def _chunks(items: Iterable[Subscriber], size: int) -> Iterator[list[Subscriber]]:

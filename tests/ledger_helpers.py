@@ -63,10 +63,17 @@ def start(
 
 
 def freeze(
-    ledger: Ledger, key: str, audience: Any, *, batch_size: int = 2, **overrides: Any
+    ledger: Ledger,
+    key: str,
+    audience: Any,
+    *,
+    batch_size: int = 2,
+    in_memory: int = 200_000,
+    **overrides: Any,
 ) -> tuple[AudienceCounts, int]:
-    """``start``, also returning how many duplicates the packer dropped."""
-    packer = AudiencePacker(batch_size)
+    """``start``, also returning how many duplicates the packer dropped; ``in_memory`` is
+    the packer's (how many addresses it keeps in a set before it moves them to disk)."""
+    packer = AudiencePacker(batch_size, in_memory=in_memory)
     arguments: dict[str, Any] = {
         "subject": f"Digest {key}: %%name%%",
         "preheader": "This week",

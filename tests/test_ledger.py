@@ -178,7 +178,15 @@ def test_start_edition_stores_the_rendered_content_and_posts(ledger: Ledger) -> 
     assert ledger.edition("2026-03-16") is None
 
 
-def test_the_audience_is_deduplicated_case_insensitively_first_one_kept(ledger: Ledger) -> None:
+# How many addresses the packer keeps in memory: all of them, none (on disk from the
+# first chunk on) and some (moving to disk midway).
+IN_MEMORY = pytest.mark.parametrize("in_memory", [200_000, 0, 2], ids=["set", "disk", "both"])
+
+
+@IN_MEMORY
+def test_the_audience_is_deduplicated_case_insensitively_first_one_kept(
+    ledger: Ledger, in_memory: int
+) -> None:
     audience = [
         Subscriber("Alice@Example.com", name="Alice"),
         Subscriber("bob@example.com", name="Bob"),
@@ -189,11 +197,11 @@ def test_the_audience_is_deduplicated_case_insensitively_first_one_kept(ledger: 
         Subscriber("carol@example.com"),
     ]
 
-    counts, duplicates = freeze(ledger, "2026-03-09", audience, batch_size=10)
+    counts, duplicates = freeze(ledger, "2026-03-09", audience, batch_size=3, in_memory=in_memory)
 
-    assert (counts, duplicates) == (AudienceCounts(recipients=4, batches=1), 3)
-    [batch] = ledger.batches("2026-03-09")
-    assert [(s.email, s.name) for s in ledger.batch_recipients(batch.id)] == [
+    assert (counts, duplicates) == (AudienceCounts(recipients=4, batches=2), 3)
+    batches = ledger.batches("2026-03-09")
+    assert [(s.email, s.name) for b in batches for s in ledger.batch_recipients(b.id)] == [
         ("Alice@Example.com", "Alice"),
         ("bob@example.com", "Bob"),
         ("ÉLISE@example.com", "Élise"),
@@ -222,13 +230,16 @@ def test_the_audience_is_split_in_order_into_pending_batches(ledger: Ledger) -> 
     assert frozen[1].fields == {}
 
 
-def test_a_batch_never_holds_an_address_twice_even_across_duplicates(ledger: Ledger) -> None:
+@IN_MEMORY
+def test_a_batch_never_holds_an_address_twice_even_across_duplicates(
+    ledger: Ledger, in_memory: int
+) -> None:
     audience = [
         Subscriber(f"r{i % 7}@Example.com".upper() if i % 2 else f"r{i % 7}@example.com")
         for i in range(30)
     ]
 
-    counts, duplicates = freeze(ledger, "2026-03-09", audience, batch_size=3)
+    counts, duplicates = freeze(ledger, "2026-03-09", audience, batch_size=3, in_memory=in_memory)
 
     assert (counts, duplicates) == (AudienceCounts(recipients=7, batches=3), 23)
     sizes = [b.size for b in ledger.batches("2026-03-09")]
