@@ -31,8 +31,10 @@ _LABEL = r"[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?"
 _PLAIN_ADDRESS = re.compile(rf"({_LOCAL})@((?:{_LABEL}\.)++[a-zA-Z]{{2,63}})")
 
 # email-validator rejects these names and every domain under them.
+_SPECIAL_USE = frozenset(SPECIAL_USE_DOMAIN_NAMES)
 _SPECIAL_USE_SUFFIXES = tuple(f".{name}" for name in SPECIAL_USE_DOMAIN_NAMES)
 _MAILBOX_NAMES = frozenset(CASE_INSENSITIVE_MAILBOX_NAMES)
+_MAILBOX_NAME_MAX = max(map(len, _MAILBOX_NAMES))
 
 
 class InvalidAddress(ValueError):
@@ -50,12 +52,12 @@ def fast_normalize(address: str) -> str | None:
     if match is None or match.end(1) > LOCAL_PART_MAX_LENGTH or len(address) > EMAIL_MAX_LENGTH:
         return None
     local, domain = match.groups()
-    domain = domain.lower()
-    if "--" in domain or f".{domain}".endswith(_SPECIAL_USE_SUFFIXES):
+    lowered = domain.lower()
+    if "--" in lowered or lowered.endswith(_SPECIAL_USE_SUFFIXES) or lowered in _SPECIAL_USE:
         return None
-    if local.lower() in _MAILBOX_NAMES:
-        local = local.lower()
-    return f"{local}@{domain}"
+    if len(local) <= _MAILBOX_NAME_MAX and local.lower() in _MAILBOX_NAMES:
+        return f"{local.lower()}@{lowered}"
+    return address if lowered == domain else f"{local}@{lowered}"
 
 
 def slow_normalize(address: str) -> str:
