@@ -3,7 +3,11 @@
 Freezing a large audience means reading, validating and deduplicating
 subscribers.csv (Python, the larger part), then writing the batches into the
 ledger. With the reading in a child, this process only writes, and it is free
-for other work meanwhile.
+for other work meanwhile: ``digest send`` renders the email while the child reads.
+
+The child writes each chunk of items into an unnamed temporary file (the spool)
+and sends only its size through the pipe, so it never waits for this process to
+read: a pipe holds 64 kB, a second of the child's work is megabytes.
 
 The child is forked, so it inherits what ``produce`` needs without pickling. It
 must not use a SQLite connection it inherited (a connection must not cross
