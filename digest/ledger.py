@@ -25,7 +25,7 @@ import itertools
 import json
 import os
 import sqlite3
-from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -77,9 +77,59 @@ def _close_inherited_locks() -> None:
 
 os.register_at_fork(after_in_child=_close_inherited_locks)
 
-# Forward-only migrations: MIGRATIONS[n] takes a database from user_version n to n + 1.
-# Append new scripts; never edit one that has shipped.
-MIGRATIONS: tuple[str, ...] = (
+
+def _pack_batch_audiences(db: sqlite3.Connection) -> None:
+    """Schema 2: each batch's recipients in one row of ``batch_recipients``, packed as
+    ``pack_recipients`` writes them, instead of one ``audience`` row each: freezing an
+    audience or reading a batch is one row, not a thousand.
+
+    Packed here in Python and ``batches`` rebuilt rather than altered, so that it needs
+    neither JSON1 nor ``DROP COLUMN`` (SQLite 3.35): any SQLite Python 3.11 runs on will do.
+    """
+    db.execute("CREATE TEMP TABLE packed (batch INTEGER PRIMARY KEY, recipients TEXT NOT NULL)")
+    spans = db.execute("SELECT id, first_recipient, size FROM batches").fetchall()
+    for batch, first, size in spans:
+        rows = db.execute(
+            "SELECT email, name, fields FROM audience WHERE id BETWEEN ? AND ? ORDER BY id",
+            (first, first + size - 1),
+        )
+        recipients = pack_recipients(
+            Subscriber(email, name, fields=json.loads(fields) if fields else {})
+            for email, name, fields in rows
+        )
+        db.execute("INSERT INTO temp.packed VALUES (?, ?)", (batch, recipients))
+    for statement in (
+        """CREATE TABLE batches_2 (
+            id         INTEGER PRIMARY KEY,
+            edition    TEXT NOT NULL REFERENCES editions (key),
+            seq        INTEGER NOT NULL,
+            state      TEXT NOT NULL
+                       CHECK (state IN ('pending', 'in_flight', 'accepted', 'failed', 'rejected')),
+            size       INTEGER NOT NULL,
+            message_id TEXT,
+            error      TEXT,
+            updated_at TEXT NOT NULL,
+            UNIQUE (edition, seq)
+        )""",
+        "INSERT INTO batches_2 (id, edition, seq, state, size, message_id, error, updated_at)"
+        " SELECT id, edition, seq, state, size, message_id, error, updated_at FROM batches",
+        "DROP TABLE batches",
+        "ALTER TABLE batches_2 RENAME TO batches",
+        "DROP TABLE audience",
+        """CREATE TABLE batch_recipients (
+            batch      INTEGER PRIMARY KEY REFERENCES batches (id),
+            recipients TEXT NOT NULL
+        )""",
+        "INSERT INTO batch_recipients SELECT batch, recipients FROM temp.packed",
+        "DROP TABLE temp.packed",
+    ):
+        db.execute(statement)
+
+
+# Forward-only migrations: MIGRATIONS[n] takes a database from user_version n to n + 1,
+# as an SQL script or a function of the connection, run in one transaction. Append
+# new ones; never edit one that has shipped.
+MIGRATIONS: tuple[str | Callable[[sqlite3.Connection], None], ...] = (
     """
     CREATE TABLE editions (
         key         TEXT PRIMARY KEY,
@@ -132,25 +182,7 @@ MIGRATIONS: tuple[str, ...] = (
         accepted   INTEGER NOT NULL
     );
     """,
-    # A batch's recipients move into one row of their own, packed as ``pack_recipients``
-    # writes them: freezing an audience or reading a batch is one row, not a thousand.
-    """
-    CREATE TABLE batch_recipients (
-        batch      INTEGER PRIMARY KEY REFERENCES batches (id),
-        recipients TEXT NOT NULL
-    );
-    INSERT INTO batch_recipients (batch, recipients)
-        SELECT b.id, (
-            SELECT json_group_array(
-                CASE WHEN a.fields IS NULL THEN json_array(a.email, a.name)
-                     ELSE json_array(a.email, a.name, json(a.fields)) END)
-            FROM (SELECT email, name, fields FROM audience
-                  WHERE id BETWEEN b.first_recipient AND b.first_recipient + b.size - 1
-                  ORDER BY id) AS a)
-        FROM batches AS b;
-    DROP TABLE audience;
-    ALTER TABLE batches DROP COLUMN first_recipient;
-    """,
+    _pack_batch_audiences,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -631,11 +663,17 @@ def _set_up(connection: sqlite3.Connection, path: Path) -> None:
             hint="keep the newsletter folder on a local disk, not a network share",
         )
     for number in range(version, SCHEMA_VERSION):
+        migration = MIGRATIONS[number]
         try:
-            connection.executescript(
-                f"BEGIN IMMEDIATE; {MIGRATIONS[number]}; PRAGMA user_version = {number + 1};"
-                " COMMIT;"
-            )
+            if isinstance(migration, str):
+                connection.executescript(
+                    f"BEGIN IMMEDIATE; {migration}; PRAGMA user_version = {number + 1}; COMMIT;"
+                )
+            else:
+                connection.execute("BEGIN IMMEDIATE")
+                migration(connection)
+                connection.execute(f"PRAGMA user_version = {number + 1}")
+                connection.execute("COMMIT")
         except BaseException:
             if connection.in_transaction:
                 connection.execute("ROLLBACK")

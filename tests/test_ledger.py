@@ -145,6 +145,8 @@ def test_a_half_sent_edition_from_schema_1_resumes_with_the_same_batches(db_path
     raw = sqlite3.connect(db_path)
     tables = {row[0] for row in raw.execute("SELECT name FROM sqlite_master WHERE type='table'")}
     assert "audience" not in tables
+    columns = [row[1] for row in raw.execute("PRAGMA table_info(batches)")]
+    assert columns == ["id", "edition", "seq", "state", "size", "message_id", "error", "updated_at"]
     assert raw.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
     raw.close()
 
