@@ -38,9 +38,10 @@ import threading
 import time
 import urllib.error
 from collections.abc import Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from python_http_client.exceptions import HTTPError
+from sendgrid import SendGridAPIClient
 
 from ..errors import (
     BatchFailed,
@@ -53,9 +54,6 @@ from ..errors import (
 from ..models import Recipient
 from . import Message
 from .retry import RetriesExhausted, Retry, RetryPolicy, call_with_retries
-
-if TYPE_CHECKING:
-    from sendgrid import SendGridAPIClient
 
 log = logging.getLogger(__name__)
 
@@ -302,10 +300,6 @@ class SendGridBackend:
     def _client(self) -> SendGridAPIClient:
         client = getattr(self._local, "client", None)
         if client is None:
-            # Imported at the first request, not with this module: `digest send` gets
-            # its reading child going before the SDK's imports (35 ms).
-            from sendgrid import SendGridAPIClient
-
             client = SendGridAPIClient(api_key=self._api_key, host=self._host)
             self._local.client = client
         return client
