@@ -24,6 +24,7 @@ SUBSTITUTIONS_MAX_BYTES = 10_000
 # The shape of models.token around a field name such as "name", "first_name" or "first-name".
 _TOKEN = re.compile(r"%%[A-Za-z_][A-Za-z0-9_-]*%%")
 _NAME, _EMAIL, _UNSUBSCRIBE_URL = token("name"), token("email"), token("unsubscribe_url")
+_BUILTIN = frozenset({_NAME, _EMAIL, _UNSUBSCRIBE_URL})
 _ONE_CLICK = {"List-Unsubscribe-Post": "List-Unsubscribe=One-Click"}
 # Addresses whose only character quote() would change is the "@".
 _PLAIN_ADDRESS = re.compile(r"[A-Za-z0-9._~-]+@[A-Za-z0-9.-]+")
@@ -122,12 +123,11 @@ class Personalizer:
         # RFC 8058 one-click needs https.
         self._url_headers = _ONE_CLICK if self._template[:8].lower() == "https://" else {}
         self._fallback = name_fallback
-        builtin = {_NAME, _EMAIL, _UNSUBSCRIBE_URL}
         # Without a URL the unsubscribe link is not ours to fill (ASM mode: SendGrid's).
         self._tokens = sorted(
             used for used in used_tokens if self._template or used != _UNSUBSCRIBE_URL
         )
-        self._fields = [(used, used[2:-2]) for used in self._tokens if used not in builtin]
+        self._fields = [(used, used[2:-2]) for used in self._tokens if used not in _BUILTIN]
         self._fixed_bound = _fixed_bound(self._tokens, self._template)
 
     def url(self, email: str) -> str:
@@ -194,16 +194,17 @@ def check_unsubscribe_url(template: str) -> None:
 
 class SurelyFits:
     """Whether a subscriber's substitutions fit SendGrid's limit whatever tokens the email
-    uses (every built-in token and every merge field), for one unsubscribe URL template.
+    uses: every built-in token, every merge field, and up to ``OTHER_TOKENS_BYTES`` of
+    tokens for columns the list lacks (``check_other_tokens`` refuses an email with more).
 
     True for all but readers with kilobytes of merge fields, so it settles nearly
     everyone before the email is rendered; ``Personalizer.misfit`` settles the rest.
     """
 
     def __init__(self, unsubscribe_url_template: str) -> None:
-        builtin = (_NAME, _EMAIL, _UNSUBSCRIBE_URL)
         template = _LINE_BREAKS.sub("", unsubscribe_url_template)
-        self._room = SUBSTITUTIONS_MAX_BYTES - _fixed_bound(builtin, template)
+        fixed = _fixed_bound(_BUILTIN, template) + OTHER_TOKENS_BYTES
+        self._room = SUBSTITUTIONS_MAX_BYTES - fixed
 
     def __call__(self, subscriber: Subscriber) -> bool:
         fields = subscriber.fields
@@ -213,14 +214,34 @@ class SurelyFits:
         return 4 * chars < self._room
 
 
+# What SurelyFits keeps for the keys of the email's tokens other than the built-in ones
+# (a token for a column the list lacks is filled with ""): about sixty tokens.
+OTHER_TOKENS_BYTES = 1_000
+
+
+def check_other_tokens(tokens: Collection[str]) -> None:
+    """Refuse an email whose tokens other than the built-in ones take more than
+    ``OTHER_TOKENS_BYTES``: SurelyFits would not be sure for such an email."""
+    size = sum(len(used.encode()) for used in tokens if used not in _BUILTIN)
+    if size > OTHER_TOKENS_BYTES:
+        raise ConfigError(
+            f"the email's merge-field tokens take {size:,} bytes, more than the "
+            f"{OTHER_TOKENS_BYTES:,} digest sets aside per reader",
+            "use fewer or shorter %%field%% tokens in the templates",
+        )
+
+
 def _fixed_bound(tokens: Collection[str], url_template: str) -> int:
     """What the substitutions for ``tokens`` take at most besides the name and merge
-    fields: each key, an address of up to 254 characters (4 bytes each), its URL with
-    the address quoted (up to 12 bytes a character) and a 43-character token."""
+    fields: each key, an address of up to 254 characters (4 bytes each), and its URL
+    with the address quoted (up to 12 bytes a character) and a 43-character token
+    wherever the template has them."""
     return (
         sum(len(used) for used in tokens)
         + 4 * 254
-        + (len(url_template) + 12 * 254 + 43 if url_template else 0)
+        + len(url_template)
+        + 12 * 254 * url_template.count("{email}")
+        + 43 * url_template.count("{token}")
     )
 
 

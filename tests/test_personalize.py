@@ -11,10 +11,14 @@ import pytest
 from digest.errors import ConfigError, DigestError
 from digest.models import Recipient, RenderedEmail, Subscriber
 from digest.personalize import (
+    OTHER_TOKENS_BYTES,
     PREVIEW_TOKEN,
+    SUBSTITUTIONS_MAX_BYTES,
     HmacSha256,
     Personalizer,
     SubstitutionsTooLarge,
+    SurelyFits,
+    check_other_tokens,
     recipient_for,
     unsubscribe_token,
     unsubscribe_url,
@@ -213,3 +217,37 @@ def test_used_tokens_finds_token_shapes_only() -> None:
     found = used_tokens("Hi %%name%%, 100%% off", "%%first-name%% %%a b%% %%%%", "%%plan%%")
 
     assert found == {"%%name%%", "%%first-name%%", "%%plan%%"}
+
+
+@pytest.mark.parametrize(
+    "template",
+    [URL, "https://x.example/u?e={email}&t={token}", "https://x.example/{email}/{email}?t={token}"],
+)
+def test_the_longest_reader_surely_fits_passes_still_fits_the_email(template: str) -> None:
+    """At SurelyFits' edge, with the worst characters (4 bytes, 12 once URL-quoted) and
+    as many tokens for missing columns as the email may have, the reader still fits."""
+    email = "\U0001f600" * 242 + "@example.com"  # 254 characters, the most allowed
+    unknown = [f"%%missing_column_{n:03}%%" for n in range(OTHER_TOKENS_BYTES // 24)]
+    tokens = {"%%name%%", "%%email%%", "%%unsubscribe_url%%", "%%plan%%", *unknown}
+    check_other_tokens(tokens)
+    surely_fits = SurelyFits(template)
+
+    def reader(length: int) -> Subscriber:
+        return Subscriber(email, "\U0001f600" * length, fields={"plan": "\U0001f600" * 100})
+
+    longest = max(n for n in range(3000) if surely_fits(reader(n)))
+    personalizer = Personalizer(
+        unsubscribe_url_template=template, unsubscribe_mailto="", secret=SECRET, used_tokens=tokens
+    )
+
+    substitutions = personalizer(reader(longest)).substitutions
+    size = sum(len(key.encode()) + len(value.encode()) for key, value in substitutions.items())
+    assert size < SUBSTITUTIONS_MAX_BYTES
+    assert not surely_fits(reader(longest + 1))
+
+
+def test_an_email_with_too_many_unknown_tokens_is_refused() -> None:
+    tokens = {"%%name%%", *(f"%%column_number_{n}%%" for n in range(80))}
+
+    with pytest.raises(ConfigError, match="merge-field tokens take 1,590 bytes"):
+        check_other_tokens(tokens)

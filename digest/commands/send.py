@@ -40,7 +40,13 @@ from ..ledger import (
     PackedBatch,
 )
 from ..models import RenderedEmail, Subscriber
-from ..personalize import Personalizer, SurelyFits, check_unsubscribe_url, used_tokens
+from ..personalize import (
+    Personalizer,
+    SurelyFits,
+    check_other_tokens,
+    check_unsubscribe_url,
+    used_tokens,
+)
 from ..subscribers import AudienceReport, Problem, active_audience
 from .backends import concurrency
 from .common import Context, edition_key, message_for, next_digest, render
@@ -176,6 +182,7 @@ def _start(
     outcome: SendOutcome,
 ) -> Edition:
     settings = ctx.settings
+    check_unsubscribe_url(settings.unsubscribe.url)
     audience_path = settings.path(settings.subscribers.path)
     tokens: Later[frozenset[str]] = Later()
     # A child reads the list while this process renders the email; leaving the block
@@ -189,7 +196,9 @@ def _start(
             count = sum(1 for _ in active_audience(audience_path, AudienceReport()))
             question = f"Send edition {key}, {email.subject!r}, to {count} subscribers?"
             _ask(options, confirm, question)
-        tokens.give(used_tokens(email.subject, email.html, email.text))
+        used = used_tokens(email.subject, email.html, email.text)
+        check_other_tokens(used)
+        tokens.give(used)
         batches = iter(read)
         first = next(batches, None)
         if first is None:
