@@ -4,9 +4,9 @@ Errors become one line on stderr and exit 1 (a traceback only with -v); standing
 down (nothing new, already sent, being sent elsewhere) is one line and exit 0;
 usage errors exit 2 (click's own handling).
 
-Each command imports its module when it runs, not here: the render stage and the
-SendGrid SDK take half a second to import, which `digest --help` should not pay,
-and `digest send` starts reading subscribers.csv in a child process before them.
+Each command imports its module when it runs, not here: the render stage takes
+0.4 s to import, which `digest --help` should not pay, and `digest send` starts
+reading subscribers.csv in a child process before it.
 """
 
 from __future__ import annotations

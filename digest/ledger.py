@@ -600,6 +600,9 @@ class Ledger:
             yield
         finally:
             _HELD_LOCKS.discard(fd)
+            # Released outright, not only by closing: a child forked meanwhile may not
+            # have closed its copy yet, and a copy would keep the lock held.
+            fcntl.flock(fd, fcntl.LOCK_UN)
             os.close(fd)
 
     @contextmanager

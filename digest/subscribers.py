@@ -52,7 +52,7 @@ class AudienceReport:
     """What ``active_audience`` let through and what it skipped, and why, filled as it streams.
 
     ``skipped`` counts by reason: unsubscribed, bounced, complained, invalid, duplicate
-    (the last is counted by whoever deduplicates, the ledger).
+    (the last is counted by whoever deduplicates: the ledger's AudiencePacker).
     """
 
     active: int = 0
@@ -86,7 +86,7 @@ def read_subscribers(path: Path) -> Iterator[Subscriber | Problem]:
 def active_audience(path: Path, report: AudienceReport) -> Iterator[Subscriber]:
     """The valid, active subscribers in file order; counts the rest in ``report``.
 
-    Duplicates are not removed here (the ledger dedupes and counts them).
+    Duplicates are not removed here (the ledger's AudiencePacker dedupes and counts them).
     """
     for row in read_subscribers(path):
         if isinstance(row, Problem):

@@ -28,6 +28,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
+from pathlib import Path
 from typing import IO, Any, Generic, Self, TypeVar, cast
 
 from ..errors import DigestError
@@ -56,7 +57,8 @@ class Offloaded(Generic[T, R]):
     while producing). An error raised in the child is raised here, from the
     iteration. Leaving the block stops a child that is still producing. ``doing``
     names the work in error messages; items travel ``chunk`` at a time (fewer for
-    large items, more for small ones).
+    large items, more for small ones) through a spool file in ``spool_dir`` (the
+    system's temporary folder by default), which holds them all until the block ends.
     """
 
     def __init__(
@@ -66,11 +68,13 @@ class Offloaded(Generic[T, R]):
         *,
         doing: str,
         chunk: int = CHUNK,
+        spool_dir: Path | None = None,
     ) -> None:
         self._produce = produce
         self._finish = finish
         self._doing = doing
         self._chunk = chunk
+        self._spool_dir = spool_dir
         self.result: R | None = None
         self._child: BaseProcess | None = None
         self._receiving: Connection | None = None
@@ -79,10 +83,21 @@ class Offloaded(Generic[T, R]):
     def __enter__(self) -> Self:
         fork = multiprocessing.get_context("fork")
         receiving, sending = fork.Pipe(duplex=False)
-        self._spool = tempfile.TemporaryFile(prefix="digest-offloaded-")
-        child = fork.Process(target=self._run, args=(receiving, sending, os.getpid()), daemon=True)
-        child.start()
-        sending.close()
+        try:
+            self._spool = tempfile.TemporaryFile(prefix="digest-offloaded-", dir=self._spool_dir)
+            try:
+                child = fork.Process(
+                    target=self._run, args=(receiving, sending, os.getpid()), daemon=True
+                )
+                child.start()
+            except BaseException:
+                self._spool.close()
+                raise
+        except BaseException:
+            receiving.close()
+            raise
+        finally:
+            sending.close()
         self._child, self._receiving = child, receiving
         return self
 
@@ -162,9 +177,9 @@ class _Spooler:
 class Later(Generic[V]):
     """A value this process hands a forked child after the fork.
 
-    Make it before the fork; then ``give`` the value here and ``get`` it in the
-    child, which waits until it is given (and raises EOFError if this process
-    ends without giving it).
+    Make it before the fork; then ``give`` a small value (it goes through a pipe)
+    here, once, and ``get`` it in the child, which waits until it is given, or
+    raises EOFError once this process has ended without giving it.
     """
 
     def __init__(self) -> None:
@@ -173,11 +188,18 @@ class Later(Generic[V]):
         self._got = False
 
     def give(self, value: V) -> None:
+        # This process's read end stays open until the value is in the pipe: the child
+        # may have ended without reading, and a pipe nobody could read refuses writes.
         self._sending.send(value)
+        self._sending.close()
+        self._receiving.close()
 
     def get(self) -> V:
         if not self._got:
+            # Only this process's end left open for writing would keep EOF from coming.
+            self._sending.close()
             self._value = self._receiving.recv()
+            self._receiving.close()
             self._got = True
         return cast(V, self._value)
 

@@ -288,7 +288,15 @@ def _read_in_child(
 
     # About CHUNK recipients a message to this process, whatever the batch size.
     chunk = max(1, CHUNK // batch_size)
-    return Offloaded(produce, lambda: report, doing=f"reading {path.name}", chunk=chunk)
+    # The spool holds the packed audience (50 MB a million readers) until the freeze
+    # ends: beside the ledger rather than in a temporary folder that may be in memory.
+    return Offloaded(
+        produce,
+        lambda: report,
+        doing=f"reading {path.name}",
+        chunk=chunk,
+        spool_dir=ctx.settings.state_dir,
+    )
 
 
 def _sendable(
@@ -357,16 +365,13 @@ def _deliver(
     personalize = personalizer(ctx, used_tokens(message.subject, message.html, message.text))
     workers = concurrency(ctx, backend)
     job = Job(ctx, backend, message, personalize)
-    # What this process imported since main() froze the rest (the render stage, the
-    # SDK) lives as long as it does: out of the cyclic collector's way, here and in
-    # the workers forked from it.
-    gc.freeze()
     queue = iter(batches)
     in_flight: dict[Future[str], Batch] = {}
     total = sum(batch.size for batch in batches)
     crash: BaseException | None = None
     with (
         _graceful_stop(ctx, outcome),
+        _heap_frozen(),
         senders(job, workers, processes=workers > 1) as pool,
         SendProgress(ctx.console, len(batches), total) as progress,
     ):
@@ -435,6 +440,18 @@ def _worker_died(broken: BrokenExecutor) -> BatchUncertain:
         f"a send worker process died ({broken}); the batches it held may or may not "
         "have reached SendGrid"
     )
+
+
+@contextmanager
+def _heap_frozen() -> Iterator[None]:
+    """What this process holds as the send starts (the modules imported since main()
+    froze the rest, the rendered edition) lives as long as the send: out of the cyclic
+    collector's way, here and in the workers forked from it."""
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
 
 
 @contextmanager

@@ -1,11 +1,11 @@
 """Who runs ``Backend.send`` for a batch: threads of this process, or worker processes.
 
-Turning a batch's rows into recipients, building the request and the SDK's JSON
-encoding take most of a large send's CPU time. Under the GIL, threads share one
-core however many there are; for SendGrid, whose batches are a thousand readers
-each, ``sendgrid.concurrency`` worker processes do that work on every core while
-this process keeps the ledger: it reads a batch's rows, marks the batch in
-flight, hands the rows over and records the answer.
+Unpacking and personalizing a batch's recipients, building the request and the
+SDK's JSON encoding take most of a large send's CPU time. Under the GIL, threads
+share one core however many there are; for SendGrid, whose batches are a thousand
+readers each, ``sendgrid.concurrency`` worker processes do that work on every core while
+this process keeps the ledger: it reads a batch's packed recipients, marks the
+batch in flight, hands them over and records the answer.
 
 The workers are forked before any thread starts, from a parent that has already
 built the backend, the message and the personalizer, so they inherit them. They

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from digest.commands.offload import CHUNK, ChildError, Offloaded
+from digest.commands.offload import CHUNK, ChildError, Later, Offloaded
 from digest.errors import SubscribersError
 
 
@@ -136,3 +136,23 @@ def test_the_child_never_waits_for_this_process_to_read(tmp_path: Path) -> None:
             time.sleep(0.01)
         assert finished.exists(), "the child produced everything before the first read"
         assert [int(item) for item in stream] == list(range(20 * CHUNK))
+
+
+def test_a_value_given_after_the_fork_reaches_the_child() -> None:
+    later: Later[str] = Later()
+
+    with Offloaded(lambda: [later.get()], lambda: None, doing="waiting") as stream:
+        later.give("tokens")
+        assert list(stream) == ["tokens"]
+
+
+def test_giving_a_value_the_child_never_asked_for_is_harmless() -> None:
+    """The child may end before the value is given: the give must not fail."""
+    later: Later[str] = Later()
+
+    with Offloaded(lambda: [1], lambda: None, doing="counting") as stream:
+        assert list(stream) == [1]
+        [child] = multiprocessing.active_children() or [None]
+        if child is not None:
+            child.join(timeout=10)
+        later.give("tokens")
