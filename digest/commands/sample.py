@@ -6,15 +6,15 @@ is recorded in the ledger as a test; a dry run records nothing.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from ..addresses import InvalidAddress, normalize
 from ..deliver import Backend
 from ..deliver.outbox import OutboxBackend
 from ..errors import ConfigError
-from ..ledger import Ledger
-from ..models import Recipient, RenderedEmail, Subscriber
+from ..ledger import AudiencePacker, Ledger, unpack_recipients
+from ..models import RenderedEmail, Subscriber
 from ..personalize import used_tokens
 from ..subscribers import AudienceReport, active_audience, read_subscribers
 from .common import Context, edition_key, message_for, next_digest, render, sent_post_ids
@@ -89,30 +89,11 @@ def dry_run_edition(ctx: Context, backend: OutboxBackend, edition: str | None) -
     message = message_for(ctx.settings, email, key, test=False)
     personalize = personalizer(ctx, used_tokens(message.subject, message.html, message.text))
     report = AudienceReport()
-    audience = _unique(active_audience(ctx.settings.path(ctx.settings.subscribers.path), report))
+    audience = active_audience(ctx.settings.path(ctx.settings.subscribers.path), report)
     count = 0
-    for chunk in _chunks(map(personalize, audience), backend.batch_size):
-        backend.send(message, chunk)
-        count += len(chunk)
+    # Deduplicated and batched as digest send freezes them.
+    for batch in AudiencePacker(backend.batch_size).batches(audience):
+        backend.send(message, [personalize(s) for s in unpack_recipients(batch.recipients)])
+        count += batch.size
     warn_problems(ctx, report)
     return SampleOutcome(key, message.subject, count, str(backend.folder_for(key)))
-
-
-def _chunks(items: Iterator[Recipient], size: int) -> Iterator[list[Recipient]]:
-    chunk: list[Recipient] = []
-    for item in items:
-        chunk.append(item)
-        if len(chunk) == size:
-            yield chunk
-            chunk = []
-    if chunk:
-        yield chunk
-
-
-def _unique(audience: Iterator[Subscriber]) -> Iterator[Subscriber]:
-    seen: set[str] = set()
-    for subscriber in audience:
-        lowered = subscriber.email.lower()
-        if lowered not in seen:
-            seen.add(lowered)
-            yield subscriber
