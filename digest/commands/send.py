@@ -369,9 +369,14 @@ def _deliver(
     in_flight: dict[Future[str], Batch] = {}
     total = sum(batch.size for batch in batches)
     crash: BaseException | None = None
+    # What this process holds as the send starts (the modules imported since main()
+    # froze the rest, the rendered edition) lives as long as the process: out of the
+    # cyclic collector's way, here and in the workers forked from it. Left frozen, as
+    # main() leaves its own: the process ends after the send, and its final collection
+    # skips a frozen heap (0.2 s less at exit after 100k readers).
+    gc.freeze()
     with (
         _graceful_stop(ctx, outcome),
-        _heap_frozen(),
         senders(job, workers, processes=workers > 1) as pool,
         SendProgress(ctx.console, len(batches), total) as progress,
     ):
@@ -440,18 +445,6 @@ def _worker_died(broken: BrokenExecutor) -> BatchUncertain:
         f"a send worker process died ({broken}); the batches it held may or may not "
         "have reached SendGrid"
     )
-
-
-@contextmanager
-def _heap_frozen() -> Iterator[None]:
-    """What this process holds as the send starts (the modules imported since main()
-    froze the rest, the rendered edition) lives as long as the send: out of the cyclic
-    collector's way, here and in the workers forked from it."""
-    gc.freeze()
-    try:
-        yield
-    finally:
-        gc.unfreeze()
 
 
 @contextmanager
