@@ -135,8 +135,9 @@ def _rows(path: Path, handle: TextIO) -> Iterator[Subscriber | Problem]:
         end = reader.line_num
         for cells in reader:
             start, end = end + 1, reader.line_num
-            if "".join(cells).strip():
-                yield _row(layout, cells, start, spans_lines=end > start)
+            row = _row(layout, cells, start, spans_lines=end > start)
+            if row is not None:
+                yield row
     except csv.Error as exc:
         raise SubscribersError(
             f"{path}: line {reader.line_num} is not valid CSV ({exc})",
@@ -191,19 +192,23 @@ class _Layout:
 
 def _row(
     layout: _Layout, cells: list[str], line: int, *, spans_lines: bool
-) -> Subscriber | Problem:
+) -> Subscriber | Problem | None:
+    """The row as a Subscriber, or the Problem with it; None for a blank row."""
     width = layout.width
-    if len(cells) > width:
-        extra, cells = cells[width:], cells[:width]
+    extra: list[str] = []
+    if len(cells) == width:  # the common case
+        cells.append("")
+    elif len(cells) > width:
+        extra, cells = cells[width:], [*cells[:width], ""]
     else:
-        extra = []
-    cells.extend([""] * (width + 1 - len(cells)))
+        cells.extend([""] * (width + 1 - len(cells)))
     written = cells[layout.email].strip()
     if spans_lines and layout.swallows_rows(cells):
         return Problem(line, written.partition("\n")[0].strip(), UNBALANCED_QUOTE)
     if not written:
-        return Problem(line, "", "no email address")
-    if "".join(extra).strip():
+        blank = not "".join(cells).strip() and not "".join(extra).strip()
+        return None if blank else Problem(line, "", "no email address")
+    if extra and "".join(extra).strip():
         return Problem(
             line,
             written,
@@ -221,13 +226,13 @@ def _row(
         )
     tags = cells[layout.tags]
     return Subscriber(
-        email=email,
-        name=cells[layout.name].strip(),
-        status=status,
-        tags=tuple(filter(None, map(str.strip, tags.split(";")))) if tags else (),
-        subscribed_at=cells[layout.subscribed_at].strip(),
-        fields={name: cells[index].strip() for name, index in layout.merge} if layout.merge else {},
-        line=line,
+        email,
+        cells[layout.name].strip(),
+        status,
+        tuple(filter(None, map(str.strip, tags.split(";")))) if tags else (),
+        cells[layout.subscribed_at].strip(),
+        {name: cells[index].strip() for name, index in layout.merge} if layout.merge else {},
+        line,
     )
 
 

@@ -149,6 +149,19 @@ def test_extra_filled_cells_are_a_problem_but_trailing_empty_ones_are_not(tmp_pa
     assert grace.name == "Grace"
 
 
+def test_blank_rows_are_skipped_but_a_row_with_anything_in_it_is_not(tmp_path: Path) -> None:
+    text = 'email,name\n\n  ,  \n,,,,\n,Ada\n,,,x\n"\n",\ngrace@example.com,Grace\n'
+    path = write(tmp_path, text)
+
+    rows = list(read_subscribers(path))
+
+    assert [(row.line, row.reason) for row in rows if isinstance(row, Problem)] == [
+        (5, "no email address"),
+        (6, "no email address"),
+    ]
+    assert [row.email for row in rows if isinstance(row, Subscriber)] == ["grace@example.com"]
+
+
 def test_a_quote_left_open_is_reported_not_swallowing_the_rows_after_it(tmp_path: Path) -> None:
     path = write(
         tmp_path,
