@@ -592,18 +592,23 @@ class Ledger:
         except OSError as exc:
             raise LedgerError(f"cannot create {lock_path}: {exc.strerror or exc}") from exc
         try:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BaseException as failed:
+            os.close(fd)
+            if isinstance(failed, BlockingIOError):
                 raise StandDown(f"edition {key} is being sent by another process") from None
-            _HELD_LOCKS.add(fd)
+            raise
+        _HELD_LOCKS.add(fd)
+        try:
             yield
         finally:
             _HELD_LOCKS.discard(fd)
-            # Released outright, not only by closing: a child forked meanwhile may not
-            # have closed its copy yet, and a copy would keep the lock held.
-            fcntl.flock(fd, fcntl.LOCK_UN)
-            os.close(fd)
+            try:
+                # Released outright, not only by closing: a child forked meanwhile may
+                # not have closed its copy yet, and a copy would keep the lock held.
+                fcntl.flock(fd, fcntl.LOCK_UN)
+            finally:
+                os.close(fd)
 
     @contextmanager
     def _transaction(self) -> Iterator[None]:

@@ -239,7 +239,7 @@ def _fixed_bound(tokens: Collection[str], url_template: str) -> int:
     return (
         sum(len(used) for used in tokens)
         + 4 * 254
-        + len(url_template)
+        + len(url_template.encode())
         + 12 * 254 * url_template.count("{email}")
         + 43 * url_template.count("{token}")
     )

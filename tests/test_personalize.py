@@ -221,7 +221,12 @@ def test_used_tokens_finds_token_shapes_only() -> None:
 
 @pytest.mark.parametrize(
     "template",
-    [URL, "https://x.example/u?e={email}&t={token}", "https://x.example/{email}/{email}?t={token}"],
+    [
+        URL,
+        "https://x.example/u?e={email}&t={token}",
+        "https://x.example/{email}/{email}?t={token}",
+        "https://例.jp/" + "配" * 500 + "?t={token}",  # 3 bytes a character
+    ],
 )
 def test_the_longest_reader_surely_fits_passes_still_fits_the_email(template: str) -> None:
     """At SurelyFits' edge, with the worst characters (4 bytes, 12 once URL-quoted) and

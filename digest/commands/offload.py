@@ -191,6 +191,10 @@ class Later(Generic[V]):
         # This process's read end stays open until the value is in the pipe: the child
         # may have ended without reading, and a pipe nobody could read refuses writes.
         self._sending.send(value)
+        self.close()
+
+    def close(self) -> None:
+        """Close this process's ends: a child still waiting to ``get`` gets EOFError."""
         self._sending.close()
         self._receiving.close()
 

@@ -15,7 +15,7 @@ import threading
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, BrokenExecutor, Future, wait
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
@@ -186,18 +186,19 @@ def _start(
     audience_path = settings.path(settings.subscribers.path)
     tokens: Later[frozenset[str]] = Later()
     # A child reads the list while this process renders the email; leaving the block
-    # on any error stops it, so it never outlives an abandoned start.
-    with _read_in_child(ctx, audience_path, backend.batch_size, tokens) as read:
+    # on any error stops it, so it never outlives an abandoned start (closing tokens
+    # first frees at once a child that waits for them).
+    with _read_in_child(ctx, audience_path, backend.batch_size, tokens) as read, closing(tokens):
         digest = next_digest(ctx, key, ledger.sent_post_ids())
         email = render(ctx, digest)
         for warning in email.warnings:
             ctx.warn(warning)
+        used = used_tokens(email.subject, email.html, email.text)
+        check_other_tokens(used)
         if not options.yes:
             count = sum(1 for _ in active_audience(audience_path, AudienceReport()))
             question = f"Send edition {key}, {email.subject!r}, to {count} subscribers?"
             _ask(options, confirm, question)
-        used = used_tokens(email.subject, email.html, email.text)
-        check_other_tokens(used)
         tokens.give(used)
         batches = iter(read)
         first = next(batches, None)
