@@ -18,7 +18,7 @@ from ..models import RenderedEmail, Subscriber
 from ..personalize import used_tokens
 from ..subscribers import AudienceReport, active_audience, read_subscribers
 from .common import Context, edition_key, message_for, next_digest, render, sent_post_ids
-from .send import personalizer, warn_problems
+from .send import personalizer, sendable, warn_problems
 
 
 @dataclass(frozen=True)
@@ -91,8 +91,9 @@ def dry_run_edition(ctx: Context, backend: OutboxBackend, edition: str | None) -
     report = AudienceReport()
     audience = active_audience(ctx.settings.path(ctx.settings.subscribers.path), report)
     count = 0
-    # Deduplicated and batched as digest send freezes them.
-    for batch in AudiencePacker(backend.batch_size).batches(audience):
+    # Filtered, deduplicated and batched as digest send freezes them.
+    fitting = sendable(ctx, audience, lambda: personalize, report)
+    for batch in AudiencePacker(backend.batch_size).batches(fitting):
         backend.send(message, [personalize(s) for s in unpack_recipients(batch.recipients)])
         count += batch.size
     warn_problems(ctx, report)

@@ -282,9 +282,12 @@ def _read_in_child(
     report = AudienceReport()
     packer = AudiencePacker(batch_size)
 
+    def exact() -> Personalizer:
+        return personalizer(ctx, tokens.get())
+
     def produce() -> Iterator[PackedBatch]:
         audience = active_audience(path, report)
-        yield from packer.batches(_sendable(ctx, audience, tokens, report))
+        yield from packer.batches(sendable(ctx, audience, exact, report))
         report.skipped["duplicate"] += packer.duplicates
 
     # About CHUNK recipients a message to this process, whatever the batch size.
@@ -300,18 +303,22 @@ def _read_in_child(
     )
 
 
-def _sendable(
+def sendable(
     ctx: Context,
     audience: Iterable[Subscriber],
-    tokens: Later[frozenset[str]],
+    exact: Callable[[], Personalizer],
     report: AudienceReport,
 ) -> Iterator[Subscriber]:
-    """Subscribers whose personalization fits SendGrid's limits; the others counted invalid."""
+    """Subscribers whose personalization fits SendGrid's limits; the others counted invalid.
+
+    ``exact()`` gives the email's Personalizer; it is asked for only when SurelyFits
+    is unsure of a reader.
+    """
     surely_fits = SurelyFits(ctx.settings.unsubscribe.url)
     personalize: Personalizer | None = None
     for subscriber in audience:
         if not surely_fits(subscriber):
-            personalize = personalize or personalizer(ctx, tokens.get())
+            personalize = personalize or exact()
             problem = personalize.misfit(subscriber)
             if problem:
                 report.skipped["invalid"] += 1

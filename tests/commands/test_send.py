@@ -466,3 +466,20 @@ def test_a_dry_run_names_the_rows_it_left_out(ready: Folder) -> None:
     assert "subscribers.csv:5" in result.stderr
     assert f"wrote {len(emails)} messages" in result.stdout
     assert str(ready.path / "outbox" / "2026-11-27") in result.stdout
+
+
+def test_a_reader_too_large_for_sendgrid_is_left_out_of_a_send_and_a_dry_run(
+    ready: Folder, server: SendGridServer
+) -> None:
+    huge = "\U0001f600" * 3000  # 12,000 bytes as the %%name%% substitution
+    emails = write_readers(ready, 3, extra=f"huge@example.com,{huge},active\n")
+
+    dry = ready.run("send", "--dry-run", "--now", NOW)
+    sent = send(ready)
+
+    for result in (dry, sent):
+        assert result.exit_code == 0, result.output
+        assert "subscribers.csv:5: huge@example.com: substitutions take" in result.stderr
+    assert f"wrote {len(emails)} messages" in dry.stdout
+    assert "1 invalid" in sent.stdout
+    assert sorted(server.accepted_recipients()) == sorted(emails)
