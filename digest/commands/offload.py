@@ -83,21 +83,16 @@ class Offloaded(Generic[T, R]):
     def __enter__(self) -> Self:
         fork = multiprocessing.get_context("fork")
         receiving, sending = fork.Pipe(duplex=False)
-        try:
+        # The child's end is closed here in any case; the rest only if the fork fails.
+        with contextlib.closing(sending), contextlib.ExitStack() as on_failure:
+            on_failure.callback(receiving.close)
             self._spool = tempfile.TemporaryFile(prefix="digest-offloaded-", dir=self._spool_dir)
-            try:
-                child = fork.Process(
-                    target=self._run, args=(receiving, sending, os.getpid()), daemon=True
-                )
-                child.start()
-            except BaseException:
-                self._spool.close()
-                raise
-        except BaseException:
-            receiving.close()
-            raise
-        finally:
-            sending.close()
+            on_failure.callback(self._spool.close)
+            child = fork.Process(
+                target=self._run, args=(receiving, sending, os.getpid()), daemon=True
+            )
+            child.start()
+            on_failure.pop_all()
         self._child, self._receiving = child, receiving
         return self
 

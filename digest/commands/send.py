@@ -120,7 +120,6 @@ def check_ready(ctx: Context, backend_name: str, *, to_list: bool) -> None:
             "no unsubscribe method is configured",
             "set [unsubscribe] url (self-hosted, RFC 8058) or [sendgrid] asm_group_id",
         )
-    check_unsubscribe_url(url)
     if url and not settings.secrets.unsubscribe_secret:
         raise SendRefused(
             "DIGEST_UNSUBSCRIBE_SECRET is not set, so unsubscribe links cannot be signed",
