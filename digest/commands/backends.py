@@ -1,7 +1,9 @@
 """Choosing and configuring the delivery backend for a run.
 
-Each backend's module is imported only when that backend is chosen: the SendGrid
-SDK and the email package take 0.1 s each, before ``digest send`` gets to work.
+Each backend's module is imported only when that backend is chosen: the email
+package takes 0.1 s, and so does the SendGrid SDK, which its backend imports
+only when ``prepare`` or the first batch asks for it: ``digest send`` starts
+reading the list in a child process first.
 """
 
 from __future__ import annotations

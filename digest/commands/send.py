@@ -184,10 +184,11 @@ def _start(
     check_unsubscribe_url(settings.unsubscribe.url)
     audience_path = settings.path(settings.subscribers.path)
     tokens: Later[frozenset[str]] = Later()
-    # A child reads the list while this process renders the email; leaving the block
-    # on any error stops it, so it never outlives an abandoned start (closing tokens
-    # first frees at once a child that waits for them).
+    # A child reads the list while this process prepares the backend and renders the
+    # email; leaving the block on any error stops it, so it never outlives an abandoned
+    # start (closing tokens first frees at once a child that waits for them).
     with _read_in_child(ctx, audience_path, backend.batch_size, tokens) as read, closing(tokens):
+        backend.prepare()
         digest = next_digest(ctx, key, ledger.sent_post_ids())
         email = render(ctx, digest)
         for warning in email.warnings:
@@ -376,6 +377,8 @@ def _deliver(
     in_flight: dict[Future[str], Batch] = {}
     total = sum(batch.size for batch in batches)
     crash: BaseException | None = None
+    # Workers fork below: they inherit what the backend loads (resuming, nothing has yet).
+    backend.prepare()
     # What this process holds as the send starts (the modules imported since main()
     # froze the rest, the rendered edition) lives as long as the process: out of the
     # cyclic collector's way, here and in the workers forked from it. Left frozen, as

@@ -43,6 +43,11 @@ class Backend(Protocol):
         """Deliver ``message`` to ``recipients``; return the provider's id for the batch."""
         ...
 
+    def prepare(self) -> None:
+        """Load what sending needs (a library, say) now, before send workers fork from this
+        process: they inherit it instead of each loading it again."""
+        ...
+
     def close(self) -> None:
         """Release connections; the backend is not used after this."""
         ...

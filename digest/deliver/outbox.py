@@ -55,6 +55,9 @@ class OutboxBackend:
         """Where the messages of ``edition`` go."""
         return self.directory / (safe_name(edition) or "no-edition")
 
+    def prepare(self) -> None:
+        """Nothing to load: the email package came with this module."""
+
     def close(self) -> None:
         """Nothing to release: every file is complete when ``send`` returns."""
 

@@ -126,6 +126,9 @@ class SmtpBackend:
             raise BatchFailed(f"SMTP server {self._where}: {exhausted}") from None
         return str(email["Message-ID"])
 
+    def prepare(self) -> None:
+        """Nothing to load: smtplib and the email package came with this module."""
+
     def close(self) -> None:
         """Say QUIT and close the connection, if one is open."""
         connection, self._connection = self._connection, None
