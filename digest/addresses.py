@@ -2,8 +2,8 @@
 
 email-validator checks syntax thoroughly (Unicode, IDNA, quoting, special-use
 domains) but costs tens of microseconds an address, too slow for a list of a
-million rows. Most addresses are plain ASCII, so a precompiled regex accepts the
-ones email-validator is certain to accept and computes the same normalized form
+million rows. Most addresses are plain ASCII, so precompiled patterns accept the
+ones email-validator is certain to accept and compute the same normalized form
 (domain lowercased, RFC 2142 mailbox names lowercased). Anything the fast path
 does not vouch for, valid or not, goes to email-validator itself: the fast path
 can only say "yes, and here is the same answer", never "no".
@@ -13,6 +13,7 @@ adversarial addresses.
 
 from __future__ import annotations
 
+import functools
 import re
 
 from email_validator import SPECIAL_USE_DOMAIN_NAMES, EmailNotValidError, validate_email
@@ -23,12 +24,12 @@ LOCAL_PART_MAX_LENGTH = 64
 
 # RFC 5322 atext: email-validator's ASCII character set for dot-atom local parts.
 _ATEXT = r"a-zA-Z0-9_!#$%&'*+\-/=?^`{|}~"
-_LOCAL = rf"[{_ATEXT}]++(?:\.[{_ATEXT}]++)*+"
+_PLAIN_LOCAL = re.compile(rf"[{_ATEXT}]++(?:\.[{_ATEXT}]++)*+")
 # An LDH label: at most 63 characters, no hyphen at either end.
 _LABEL = r"[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?"
 # At least two labels, the last one (the TLD) letters only. No re.IGNORECASE: with
 # it, [a-z] would also match non-ASCII letters such as the Kelvin sign (U+212A).
-_PLAIN_ADDRESS = re.compile(rf"({_LOCAL})@((?:{_LABEL}\.)++[a-zA-Z]{{2,63}})")
+_PLAIN_DOMAIN = re.compile(rf"(?:{_LABEL}\.)++[a-zA-Z]{{2,63}}")
 
 # email-validator rejects these names and every domain under them.
 _SPECIAL_USE = frozenset(SPECIAL_USE_DOMAIN_NAMES)
@@ -44,20 +45,36 @@ class InvalidAddress(ValueError):
 def fast_normalize(address: str) -> str | None:
     """The normalized address when the fast path can vouch for it, else None (undecided).
 
-    Undecided are: anything the regex does not match, local parts over 64 characters,
-    addresses over 254, any "--" in the domain (R-LDH labels and Punycode, which
-    email-validator decodes), and special-use domains.
+    Undecided are: anything the patterns do not match, local parts over 64
+    characters, addresses over 254, any "--" in the domain (R-LDH labels and
+    Punycode, which email-validator decodes), and special-use domains.
     """
-    match = _PLAIN_ADDRESS.fullmatch(address)
-    if match is None or match.end(1) > LOCAL_PART_MAX_LENGTH or len(address) > EMAIL_MAX_LENGTH:
-        return None
-    local, domain = match.groups()
-    lowered = domain.lower()
-    if "--" in lowered or lowered.endswith(_SPECIAL_USE_SUFFIXES) or lowered in _SPECIAL_USE:
+    local, _, domain = address.partition("@")
+    lowered = _plain_domain(domain)
+    if (
+        lowered is None
+        or len(local) > LOCAL_PART_MAX_LENGTH
+        or len(address) > EMAIL_MAX_LENGTH
+        or _PLAIN_LOCAL.fullmatch(local) is None
+    ):
         return None
     if len(local) <= _MAILBOX_NAME_MAX and local.lower() in _MAILBOX_NAMES:
         return f"{local.lower()}@{lowered}"
     return address if lowered == domain else f"{local}@{lowered}"
+
+
+@functools.lru_cache(maxsize=4096)
+def _plain_domain(domain: str) -> str | None:
+    """The domain lowercased if the fast path can vouch for it, else None.
+
+    A list has few domains and many addresses at each: the verdict is remembered.
+    """
+    if _PLAIN_DOMAIN.fullmatch(domain) is None:
+        return None
+    lowered = domain.lower()
+    if "--" in lowered or lowered.endswith(_SPECIAL_USE_SUFFIXES) or lowered in _SPECIAL_USE:
+        return None
+    return lowered
 
 
 def slow_normalize(address: str) -> str:
