@@ -464,7 +464,9 @@ def preamble(sizes: list[int], repeat: int, launcher_mb: float) -> None:
     print(f"CSV cache: {CACHE}\n", flush=True)
 
 
-def report(results: dict[int, tuple[Run, Run]]) -> bool:
+def report(
+    results: dict[int, tuple[Run, Run]], spreads: dict[int, tuple[list[Run], list[Run]]]
+) -> bool:
     print("\n" + HEADER)
     for n, (ours, floor) in results.items():
         print(row(n, "digest send", ours))
@@ -475,6 +477,12 @@ def report(results: dict[int, tuple[Run, Run]]) -> bool:
             f"  {n:>9,}: wall {ours.wall / floor.wall:.2f}x, CPU {ours.cpu / floor.cpu:.2f}x, "
             f"peak tree memory {ours.tree_mb / floor.tree_mb:.2f}x"
         )
+    print("\nwall s, run by run (each floor run just before its `digest send` run):")
+    for n, (ours_runs, floor_runs) in spreads.items():
+        pairs = list(zip(ours_runs, floor_runs, strict=True))
+        print(f"  {n:>9,}: ours  {' '.join(f'{o.wall:5.2f}' for o, _ in pairs)}")
+        print(f"  {'':>9}  floor {' '.join(f'{f.wall:5.2f}' for _, f in pairs)}")
+        print(f"  {'':>9}  ratio {' '.join(f'{o.wall / f.wall:5.2f}' for o, f in pairs)}")
     print("\ntargets:")
     passed = True
     for n, max_ratio, max_rss in TARGETS:
@@ -520,6 +528,7 @@ def benchmark(sizes: list[int], repeat: int, keep: bool) -> bool:
     compileall.compile_dir(ROOT / "digest", quiet=1)
     preamble(sizes, repeat, launcher_rss_mb(env))
     results: dict[int, tuple[Run, Run]] = {}
+    spreads: dict[int, tuple[list[Run], list[Run]]] = {}
     with runs_folder(keep) as parent:
         for n in sizes:
             started = time.perf_counter()
@@ -531,13 +540,14 @@ def benchmark(sizes: list[int], repeat: int, keep: bool) -> bool:
                 ours_runs.append(run_ours(folder, env, n))
             floor = summarize(floor_runs)
             results[n] = (summarize(ours_runs), floor)
+            spreads[n] = (ours_runs, floor_runs)
             print(
                 f"{n:>9,}: verified (the server accepted each reader exactly once from both "
                 f"senders; floor request {floor.first_request_bytes / 1e3:.0f} kB) "
                 f"[{time.perf_counter() - started:.0f} s]",
                 flush=True,
             )
-    return report(results)
+    return report(results, spreads)
 
 
 def parse_sizes(text: str) -> list[int]:
