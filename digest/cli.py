@@ -16,7 +16,7 @@ import gc
 import os
 import sys
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -175,7 +175,10 @@ def send_command(
             message_id_domain=message_id_domain(settings),
         )
         done = dry_run_edition(ctx, outbox, edition)
-        ctx.say(f"Dry run of edition {done.key}: wrote {done.recipients} messages to {done.where}/")
+        ctx.say(
+            f"Dry run of edition {done.key}: wrote {done.recipients} messages to {done.where}/; "
+            f"skipped {_skipped(done.skipped)}."
+        )
         return
     check_ready(ctx, settings.delivery.backend, to_list=not to)
     backend = make_backend(ctx, settings.delivery.backend)
@@ -198,10 +201,14 @@ def send_command(
     _summarize(ctx, outcome)
 
 
+def _skipped(counts: Mapping[str, int]) -> str:
+    """Skipped readers by reason, "3 duplicate, 1 invalid", or "none"."""
+    return ", ".join(f"{n} {why}" for why, n in sorted(counts.items()) if n) or "none"
+
+
 def _summarize(ctx: Context, outcome: SendOutcome) -> None:
-    skipped = ", ".join(f"{n} {why}" for why, n in sorted(outcome.skipped.items()) if n) or "none"
     ctx.say(
-        f"Edition {outcome.key}: sent to {outcome.accepted}; skipped {skipped}; "
+        f"Edition {outcome.key}: sent to {outcome.accepted}; skipped {_skipped(outcome.skipped)}; "
         f"failed {outcome.failed}; refused {outcome.rejected}; uncertain {outcome.uncertain}."
     )
     if outcome.complete:

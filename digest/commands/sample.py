@@ -6,8 +6,9 @@ is recorded in the ledger as a test; a dry run records nothing.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from ..addresses import InvalidAddress, normalize
 from ..deliver import Backend
@@ -27,6 +28,7 @@ class SampleOutcome:
     subject: str
     recipients: int
     where: str
+    skipped: Counter[str] = field(default_factory=Counter)
 
 
 def edition_email(ctx: Context, key: str) -> RenderedEmail:
@@ -93,8 +95,11 @@ def dry_run_edition(ctx: Context, backend: OutboxBackend, edition: str | None) -
     count = 0
     # Filtered, deduplicated and batched as digest send freezes them.
     fitting = sendable(ctx, audience, lambda: personalize, report)
-    for batch in AudiencePacker(backend.batch_size).batches(fitting):
+    packer = AudiencePacker(backend.batch_size)
+    for batch in packer.batches(fitting):
         backend.send(message, [personalize(s) for s in unpack_recipients(batch.recipients)])
         count += batch.size
+    report.skipped["duplicate"] += packer.duplicates
     warn_problems(ctx, report)
-    return SampleOutcome(key, message.subject, count, str(backend.folder_for(key)))
+    where = str(backend.folder_for(key))
+    return SampleOutcome(key, message.subject, count, where, report.skipped)

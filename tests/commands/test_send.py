@@ -459,13 +459,23 @@ def test_an_edition_key_must_be_a_safe_name(ready: Folder, server: SendGridServe
     assert not (ready.path.parent / "x").exists()
 
 
-def test_a_dry_run_names_the_rows_it_left_out(ready: Folder) -> None:
-    emails = write_readers(ready, 3, extra="broken-address,Broken,active\n")
+def test_a_dry_run_names_the_rows_it_left_out_and_counts_them_as_a_send_would(
+    ready: Folder, server: SendGridServer
+) -> None:
+    left_out = (
+        "broken-address,Broken,active\n"
+        "READER1@example.com,Again,active\n"
+        "gone@example.com,,unsubscribed\n"
+    )
+    emails = write_readers(ready, 3, extra=left_out)
     result = ready.run("send", "--dry-run", "--now", NOW)
     assert result.exit_code == 0, result.output
     assert "subscribers.csv:5" in result.stderr
     assert f"wrote {len(emails)} messages" in result.stdout
     assert str(ready.path / "outbox" / "2026-11-27") in result.stdout
+    skipped = "skipped 1 duplicate, 1 invalid, 1 unsubscribed"
+    assert skipped in result.stdout
+    assert skipped in send(ready).stdout
 
 
 def test_a_reader_too_large_for_sendgrid_is_left_out_of_a_send_and_a_dry_run(
