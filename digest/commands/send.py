@@ -148,8 +148,7 @@ def send_edition(
         if edition is None:
             edition = _start(ctx, ledger, key, backend, options, confirm, outcome)
         else:
-            _handle_uncertain(ctx, ledger, key, options, outcome)
-            _confirm_resume(ctx, ledger, edition, options, confirm)
+            _resume(ctx, ledger, edition, options, confirm, outcome)
         ledger.mark_pending([batch.id for batch in ledger.batches(key, (FAILED,))])
         todo = ledger.batches(key, (PENDING,))
         message = message_for(settings, _stored_email(edition), key, test=False)
@@ -235,6 +234,25 @@ def warn_problems(ctx: Context, report: AudienceReport) -> None:
     for problem in report.problems:
         where = f"{ctx.settings.subscribers.path}:{problem.line}"
         ctx.warn(f"{where}: {problem.email}: {problem.reason}")
+
+
+def _resume(
+    ctx: Context,
+    ledger: Ledger,
+    edition: Edition,
+    options: SendOptions,
+    confirm: Confirm,
+    outcome: SendOutcome,
+) -> None:
+    """Report or requeue the batches an earlier run left in flight, once the resume is
+    confirmed: a refused or cancelled run leaves them uncertain, as it found them."""
+    uncertain = ledger.batches(edition.key, (IN_FLIGHT,))
+    if not options.resend_uncertain:
+        _report_uncertain(ctx, ledger, edition.key, uncertain, outcome)
+    _confirm_resume(ctx, ledger, edition, options, confirm)
+    if options.resend_uncertain and uncertain:
+        ledger.mark_pending([batch.id for batch in uncertain])
+        ctx.say(f"Sending {len(uncertain)} uncertain batch(es) again, as --resend-uncertain asks.")
 
 
 def _confirm_resume(
@@ -334,16 +352,11 @@ def _stored_email(edition: Edition) -> RenderedEmail:
     )
 
 
-def _handle_uncertain(
-    ctx: Context, ledger: Ledger, key: str, options: SendOptions, outcome: SendOutcome
+def _report_uncertain(
+    ctx: Context, ledger: Ledger, key: str, uncertain: list[Batch], outcome: SendOutcome
 ) -> None:
-    """Batches left in flight by a crash: resend only when asked, else name their recipients."""
-    uncertain = ledger.batches(key, (IN_FLIGHT,))
+    """Batches left in flight by a crash: name their recipients; they are not sent again."""
     if not uncertain:
-        return
-    if options.resend_uncertain:
-        ledger.mark_pending([batch.id for batch in uncertain])
-        ctx.say(f"Sending {len(uncertain)} uncertain batch(es) again, as --resend-uncertain asks.")
         return
     addresses = [s.email for batch in uncertain for s in ledger.batch_recipients(batch.id)]
     listing = ctx.settings.state_dir / f"uncertain-{key}.txt"

@@ -401,6 +401,10 @@ def test_resending_uncertain_batches_asks_first(ready: Folder, server: SendGridS
     assert unattended.exit_code == 1
     assert "--yes" in unattended.stderr
     assert len(server.accepted_recipients()) == 10
+    # The refused run changed nothing: the batch is still uncertain, not queued again.
+    plain = send(ready)
+    assert "in flight when an earlier run stopped" in plain.stderr
+    assert len(server.accepted_recipients()) == 10
 
 
 def test_an_audience_with_nobody_to_send_to_is_refused_and_keeps_the_posts(
