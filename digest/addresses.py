@@ -49,12 +49,13 @@ def fast_normalize(address: str) -> str | None:
     characters, addresses over 254, any "--" in the domain (R-LDH labels and
     Punycode, which email-validator decodes), and special-use domains.
     """
+    if len(address) > EMAIL_MAX_LENGTH:  # first: the cache below keeps plausible domains only
+        return None
     local, _, domain = address.partition("@")
     lowered = _plain_domain(domain)
     if (
         lowered is None
         or len(local) > LOCAL_PART_MAX_LENGTH
-        or len(address) > EMAIL_MAX_LENGTH
         or _PLAIN_LOCAL.fullmatch(local) is None
     ):
         return None

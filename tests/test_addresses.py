@@ -293,3 +293,14 @@ def test_invalid_addresses_raise_with_the_validators_reason(address: str, reason
         normalize(address)
     assert isinstance(caught.value, ValueError)
     assert not isinstance(caught.value, DigestError)
+
+
+def test_overlong_addresses_leave_no_trace_in_the_domain_cache() -> None:
+    # A list of junk rows with huge domains must not pin them all in memory.
+    from digest.addresses import _plain_domain
+
+    _plain_domain.cache_clear()
+    assert fast_normalize("reader@" + "a" * 100_000 + ".com") is None
+    assert _plain_domain.cache_info().currsize == 0
+    assert fast_normalize("reader@example.com") == "reader@example.com"
+    assert _plain_domain.cache_info().currsize == 1
