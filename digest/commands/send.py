@@ -148,6 +148,7 @@ def send_edition(
         if edition is None:
             edition = _start(ctx, ledger, key, backend, options, confirm, outcome)
         else:
+            _refuse_another_backend(edition, backend)
             _resume(ctx, ledger, edition, options, confirm, outcome)
         ledger.mark_pending([batch.id for batch in ledger.batches(key, (FAILED,))])
         todo = ledger.batches(key, (PENDING,))
@@ -234,6 +235,17 @@ def warn_problems(ctx: Context, report: AudienceReport) -> None:
     for problem in report.problems:
         where = f"{ctx.settings.subscribers.path}:{problem.line}"
         ctx.warn(f"{where}: {problem.email}: {problem.reason}")
+
+
+def _refuse_another_backend(edition: Edition, backend: Backend) -> None:
+    """An edition is finished by the backend that started it: its batches were cut to
+    that backend's size, and its recipients may be waiting in that provider's queue."""
+    if edition.backend != backend.name:
+        raise SendRefused(
+            f"edition {edition.key} was started with the {edition.backend} backend, "
+            f"not {backend.name}",
+            f"finish it with delivery.backend = {edition.backend!r}",
+        )
 
 
 def _resume(

@@ -375,6 +375,24 @@ def test_sigterm_stops_after_the_requests_in_flight(ready: Folder, server: SendG
     assert Counter(server.accepted_recipients()) == Counter(emails)
 
 
+def test_a_half_sent_edition_is_finished_by_the_backend_that_started_it(
+    ready: Folder, server: SendGridServer
+) -> None:
+    emails = write_readers(ready, 5)
+    ready.env.update(DIGEST_SENDGRID_MAX_RETRIES="0")
+    server.fail_next(500)
+    assert send(ready).exit_code == 1
+    ready.env["DIGEST_DELIVERY_BACKEND"] = "outbox"
+    switched = send(ready)
+    assert switched.exit_code == 1
+    assert "started with the sendgrid backend, not outbox" in switched.stderr
+    assert "Traceback" not in switched.stderr
+    assert not (ready.path / "outbox").exists()
+    del ready.env["DIGEST_DELIVERY_BACKEND"]
+    assert send(ready).exit_code == 0
+    assert Counter(server.accepted_recipients()) == Counter(emails)
+
+
 def test_a_half_sent_edition_is_finished_before_a_new_one_starts(
     ready: Folder, server: SendGridServer
 ) -> None:
