@@ -727,6 +727,25 @@ def unpack_recipients(packed: str) -> list[Subscriber]:
     ]
 
 
+def withhold(
+    batches: Iterable[PackedBatch], addresses: Collection[str], withheld: list[str]
+) -> Iterator[PackedBatch]:
+    """The batches without the recipients whose lowercased address is in ``addresses``
+    (a batch left empty is dropped); each address left out is appended to ``withheld``."""
+    for batch in batches:
+        if not addresses:
+            yield batch
+            continue
+        recipients = unpack_recipients(batch.recipients)
+        kept = [s for s in recipients if s.email.lower() not in addresses]
+        if len(kept) == len(recipients):
+            yield batch
+            continue
+        withheld.extend(s.email for s in recipients if s.email.lower() in addresses)
+        if kept:
+            yield PackedBatch(len(kept), pack_recipients(kept))
+
+
 class AudiencePacker:
     """Turns an audience into the batches ``start_edition`` freezes: deduplicated (addresses
     compared case-insensitively, the first one kept), in order, ``batch_size`` at most each.

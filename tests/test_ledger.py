@@ -23,6 +23,10 @@ from digest.ledger import (
     SCHEMA_VERSION,
     AudienceCounts,
     Ledger,
+    PackedBatch,
+    pack_recipients,
+    unpack_recipients,
+    withhold,
 )
 from digest.models import Subscriber
 from tests.ledger_helpers import (
@@ -568,3 +572,17 @@ def test_processes_opening_a_fresh_folder_at_once_all_succeed(tmp_path: Path) ->
             assert sorted(row.subject for row in opened.history()) == [
                 f"worker {w}" for w in range(workers)
             ]
+
+
+def test_withhold_leaves_out_the_given_addresses_and_drops_an_emptied_batch() -> None:
+    ann, bob, cy = (Subscriber(f"{n}@example.com", n.title()) for n in ("ann", "bob", "cy"))
+    batches = [
+        PackedBatch(2, pack_recipients([ann, bob])),
+        PackedBatch(1, pack_recipients([cy])),
+    ]
+    withheld: list[str] = []
+    kept = list(withhold(batches, {"bob@example.com", "cy@example.com"}, withheld))
+    assert [batch.size for batch in kept] == [1]
+    assert unpack_recipients(kept[0].recipients) == [ann]
+    assert withheld == ["bob@example.com", "cy@example.com"]
+    assert list(withhold(batches, set(), withheld)) == batches

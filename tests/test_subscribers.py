@@ -17,10 +17,12 @@ from digest.models import Subscriber
 from digest.subscribers import (
     AudienceReport,
     Problem,
+    Suppression,
     active_audience,
     check_subscribers,
     first_active,
     read_subscribers,
+    suppressed_addresses,
 )
 
 DATA = Path(__file__).parent / "data" / "subscribers"
@@ -321,3 +323,26 @@ def test_a_200k_row_file_streams_through_active_audience(tmp_path: Path) -> None
     assert peak < 500_000
     assert 1 + taken + rest == report.active == total * 9 // 10
     assert report.skipped == Counter({"unsubscribed": total // 10})
+
+
+def test_suppressed_addresses_are_the_rows_that_keep_an_address_off_the_list(
+    tmp_path: Path,
+) -> None:
+    path = write(
+        tmp_path,
+        "email,name,status\n"
+        "ann@example.com,Ann,active\n"
+        'Bob@Example.COM,"Bob, on\ntwo lines",unsubscribed\n'
+        "ann@EXAMPLE.com,Ann,bounced\n"
+        "ANN@example.com,Ann,complained\n"
+        "not-an-address,X,unsubscribed\n"
+        "cy@example.com,Cy,paused\n",
+    )
+    assert suppressed_addresses(path) == {
+        "bob@example.com": Suppression(3, "unsubscribed"),
+        "ann@example.com": Suppression(5, "bounced"),
+    }
+
+
+def test_a_list_without_a_status_column_suppresses_nobody(tmp_path: Path) -> None:
+    assert suppressed_addresses(write(tmp_path, "email\nann@example.com\n")) == {}

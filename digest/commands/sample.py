@@ -14,10 +14,15 @@ from ..addresses import InvalidAddress, normalize
 from ..deliver import Backend
 from ..deliver.outbox import OutboxBackend
 from ..errors import ConfigError
-from ..ledger import AudiencePacker, Ledger, unpack_recipients
+from ..ledger import AudiencePacker, Ledger, unpack_recipients, withhold
 from ..models import RenderedEmail, Subscriber
 from ..personalize import used_tokens
-from ..subscribers import AudienceReport, active_audience, read_subscribers
+from ..subscribers import (
+    AudienceReport,
+    active_audience,
+    read_subscribers,
+    suppressed_addresses,
+)
 from .common import Context, edition_key, message_for, next_digest, render, sent_post_ids
 from .send import personalizer, sendable, warn_problems
 
@@ -91,15 +96,18 @@ def dry_run_edition(ctx: Context, backend: OutboxBackend, edition: str | None) -
     message = message_for(ctx.settings, email, key, test=False)
     personalize = personalizer(ctx, used_tokens(message.subject, message.html, message.text))
     report = AudienceReport()
-    audience = active_audience(ctx.settings.path(ctx.settings.subscribers.path), report)
+    path = ctx.settings.path(ctx.settings.subscribers.path)
+    suppressed = suppressed_addresses(path)
     count = 0
     # Filtered, deduplicated and batched as digest send freezes them.
-    fitting = sendable(ctx, audience, lambda: personalize, report)
+    fitting = sendable(ctx, active_audience(path, report), lambda: personalize, report)
     packer = AudiencePacker(backend.batch_size)
-    for batch in packer.batches(fitting):
+    withheld: list[str] = []
+    for batch in withhold(packer.batches(fitting), suppressed, withheld):
         backend.send(message, [personalize(s) for s in unpack_recipients(batch.recipients)])
         count += batch.size
     report.skipped["duplicate"] += packer.duplicates
+    report.count_withheld(withheld, suppressed)
     warn_problems(ctx, report)
     where = str(backend.folder_for(key))
     return SampleOutcome(key, message.subject, count, where, report.skipped)

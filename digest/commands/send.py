@@ -38,6 +38,7 @@ from ..ledger import (
     Edition,
     Ledger,
     PackedBatch,
+    withhold,
 )
 from ..models import RenderedEmail, Subscriber
 from ..personalize import (
@@ -47,7 +48,7 @@ from ..personalize import (
     check_unsubscribe_url,
     used_tokens,
 )
-from ..subscribers import AudienceReport, Problem, active_audience
+from ..subscribers import AudienceReport, Problem, active_audience, suppressed_addresses
 from .backends import concurrency
 from .common import Context, edition_key, message_for, next_digest, render
 from .offload import CHUNK, Later, Offloaded
@@ -200,10 +201,14 @@ def _start(
             question = f"Send edition {key}, {email.subject!r}, to {count} subscribers?"
             _ask(options, confirm, question)
         tokens.give(used)
-        batches = iter(read)
+        # While the child still reads: the rows that keep their address off the list.
+        suppressed = suppressed_addresses(audience_path)
+        withheld: list[str] = []
+        batches = withhold(read, suppressed, withheld)
         first = next(batches, None)
         if first is None:
             report = read.result or AudienceReport()
+            report.count_withheld(withheld, suppressed)
             warn_problems(ctx, report)
             skipped = ", ".join(f"{n} {why}" for why, n in sorted(report.skipped.items()) if n)
             raise SendRefused(
@@ -223,6 +228,7 @@ def _start(
             started_at=ctx.clock(),
         )
     report = read.result or AudienceReport()
+    report.count_withheld(withheld, suppressed)
     outcome.skipped.update(report.skipped)
     warn_problems(ctx, report)
     started = ledger.edition(key)

@@ -375,6 +375,31 @@ def test_sigterm_stops_after_the_requests_in_flight(ready: Folder, server: SendG
     assert Counter(server.accepted_recipients()) == Counter(emails)
 
 
+def test_a_reader_marked_unsubscribed_or_bounced_on_any_row_gets_nothing(
+    ready: Folder, server: SendGridServer
+) -> None:
+    # Ann unsubscribed before her active duplicate; reader1's bounce comes after their row.
+    emails = write_readers(
+        ready,
+        4,
+        extra="ann@example.com,Ann,unsubscribed\nANN@Example.com,Ann,active\n"
+        "READER1@EXAMPLE.COM,,bounced\n",
+    )
+    expected = [e for e in emails if e != "reader1@example.com"]
+
+    dry = ready.run("send", "--dry-run", "--now", NOW)
+    sent = send(ready)
+
+    for result in (dry, sent):
+        assert result.exit_code == 0, result.output
+        assert "skipped 1 bounced, 2 duplicate, 1 unsubscribed" in result.stdout
+        assert "subscribers.csv:8: reader1@example.com: marked bounced here" in result.stderr
+        assert "subscribers.csv:6: ANN@example.com: marked unsubscribed here" in result.stderr
+    outbox = ready.path / "outbox" / "2026-11-27"
+    assert sorted(f.stem for f in outbox.glob("*.eml")) == expected
+    assert sorted(server.accepted_recipients()) == expected
+
+
 def test_a_half_sent_edition_is_finished_by_the_backend_that_started_it(
     ready: Folder, server: SendGridServer
 ) -> None:
