@@ -48,15 +48,16 @@ class RetryPolicy:
 
     ``max_retries`` bounds the retries that back off (server errors, refused
     connections); ``max_waits`` separately bounds the retries the server timed
-    itself (``Retry.after``), each wait capped at ``max_wait`` seconds so a far
-    reset time never stalls a run unseen.
+    itself (``Retry.after``). Such a wait is kept in full, never cut short (an
+    early retry would only be refused again), but one longer than ``max_wait``
+    seconds gives up at once rather than stall a run for longer.
     """
 
     max_retries: int = 3
     base_delay: float = 1.0
     max_delay: float = 30.0
     max_waits: int = 10
-    max_wait: float = 60.0
+    max_wait: float = 600.0
 
 
 def backoff_delay(retry_number: int, policy: RetryPolicy, rng: random.Random) -> float:
@@ -90,9 +91,16 @@ def call_with_retries(
                 delay = backoff_delay(backoffs, policy, rng)
                 backoffs += 1
             else:
+                delay = max(signal.after, 0.0)
+                if delay > policy.max_wait:
+                    too_long = Retry(
+                        f"{signal.reason}; the wait it asks for, {delay:.0f} s, is longer "
+                        f"than the {policy.max_wait:.0f} s a run waits",
+                        signal.after,
+                    )
+                    raise RetriesExhausted(too_long, backoffs + waits + 1) from signal
                 if waits >= policy.max_waits:
                     raise RetriesExhausted(signal, backoffs + waits + 1) from signal
-                delay = min(max(signal.after, 0.0), policy.max_wait)
                 waits += 1
             if on_retry is not None:
                 on_retry(signal, delay)

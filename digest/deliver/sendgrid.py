@@ -11,7 +11,8 @@ What an answer means, and what ``send`` does about it:
 
 * 2xx: accepted; return ``X-Message-Id`` (empty in sandbox mode, which answers 200).
 * 429: rate limited; wait until ``X-RateLimit-Reset`` (Unix seconds) and retry,
-  or back off if the header is missing.
+  or back off if the header is missing. A reset more than ten minutes away
+  raises ``BatchFailed`` at once: the batch stays unsent, for a later rerun.
 * 5xx, or a connection that failed before the request was sent (refused, DNS,
   connect timeout): nothing was delivered; retry with capped exponential backoff
   and full jitter, at most ``max_retries`` times, then raise ``BatchFailed``.

@@ -93,11 +93,23 @@ def test_zero_retries_means_one_attempt() -> None:
     assert attempt.calls == 1
 
 
-def test_server_timed_waits_are_used_as_given_and_capped() -> None:
-    attempt = Attempts(Retry("429", after=2.5), Retry("429", after=-4.0), Retry("429", after=900))
+def test_server_timed_waits_are_kept_in_full() -> None:
+    attempt = Attempts(Retry("429", after=2.5), Retry("429", after=-4.0), Retry("429", after=60))
     result, waits = run(attempt, RetryPolicy(max_wait=60.0))
     assert result == "done"
     assert waits == [2.5, 0.0, 60.0]
+
+
+def test_a_server_timed_wait_too_long_gives_up_at_once_saying_why() -> None:
+    attempt = Attempts(Retry("429", after=1.0), Retry("429", after=900))
+    waits: list[float] = []
+    with pytest.raises(RetriesExhausted) as caught:
+        call_with_retries(
+            attempt, RetryPolicy(max_wait=60.0), sleep=waits.append, rng=random.Random(1)
+        )
+    assert waits == [1.0], "no early retry: the second wait is never started"
+    assert caught.value.attempts == 2
+    assert "900 s, is longer than the 60 s a run waits" in str(caught.value)
 
 
 def test_server_timed_waits_have_their_own_budget() -> None:

@@ -435,13 +435,18 @@ def test_429_waits_until_the_reset_then_sends_once(sendgrid_server: SendGridServ
     assert sendgrid_server.accepted_recipients() == [f"reader{n}@example.com" for n in range(5)]
 
 
-def test_429_with_a_far_reset_waits_at_most_a_minute(sendgrid_server: SendGridServer) -> None:
+def test_429_with_a_reset_an_hour_away_fails_the_batch_at_once(
+    sendgrid_server: SendGridServer,
+) -> None:
     backend, waits = make_backend(sendgrid_server, clock=lambda: FROZEN_NOW)
     sendgrid_server.fail_next(429, reset_at=FROZEN_NOW + 3600)
 
-    backend.send(make_message(), make_recipients(1))
+    with pytest.raises(BatchFailed) as caught:
+        backend.send(make_message(), make_recipients(1))
 
-    assert waits == [60.0]
+    assert waits == [], "no retry before the reset"
+    assert "3600 s, is longer than the 600 s a run waits" in str(caught.value)
+    assert sendgrid_server.accepted_recipients() == []
 
 
 def test_429_without_a_reset_header_backs_off(sendgrid_server: SendGridServer) -> None:
