@@ -14,7 +14,8 @@ so every fact the send command relies on lives here, committed at once:
 
 Setup (creating the file, switching to WAL, migrating) runs under an exclusive
 ``flock`` on a sibling lock file, so processes opening a fresh folder at once all
-succeed. ``send_lock`` is a second, per-edition ``flock`` held for a whole send.
+succeed. ``send_lock`` is a second, per-edition ``flock`` held for a whole send, and
+``start_lock`` a third, held while any edition starts.
 """
 
 from __future__ import annotations
@@ -577,15 +578,28 @@ class Ledger:
                 message_id=message_id,
             )
 
-    @contextmanager
-    def send_lock(self, key: str) -> Iterator[None]:
+    def send_lock(self, key: str) -> contextlib.AbstractContextManager[None]:
         """Hold ``locks/<key>.lock`` beside the database for a whole send of edition ``key``.
 
         Non-blocking: if another process holds it, raise StandDown. The OS drops a
         flock when its process dies, even by ``kill -9``, so a crash never leaves it stale.
         """
         _check_key(key)
-        lock_path = self.path.parent / "locks" / f"{key}.lock"
+        return self._flock(f"{key}.lock", f"edition {key} is being sent by another process")
+
+    def start_lock(self) -> contextlib.AbstractContextManager[None]:
+        """Hold ``locks/start.lock`` while an edition starts: from choosing its posts to
+        freezing its audience.
+
+        Two sends of different editions would otherwise both choose posts before either
+        records its own, and send the same posts twice. Non-blocking, like ``send_lock``.
+        """
+        return self._flock("start.lock", "another digest send is starting an edition right now")
+
+    @contextmanager
+    def _flock(self, name: str, busy: str) -> Iterator[None]:
+        """An exclusive flock on ``locks/<name>``, or StandDown(``busy``) if another has it."""
+        lock_path = self.path.parent / "locks" / name
         try:
             lock_path.parent.mkdir(parents=True, exist_ok=True)
             fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
@@ -596,7 +610,7 @@ class Ledger:
         except BaseException as failed:
             os.close(fd)
             if isinstance(failed, BlockingIOError):
-                raise StandDown(f"edition {key} is being sent by another process") from None
+                raise StandDown(busy) from None
             raise
         _HELD_LOCKS.add(fd)
         try:

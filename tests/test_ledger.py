@@ -505,6 +505,18 @@ def test_the_send_lock_is_exclusive_and_per_edition(ledger: Ledger, db_path: Pat
         pass
 
 
+def test_the_start_lock_is_exclusive_and_apart_from_the_send_locks(
+    ledger: Ledger, db_path: Path
+) -> None:
+    with Ledger.open(db_path) as other, ledger.start_lock():
+        with pytest.raises(StandDown, match="starting an edition"), other.start_lock():
+            pass
+        with other.send_lock("2026-03-09"):
+            pass
+    with ledger.start_lock():
+        pass
+
+
 def test_a_forked_child_does_not_keep_the_send_lock(ledger: Ledger, db_path: Path) -> None:
     # Send workers are forked while the parent holds the lock; one that outlives the
     # parent (kill -9) must not keep the edition locked against the rerun.

@@ -143,12 +143,15 @@ def send_edition(
         edition = ledger.edition(key)
         if edition is not None and edition.status == "sent":
             raise StandDown(f"edition {key} was sent already (finished {edition.finished_at})")
-        if options.edition is None:
-            _refuse_if_another_is_unfinished(ledger, key)
         outcome = SendOutcome(key)
         if edition is None:
-            edition = _start(ctx, ledger, key, backend, options, confirm, outcome)
+            with ledger.start_lock():
+                if options.edition is None:
+                    _refuse_if_another_is_unfinished(ledger, key)
+                edition = _start(ctx, ledger, key, backend, options, confirm, outcome)
         else:
+            if options.edition is None:
+                _refuse_if_another_is_unfinished(ledger, key)
             _refuse_another_backend(edition, backend)
             _resume(ctx, ledger, edition, options, confirm, outcome)
         ledger.mark_pending([batch.id for batch in ledger.batches(key, (FAILED,))])

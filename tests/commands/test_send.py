@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 from click.testing import Result
 
+from digest.ledger import Ledger
 from tests.commands.conftest import API_KEY, NOW, Folder
 from tests.sendgrid_server import SendGridServer
 
@@ -355,6 +356,19 @@ def test_two_sends_at_once_exactly_one_sends(ready: Folder, server: SendGridServ
     assert [first.returncode, second.returncode] == [0, 0], outputs
     said = " ".join(out for out, _ in outputs)
     assert "being sent by another process" in said
+    assert Counter(server.accepted_recipients()) == Counter(emails)
+
+
+def test_no_edition_starts_while_another_is_starting(ready: Folder, server: SendGridServer) -> None:
+    # Two new editions starting at once would both choose the same posts.
+    emails = write_readers(ready, 3)
+    (ready.path / ".digest").mkdir(exist_ok=True)
+    with Ledger.open(ready.path / ".digest" / "state.db") as other, other.start_lock():
+        other_edition = ready.run("send", "--yes", "--edition", "2026-11-28", "--now", NOW)
+    assert other_edition.exit_code == 0, other_edition.output
+    assert "another digest send is starting an edition right now" in other_edition.output
+    assert server.requests == []
+    assert send(ready).exit_code == 0
     assert Counter(server.accepted_recipients()) == Counter(emails)
 
 
