@@ -403,6 +403,8 @@ def _deliver(
 
     Whatever happens, every request that was started is waited for and its outcome
     recorded before this returns or raises: the ledger never lags behind SendGrid.
+    Only a ledger that cannot be written leaves the answers it failed to record
+    in flight, which a rerun reports as uncertain, as after a crash.
     """
     personalize = personalizer(ctx, used_tokens(message.subject, message.html, message.text))
     workers = concurrency(ctx, backend)
@@ -424,27 +426,34 @@ def _deliver(
         senders(job, workers, processes=workers > 1) as pool,
         SendProgress(ctx.console, len(batches), total) as progress,
     ):
-        while True:
-            while len(in_flight) < workers and _may_go_on(ctx, outcome, crash):
-                batch = next(queue, None)
-                if batch is None:
+        try:
+            while True:
+                while len(in_flight) < workers and _may_go_on(ctx, outcome, crash):
+                    batch = next(queue, None)
+                    if batch is None:
+                        break
+                    packed = ledger.packed_recipients(batch.id)
+                    ledger.mark_in_flight(batch.id, ctx.clock())
+                    try:
+                        in_flight[pool.submit(packed)] = batch
+                    except BrokenExecutor as broken:  # surely not sent: pending again
+                        ledger.mark_pending([batch.id])
+                        outcome.stopped_on = _worker_died(broken)
+                if not in_flight:
                     break
-                packed = ledger.packed_recipients(batch.id)
-                ledger.mark_in_flight(batch.id, ctx.clock())
-                try:
-                    in_flight[pool.submit(packed)] = batch
-                except BrokenExecutor as broken:  # surely not sent: pending again
-                    ledger.mark_pending([batch.id])
-                    outcome.stopped_on = _worker_died(broken)
-            if not in_flight:
-                break
-            done, _ = wait(in_flight, timeout=STOP_POLL_SECONDS, return_when=FIRST_COMPLETED)
-            pool.relay_stop()
-            for future in done:
-                batch = in_flight.pop(future)
-                unexpected = _record(ctx, ledger, batch, future, outcome)
-                crash = crash or unexpected
-                progress.advance(batch.size)
+                done, _ = wait(in_flight, timeout=STOP_POLL_SECONDS, return_when=FIRST_COMPLETED)
+                pool.relay_stop()
+                for future in done:
+                    batch = in_flight.pop(future)
+                    unexpected = _record(ctx, ledger, batch, future, outcome)
+                    crash = crash or unexpected
+                    progress.advance(batch.size)
+        except Exception:
+            # The ledger failed (locked for too long, disk full): take no new batch, but
+            # record the answers of the requests still out, if the ledger lets us.
+            for future, batch in in_flight.items():
+                _record(ctx, ledger, batch, future, outcome)
+            raise
     if crash is not None:
         raise crash
 

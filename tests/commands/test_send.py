@@ -10,12 +10,14 @@ import sys
 import time
 from collections import Counter
 from collections.abc import Callable
+from datetime import datetime
 from email import message_from_bytes, policy
 from pathlib import Path
 
 import pytest
 from click.testing import Result
 
+from digest.errors import LedgerError
 from digest.ledger import Ledger
 from tests.commands.conftest import API_KEY, NOW, Folder
 from tests.sendgrid_server import SendGridServer
@@ -356,6 +358,33 @@ def test_two_sends_at_once_exactly_one_sends(ready: Folder, server: SendGridServ
     assert [first.returncode, second.returncode] == [0, 0], outputs
     said = " ".join(out for out, _ in outputs)
     assert "being sent by another process" in said
+    assert Counter(server.accepted_recipients()) == Counter(emails)
+
+
+def test_a_ledger_failure_mid_send_still_records_the_answers_already_coming(
+    ready: Folder, server: SendGridServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The ledger refuses to mark a third batch in flight (as a disk filling up would)
+    # while the first batch's request is still out: its answer must still be recorded.
+    emails = write_readers(ready, 2500)
+    ready.env["DIGEST_SENDGRID_CONCURRENCY"] = "2"
+    server.slow_next(1.0)
+    marked = Ledger.mark_in_flight
+
+    def mark_two_then_fail(self: Ledger, batch_id: int, at: datetime) -> None:
+        if batch_id > 2:
+            raise LedgerError("database or disk is full")
+        marked(self, batch_id, at)
+
+    with monkeypatch.context() as patched:
+        patched.setattr(Ledger, "mark_in_flight", mark_two_then_fail)
+        failed = send(ready)
+    assert failed.exit_code == 1
+    assert "disk is full" in failed.stderr
+    assert len(server.accepted_recipients()) == 2000
+    resumed = send(ready)
+    assert resumed.exit_code == 0, resumed.output
+    assert "in flight" not in resumed.stderr
     assert Counter(server.accepted_recipients()) == Counter(emails)
 
 
