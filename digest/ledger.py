@@ -747,14 +747,15 @@ def withhold(
     """The batches without the recipients whose lowercased address is in ``addresses``
     (a batch left empty is dropped); each address left out is appended to ``withheld``."""
     for batch in batches:
-        if not addresses:
+        # A first look at the addresses alone (a third of the cost of unpacking): nearly
+        # every batch has none to withhold.
+        if not addresses or not any(
+            row[0].lower() in addresses for row in json.loads(batch.recipients)
+        ):
             yield batch
             continue
         recipients = unpack_recipients(batch.recipients)
         kept = [s for s in recipients if s.email.lower() not in addresses]
-        if len(kept) == len(recipients):
-            yield batch
-            continue
         withheld.extend(s.email for s in recipients if s.email.lower() in addresses)
         if kept:
             yield PackedBatch(len(kept), pack_recipients(kept))
