@@ -158,7 +158,14 @@ class SmtpBackend:
             return BatchRefused(f"{refusal}: {code} {text}", (text,))
 
         def refuse_recipient(code: int, text: str) -> DeliveryError:
-            return RecipientRefused(envelope.recipient, code, text)
+            if _about_the_recipient(code, text):
+                return RecipientRefused(envelope.recipient, code, text)
+            refusal = f"SMTP server {self._where} refused the recipient {envelope.recipient}"
+            return BatchRefused(
+                f"{refusal}: {code} {text} (a refusal it would give every reader: the send "
+                "stops, and nobody is marked refused)",
+                (text,),
+            )
 
         def refuse_message(code: int, text: str) -> DeliveryError:
             refusal = f"SMTP server {self._where} refused the message"
@@ -296,6 +303,24 @@ class SmtpBackend:
         text = reply.decode("utf-8", "replace") if isinstance(reply, bytes) else str(reply)
         text = " ".join(text.split())
         return text.replace(self._password, "***") if self._password else text
+
+
+# An RFC 3463 enhanced status code at the start of a reply: class.subject.detail.
+_ENHANCED_STATUS = re.compile(r"\s*[245]\.(\d{1,3})\.\d{1,3}\b")
+
+
+def _about_the_recipient(code: int, text: str) -> bool:
+    """Whether a 5xx to RCPT TO is about this address (unknown, disabled, full mailbox),
+    not about the sender or the session (relaying denied, policy, authentication), which
+    the server would answer for every reader alike.
+
+    RFC 3463 subjects 1 (addressing) and 2 (mailbox) are the recipient's; without an
+    enhanced code, 550, 551 and 553 are, unless the server speaks of relaying.
+    """
+    enhanced = _ENHANCED_STATUS.match(text)
+    if enhanced is not None:
+        return enhanced.group(1) in ("1", "2")
+    return code in (550, 551, 553) and "relay" not in text.lower()
 
 
 def _refused(message: str, hint: str) -> BatchRefused:

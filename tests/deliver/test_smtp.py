@@ -333,6 +333,28 @@ def test_a_refused_recipient_does_not_stop_the_others(
     assert server.connections == 1
 
 
+@pytest.mark.parametrize(
+    "reply",
+    [
+        "554 5.7.1 <bob@example.org>: Relay access denied",
+        "550 Relaying not allowed",
+        "530 5.7.0 Authentication required",
+    ],
+)
+def test_a_refusal_every_reader_would_get_stops_the_send_and_refuses_nobody(
+    server: SmtpServer,
+    handler: RecordingHandler,
+    backend_for: Callable[..., SmtpBackend],
+    reply: str,
+) -> None:
+    handler.refuse_recipients[BOB.email] = reply
+    with pytest.raises(BatchRefused) as raised:
+        backend_for(server.port).send(MESSAGE, [BOB])
+    assert not isinstance(raised.value, RecipientRefused)
+    assert "the send stops, and nobody is marked refused" in str(raised.value)
+    assert handler.accepted == []
+
+
 def test_a_refused_message_stops_the_send(
     server: SmtpServer,
     handler: RecordingHandler,
