@@ -374,6 +374,26 @@ def _http_url(example: str, *, optional: bool = False) -> Check:
     return check
 
 
+def _unsubscribe_url(label: str, value: str) -> str:
+    """Empty, or an http(s) URL in plain ASCII: it goes into the List-Unsubscribe header,
+    where anything else would be encoded out of recognition (and one-click lost)."""
+    if not value:
+        return ""
+    if not value.isascii():
+        return (
+            f"{label} must be plain ASCII (percent-encode the path, write the host in its "
+            f"xn-- form), not {value!r}"
+        )
+    return _http_url("https://example.com/unsubscribe?token={token}")(label, value)
+
+
+def _header_text(label: str, value: str) -> str:
+    """Text for a header such as From: printable, on one line."""
+    if value.isprintable():
+        return ""
+    return f"{label} must be printable text on one line, not {value!r}"
+
+
 def _time_zone(label: str, value: str) -> str:
     try:
         ZoneInfo(value)
@@ -401,6 +421,8 @@ def _categories(label: str, value: list[str]) -> str:
 # Keys with a rule beyond their type; any other number must only not be negative.
 CHECKS: dict[tuple[str, str], Check] = {
     ("newsletter", "site_url"): _http_url("https://example.com", optional=True),
+    ("newsletter", "name"): _header_text,
+    ("unsubscribe", "url"): _unsubscribe_url,
     ("source", "timeout"): _seconds,
     ("selection", "max_posts"): _between(1, None),
     ("selection", "max_age_days"): _between(0, 36500, " (100 years; 0 means no limit)"),

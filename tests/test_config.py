@@ -197,6 +197,17 @@ def test_urls_must_be_http_or_https(tmp_path: Path, key: str, value: str) -> Non
     assert repr(value) in message
 
 
+def test_the_unsubscribe_url_is_ascii_http_and_the_name_one_line(tmp_path: Path) -> None:
+    message = problems_of(tmp_path, '[unsubscribe]\nurl = "https://bücher.example/u?t={token}"\n')
+    assert "unsubscribe.url must be plain ASCII" in message
+    message = problems_of(tmp_path, '[unsubscribe]\nurl = "mailto:me@example.com"\n')
+    assert "unsubscribe.url must be an http(s) URL" in message
+    message = problems_of(tmp_path, env={"DIGEST_NEWSLETTER_NAME": "Insights\nWeekly"})
+    assert "DIGEST_NEWSLETTER_NAME must be printable text on one line" in message
+    settings = load_settings(write(tmp_path, '[unsubscribe]\nurl = ""\n'), {})
+    assert settings.unsubscribe.url == ""
+
+
 def test_an_empty_site_url_and_local_hosts_are_fine(tmp_path: Path) -> None:
     settings = load_settings(
         write(tmp_path, '[newsletter]\nsite_url = ""\n[sendgrid]\nhost = "http://127.0.0.1:9"\n'),
