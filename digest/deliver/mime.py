@@ -69,7 +69,8 @@ def build_message(
     ``message_id``, and so is the MIME boundary: the same inputs give the same bytes.
     """
     fill = recipient.substitutions
-    msg_id = message_id(message, recipient, message_id_domain or _domain(message.from_email))
+    domain = _ascii_domain(message_id_domain or _domain(message.from_email), message.from_email)
+    msg_id = message_id(message, recipient, domain)
     email_message = EmailMessage(policy=POLICY)
     for name, value in _headers(message, recipient, now, msg_id).items():
         email_message[name] = value
@@ -120,14 +121,18 @@ def mailbox(name: str, address: str) -> Address:
             f"{address}: a non-ASCII local part needs SMTPUTF8, which digest does not send",
             "fix or remove the address in subscribers.csv",
         )
+    return Address(display_name=name, addr_spec=f"{local}@{_ascii_domain(domain, address)}")
+
+
+def _ascii_domain(domain: str, address: str) -> str:
+    """The domain in its IDNA (ASCII) form, as headers need it."""
     try:
-        ascii_domain = domain if domain.isascii() else domain.encode("idna").decode("ascii")
+        return domain if domain.isascii() else domain.encode("idna").decode("ascii")
     except UnicodeError as error:
         raise DeliveryError(
             f"{address}: the domain is not a valid international name ({error})",
-            "fix it in subscribers.csv",
+            "fix the address (in subscribers.csv, or newsletter.from_email in digest.toml)",
         ) from None
-    return Address(display_name=name, addr_spec=f"{local}@{ascii_domain}")
 
 
 def message_id(message: Message, recipient: Recipient, domain: str) -> str:

@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
 
+from ..errors import BatchFailed
 from ..files import write_atomic
 from ..models import Recipient
 from . import Message
@@ -40,15 +41,20 @@ class OutboxBackend:
     def send(self, message: Message, recipients: Sequence[Recipient]) -> str:
         """Write each recipient's message; return ``outbox:<edition>:<files written>``."""
         folder = self.folder_for(message.edition)
-        folder.mkdir(parents=True, exist_ok=True)
         written: set[Path] = set()
-        for recipient in recipients:
-            email = build_message(
-                message, recipient, now=self._now(), message_id_domain=self._message_id_domain
-            )
-            path = folder / f"{file_stem(recipient.email)}.eml"
-            write_atomic(path, email.as_bytes())
-            written.add(path)
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            for recipient in recipients:
+                email = build_message(
+                    message, recipient, now=self._now(), message_id_domain=self._message_id_domain
+                )
+                path = folder / f"{file_stem(recipient.email)}.eml"
+                write_atomic(path, email.as_bytes())
+                written.add(path)
+        except OSError as error:
+            failed = BatchFailed(f"cannot write the outbox in {folder}: {error.strerror or error}")
+            failed.hint = "set delivery.outbox to a folder you can write"
+            raise failed from None
         return f"outbox:{message.edition}:{len(written)}"
 
     def folder_for(self, edition: str) -> Path:

@@ -83,6 +83,16 @@ class SmtpBackend:
         if security not in SECURITY_MODES:
             modes = ", ".join(SECURITY_MODES)
             raise ConfigError(f"[smtp] security = {security!r} is not one of {modes}")
+        # smtplib's AUTH encodes both as ASCII; say so now, naming neither value.
+        if not username.isascii():
+            raise ConfigError(
+                "smtp.username has non-ASCII characters, which SMTP login cannot send"
+            )
+        if not password.isascii():
+            raise ConfigError(
+                "DIGEST_SMTP_PASSWORD has non-ASCII characters, which SMTP login cannot send",
+                "use an ASCII password (or an app password) for the SMTP account",
+            )
         self._host = host
         self._port = port
         self._security = security

@@ -166,6 +166,14 @@ def test_an_international_domain_is_written_in_ascii() -> None:
     assert message["To"].addresses[0].addr_spec == "jorg@xn--bcher-kva.de"
 
 
+def test_an_international_sender_domain_gives_an_ascii_message_id() -> None:
+    sender = replace(MESSAGE, from_email="news@bücher.example")
+    built = build_message(sender, RECIPIENT, now=NOW, message_id_domain="bücher.example")
+    parsed = parse(built.as_bytes())
+    assert parsed["Message-ID"].endswith("@xn--bcher-kva.example>")
+    assert parsed["From"].addresses[0].domain == "xn--bcher-kva.example"
+
+
 def test_a_non_ascii_local_part_is_refused_with_the_address() -> None:
     with pytest.raises(DeliveryError, match=r"jörg@example\.com"):
         build(recipient=replace(RECIPIENT, email="jörg@example.com"))

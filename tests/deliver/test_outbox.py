@@ -13,6 +13,7 @@ import pytest
 
 from digest.deliver import Message
 from digest.deliver.outbox import OutboxBackend
+from digest.errors import BatchFailed
 from digest.models import Recipient, token
 
 START = datetime(2026, 3, 9, 9, 0, tzinfo=UTC)
@@ -93,7 +94,7 @@ def test_no_temporary_files_are_left_even_when_a_write_fails(outbox: OutboxBacke
     folder = outbox.directory / "2026-03-09"
     (folder / "bob@example.org.eml").mkdir(parents=True)
 
-    with pytest.raises(OSError):
+    with pytest.raises(BatchFailed, match=r"cannot write the outbox in .*2026-03-09"):
         outbox.send(MESSAGE, AUDIENCE)
 
     assert sorted(path.name for path in folder.iterdir()) == [
@@ -123,3 +124,12 @@ def test_a_message_without_an_edition_gets_its_own_folder(outbox: OutboxBackend)
     assert [path.name for path in (outbox.directory / "no-edition").iterdir()] == [
         "carol@example.net.eml"
     ]
+
+
+def test_an_outbox_that_is_a_file_fails_the_batch_in_one_clear_line(tmp_path: Path) -> None:
+    blocked = OutboxBackend(tmp_path / "outbox", now=Clock(), message_id_domain="example.com")
+    (tmp_path / "outbox").write_text("not a folder")
+    with pytest.raises(BatchFailed) as failed:
+        blocked.send(MESSAGE, AUDIENCE)
+    assert "cannot write the outbox" in str(failed.value)
+    assert failed.value.hint == "set delivery.outbox to a folder you can write"

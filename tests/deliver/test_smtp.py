@@ -425,3 +425,12 @@ def test_an_unknown_security_mode_names_the_key() -> None:
 def test_one_recipient_per_call(backend_for: Callable[..., SmtpBackend]) -> None:
     with pytest.raises(ValueError, match="one recipient per call"):
         backend_for(unused_port()).send(MESSAGE, [ALICE, BOB])
+
+
+def test_a_non_ascii_password_is_refused_before_connecting_without_showing_it(
+    backend_for: Callable[..., SmtpBackend],
+) -> None:
+    with pytest.raises(ConfigError) as refused:
+        backend_for(unused_port(), username="me", password="pässwörd-SECRET")
+    assert "DIGEST_SMTP_PASSWORD has non-ASCII characters" in str(refused.value)
+    assert "SECRET" not in str(refused.value) and "ä" not in str(refused.value)
