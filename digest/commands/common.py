@@ -157,7 +157,11 @@ def templates_dir(settings: Settings) -> Path:
 
 
 def message_for(settings: Settings, email: RenderedEmail, key: str, *, test: bool) -> Message:
-    """The shared part of every recipient's message for this edition."""
+    """The shared part of every recipient's message for this edition.
+
+    A test is marked in the subject and in the edition it carries (``KEY-test``): the
+    provider's statistics by edition, and the outbox's folder, keep it apart.
+    """
     newsletter = settings.newsletter
     return Message(
         subject=f"[TEST] {email.subject}" if test else email.subject,
@@ -166,7 +170,7 @@ def message_for(settings: Settings, email: RenderedEmail, key: str, *, test: boo
         from_email=newsletter.from_email,
         from_name=newsletter.name,
         reply_to=newsletter.reply_to,
-        edition=key,
+        edition=f"{key}-test" if test else key,
         categories=tuple(settings.sendgrid.categories),
         asm_group_id=settings.sendgrid.asm_group_id,
         sandbox=settings.sendgrid.sandbox,

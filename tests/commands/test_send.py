@@ -232,6 +232,28 @@ def test_a_test_send_goes_only_to_the_given_address_and_is_not_the_edition(
     assert sorted(server.accepted_recipients()[1:]) == sorted(active_readers(ready))
 
 
+def test_a_test_send_is_kept_apart_from_the_edition_in_stats_and_in_the_outbox(
+    ready: Folder, server: SendGridServer
+) -> None:
+    assert ready.run("send", "--to", "editor@example.com", "--now", NOW).exit_code == 0
+    assert server.requests[0].body["custom_args"] == {"edition": "2026-11-27-test"}
+    dry = ready.run("send", "--dry-run", "--now", NOW)
+    assert dry.exit_code == 0, dry.output
+    ready.env["DIGEST_DELIVERY_BACKEND"] = "outbox"
+    test = ready.run("send", "--to", active_readers(ready)[0], "--now", NOW)
+    assert test.exit_code == 0, test.output
+    edition_files = (ready.path / "outbox" / "2026-11-27").glob("*.eml")
+    subjects = [
+        str(message_from_bytes(f.read_bytes(), policy=policy.default)["Subject"])
+        for f in edition_files
+    ]
+    assert len(subjects) == len(active_readers(ready))
+    assert not any(subject.startswith("[TEST]") for subject in subjects)
+    (test_file,) = (ready.path / "outbox" / "2026-11-27-test").glob("*.eml")
+    test_message = message_from_bytes(test_file.read_bytes(), policy=policy.default)
+    assert str(test_message["Subject"]).startswith("[TEST] ")
+
+
 def test_history_lists_the_edition_with_its_counts(ready: Folder, server: SendGridServer) -> None:
     assert send(ready).exit_code == 0
     history = ready.run("history")
