@@ -30,6 +30,12 @@ _ONE_CLICK = {"List-Unsubscribe-Post": "List-Unsubscribe=One-Click"}
 _PLAIN_ADDRESS = re.compile(r"[A-Za-z0-9._~-]+@[A-Za-z0-9.-]+")
 # Everything str.splitlines() breaks on: none of it may reach a header.
 _LINE_BREAKS = re.compile(r"[\r\n\v\f\x1c\x1d\x1e\x85\u2028\u2029]+")
+# Those and every other control character (NUL, ESC, DEL, ...); not the invisible
+# format characters, such as the joiner inside an emoji, which are text.
+_CONTROLS = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
+# A display name longer than this is cut: it goes into the To header, and one long
+# word there could not be folded under the 998-character line limit of RFC 5322.
+NAME_MAX_CHARS = 200
 
 
 class SubstitutionsTooLarge(SubscribersError):
@@ -167,7 +173,7 @@ class Personalizer:
         """The subscriber as a recipient; raises SubstitutionsTooLarge past SendGrid's limit."""
         email = subscriber.email
         url = self.url(email)
-        name = _one_line(subscriber.name)
+        name = _one_line(subscriber.name)[:NAME_MAX_CHARS]
         values = {_NAME: name or self._fallback, _EMAIL: email, _UNSUBSCRIBE_URL: url}
         for used, field in self._fields:
             values[used] = _one_line(subscriber.fields.get(field, ""))
@@ -281,5 +287,6 @@ def _mailto_target(mailto: str) -> str:
 
 
 def _one_line(value: str) -> str:
-    """The value with line breaks turned into spaces: substitutions also fill the Subject."""
-    return _LINE_BREAKS.sub(" ", value) if value and not value.isprintable() else value
+    """The value with line breaks and other control characters turned into spaces:
+    substitutions also fill the Subject, and names the To header."""
+    return _CONTROLS.sub(" ", value) if value and not value.isprintable() else value

@@ -178,7 +178,7 @@ class SmtpBackend:
             )
 
         def refuse_message(code: int, text: str) -> DeliveryError:
-            refusal = f"SMTP server {self._where} refused the message"
+            refusal = f"SMTP server {self._where} refused the message for {envelope.recipient}"
             return BatchRefused(f"{refusal}: {code} {text}", (text,))
 
         self._command(connection.mail, envelope.sender, "MAIL FROM", refuse_sender, _Closed)

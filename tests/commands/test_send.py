@@ -590,11 +590,33 @@ def test_a_dry_run_names_the_rows_it_left_out_and_counts_them_as_a_send_would(
     assert skipped in send(ready).stdout
 
 
+def test_a_very_long_name_is_cut_and_control_characters_become_spaces(
+    ready: Folder, server: SendGridServer
+) -> None:
+    long_name = "Z" * 1200
+    write_readers(
+        ready, 1, extra=f"zed@example.com,{long_name},active\nesc@example.com,A\x1bB,active\n"
+    )
+    assert send(ready).exit_code == 0
+    sent = {p["to"][0]["email"]: p for p in server.requests[0].body["personalizations"]}
+    assert sent["zed@example.com"]["to"][0]["name"] == "Z" * 200
+    assert sent["esc@example.com"]["to"][0]["name"] == "A B"
+
+
 def test_a_reader_too_large_for_sendgrid_is_left_out_of_a_send_and_a_dry_run(
     ready: Folder, server: SendGridServer
 ) -> None:
-    huge = "\U0001f600" * 3000  # 12,000 bytes as the %%name%% substitution
-    emails = write_readers(ready, 3, extra=f"huge@example.com,{huge},active\n")
+    # The text part greets each reader with their company: 12,000 bytes of it for one.
+    greeting = ready.path / "templates" / "digest.txt.j2"
+    greeting.write_text(
+        greeting.read_text().replace("Hi {{ subscriber.name }}", "Hi {{ subscriber.company }}")
+    )
+    huge = "\U0001f600" * 3000
+    emails = [f"reader{i}@example.com" for i in range(3)]
+    rows = [f"{email},Reader,active,Acme" for email in emails]
+    (ready.path / "subscribers.csv").write_text(
+        "email,name,status,company\n" + "\n".join(rows) + f"\nhuge@example.com,,active,{huge}\n"
+    )
 
     dry = ready.run("send", "--dry-run", "--now", NOW)
     sent = send(ready)
