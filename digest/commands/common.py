@@ -163,6 +163,10 @@ def message_for(settings: Settings, email: RenderedEmail, key: str, *, test: boo
     provider's statistics by edition, and the outbox's folder, keep it apart.
     """
     newsletter = settings.newsletter
+    if not newsletter.from_email:
+        raise ConfigError(
+            "newsletter.from_email is not set", "set it in digest.toml to a verified sender"
+        )
     return Message(
         subject=f"[TEST] {email.subject}" if test else email.subject,
         html=email.html,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 from pathlib import Path
 
@@ -28,6 +29,14 @@ def test_an_unknown_time_zone_is_named(folder: Folder, now: list[str]) -> None:
     line = one_error_line(folder, "build", *now)
     assert "DIGEST_SCHEDULE_TIMEZONE: unknown time zone 'Mars/Olympus'" in line
     assert "use an IANA name such as America/Los_Angeles" in line
+
+
+@pytest.mark.parametrize("command", [["build"], ["send", "--dry-run"]])
+def test_a_missing_sender_address_is_named(folder: Folder, command: list[str]) -> None:
+    folder.edit_config(lambda text: re.sub(r'(?m)^from_email = ".*"$', 'from_email = ""', text))
+    line = one_error_line(folder, *command, "--now", NOW)
+    assert "newsletter.from_email is not set" in line
+    assert "subscribers.csv" not in line
 
 
 def test_out_may_not_be_a_file(folder: Folder, tmp_path: Path) -> None:
