@@ -79,9 +79,14 @@ def _plain_domain(domain: str) -> str | None:
 
 
 def slow_normalize(address: str) -> str:
-    """The normalized address according to email-validator alone (syntax only, no DNS)."""
+    """The normalized address according to email-validator alone (syntax only, no DNS).
+
+    A non-ASCII local part is refused: it needs SMTPUTF8, which digest's SMTP and
+    MIME do not send, so such a reader is reported as invalid rather than failing
+    the send (or the dry run) later.
+    """
     try:
-        return validate_email(address, check_deliverability=False).normalized
+        return validate_email(address, check_deliverability=False, allow_smtputf8=False).normalized
     except EmailNotValidError as exc:
         raise InvalidAddress(str(exc)) from None
 

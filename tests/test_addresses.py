@@ -286,6 +286,7 @@ def test_valid_unusual_addresses_are_normalized_by_email_validator() -> None:
         ('"jane"@example.com', "Quoting the part before the @-sign is not allowed"),
         ("jane@[127.0.0.1]", "bracketed IP address"),
         ("jane@example.com\r\nBcc: x@example.com", "invalid characters"),
+        ("jürgen@example.com", "Internationalized characters before the @-sign"),
     ],
 )
 def test_invalid_addresses_raise_with_the_validators_reason(address: str, reason: str) -> None:

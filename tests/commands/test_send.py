@@ -590,6 +590,17 @@ def test_a_dry_run_names_the_rows_it_left_out_and_counts_them_as_a_send_would(
     assert skipped in send(ready).stdout
 
 
+def test_a_non_ascii_local_part_is_an_invalid_row_not_a_failed_send(
+    ready: Folder, server: SendGridServer
+) -> None:
+    emails = write_readers(ready, 2, extra="jürgen@example.com,Jürgen,active\n")
+    for result in (ready.run("send", "--dry-run", "--now", NOW), send(ready)):
+        assert result.exit_code == 0, result.output
+        assert "subscribers.csv:4: jürgen@example.com: invalid address" in result.stderr
+        assert "1 invalid" in result.stdout
+    assert sorted(server.accepted_recipients()) == emails
+
+
 def test_a_very_long_name_is_cut_and_control_characters_become_spaces(
     ready: Folder, server: SendGridServer
 ) -> None:
