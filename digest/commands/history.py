@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from rich.table import Table
+from rich.text import Text
 
 from ..ledger import HistoryRow, Ledger
 from .common import Context
@@ -16,15 +17,18 @@ COLUMNS = (
 def show_history(ctx: Context) -> int:
     """Print the ledger's editions and tests: a table on a terminal, tab-separated otherwise."""
     path = ctx.settings.state_dir / "state.db"
-    if not path.exists():
+    rows: list[list[str]] = []
+    if path.exists():
+        with Ledger.open(path) as ledger:
+            rows = [_cells(row) for row in ledger.history()]
+    if not rows:
         ctx.say("No editions sent from this folder yet.")
         return 0
-    with Ledger.open(path) as ledger:
-        rows = [_cells(row) for row in ledger.history()]
     if ctx.console.is_terminal:
         table = Table(*COLUMNS)
         for cells in rows:
-            table.add_row(*cells)
+            # As Text, not markup: a subject (a post's title) may hold "[" and "]".
+            table.add_row(*map(Text, cells))
         ctx.console.print(table)
     else:
         for cells in [list(COLUMNS), *rows]:

@@ -267,6 +267,19 @@ def test_history_lists_the_edition_with_its_counts(ready: Folder, server: SendGr
     assert (columns["failed"], columns["uncertain"], columns["status"]) == ("0", "0", "sent")
 
 
+def test_history_on_a_terminal_shows_brackets_in_a_subject_as_written(
+    ready: Folder, server: SendGridServer
+) -> None:
+    ready.edit_config(lambda text: text.replace('name = "FTV', 'name = "[/etc] [bold]FTV', 1))
+    empty = ready.run("history")
+    assert empty.stdout.strip() == "No editions sent from this folder yet."
+    assert send(ready).exit_code == 0
+    ready.env.update(FORCE_COLOR="1", COLUMNS="300")
+    history = ready.run("history")
+    assert history.exit_code == 0, history.output
+    assert "[/etc] [bold]FTV Consulting Insights" in history.stdout
+
+
 def test_secrets_never_appear_in_output_or_state(ready: Folder, server: SendGridServer) -> None:
     server.refuse_with(401, "The provided authorization grant is invalid, expired, or revoked")
     refused = ready.run("-v", "send", "--yes", "--now", NOW)
