@@ -6,6 +6,11 @@ import os
 import tempfile
 from pathlib import Path
 
+# The process's umask, read once at import (reading it means setting it): files are
+# given the mode a plain open() would give them, not mkstemp's owner-only 0600.
+_UMASK = os.umask(0o022)
+os.umask(_UMASK)
+
 
 def stage(target: Path, data: bytes) -> Path:
     """Write ``data`` to a temporary file beside ``target``; the caller renames it into place."""
@@ -13,6 +18,7 @@ def stage(target: Path, data: bytes) -> Path:
         dir=target.parent, prefix=f".{target.name}.", suffix=".tmp"
     )
     try:
+        os.fchmod(handle, 0o666 & ~_UMASK)
         with os.fdopen(handle, "wb") as stream:
             stream.write(data)
     except BaseException:
