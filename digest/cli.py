@@ -147,6 +147,11 @@ def build_command(options: Globals, out_dir: Path, now: str | None) -> None:
 @click.option(
     "--resend-uncertain", is_flag=True, help="Send again batches left in flight by a crash."
 )
+@click.option(
+    "--accept-uncertain",
+    is_flag=True,
+    help="Record batches left in flight by a crash as delivered (the provider's log shows them).",
+)
 @NOW_OPTION
 @click.pass_obj
 @reports_errors
@@ -157,11 +162,15 @@ def send_command(
     yes: bool,
     edition: str | None,
     resend_uncertain: bool,
+    accept_uncertain: bool,
     now: str | None,
 ) -> None:
     """Send the next edition to every active subscriber."""
     from .commands.backends import make_backend
     from .commands.send import SendOptions, check_ready, send_edition
+
+    if resend_uncertain and accept_uncertain:
+        raise click.UsageError("--resend-uncertain and --accept-uncertain contradict each other")
 
     ctx = options.context(now)
     settings = ctx.settings
@@ -193,6 +202,7 @@ def send_command(
             edition=edition,
             yes=yes,
             resend_uncertain=resend_uncertain,
+            accept_uncertain=accept_uncertain,
             interactive=sys.stdin.isatty(),
         )
         outcome = send_edition(ctx, send_options, backend, confirm=click.confirm)

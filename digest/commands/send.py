@@ -65,6 +65,7 @@ class SendOptions:
     edition: str | None = None
     yes: bool = False
     resend_uncertain: bool = False
+    accept_uncertain: bool = False
     interactive: bool = False
 
 
@@ -265,15 +266,26 @@ def _resume(
     confirm: Confirm,
     outcome: SendOutcome,
 ) -> None:
-    """Report or requeue the batches an earlier run left in flight, once the resume is
-    confirmed: a refused or cancelled run leaves them uncertain, as it found them."""
+    """Report, requeue or accept the batches an earlier run left in flight, once the
+    resume is confirmed: a refused or cancelled run leaves them uncertain, as it found them."""
     uncertain = ledger.batches(edition.key, (IN_FLIGHT,))
-    if not options.resend_uncertain:
+    settled = options.resend_uncertain or options.accept_uncertain
+    if not settled:
         _report_uncertain(ctx, ledger, edition.key, uncertain, outcome)
     _confirm_resume(ctx, ledger, edition, options, confirm)
-    if options.resend_uncertain and uncertain:
+    if not uncertain:
+        return
+    if options.resend_uncertain:
         ledger.mark_pending([batch.id for batch in uncertain])
         ctx.say(f"Sending {len(uncertain)} uncertain batch(es) again, as --resend-uncertain asks.")
+    elif options.accept_uncertain:
+        for batch in uncertain:
+            ledger.mark_accepted(batch.id, "", ctx.clock())
+        recipients = sum(batch.size for batch in uncertain)
+        ctx.say(
+            f"Recorded {len(uncertain)} uncertain batch(es), {recipients} recipients, as "
+            "delivered, as --accept-uncertain says."
+        )
 
 
 def _confirm_resume(
@@ -387,7 +399,8 @@ def _report_uncertain(
         f"{len(uncertain)} batch(es), {len(addresses)} recipients, were in flight when an earlier "
         f"run stopped: the provider may have delivered them. Not sent again. Recipients: "
         f"{', '.join(addresses[:10])}{' ...' if len(addresses) > 10 else ''} (all in {listing}). "
-        "Check the provider's activity log, then rerun with --resend-uncertain if they were not."
+        "Check the provider's activity log, then rerun with --resend-uncertain if they were "
+        "not, or --accept-uncertain if they were."
     )
 
 

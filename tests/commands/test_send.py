@@ -513,6 +513,24 @@ def test_a_half_sent_edition_is_finished_before_a_new_one_starts(
     assert Counter(server.accepted_recipients()) == Counter(emails)
 
 
+def test_uncertain_batches_the_provider_delivered_can_be_recorded_as_delivered(
+    ready: Folder, server: SendGridServer
+) -> None:
+    emails = write_readers(ready, 10)
+    ready.env["DIGEST_SENDGRID_TIMEOUT"] = "0.5"
+    server.hang_next(2)
+    assert send(ready).exit_code == 1
+    wait_for(lambda: len(server.accepted_recipients()) == 10)
+    both = send(ready, "--resend-uncertain", "--accept-uncertain")
+    assert both.exit_code == 2
+    accepted = send(ready, "--accept-uncertain")
+    assert accepted.exit_code == 0, accepted.output
+    assert "Recorded 1 uncertain batch(es), 10 recipients, as delivered" in accepted.stdout
+    assert "is complete" in accepted.stdout
+    assert Counter(server.accepted_recipients()) == Counter(emails), "nothing sent twice"
+    assert "was sent already" in send(ready).output
+
+
 def test_resending_uncertain_batches_asks_first(ready: Folder, server: SendGridServer) -> None:
     write_readers(ready, 10)
     ready.env["DIGEST_SENDGRID_TIMEOUT"] = "0.5"
