@@ -254,14 +254,15 @@ class HistoryRow:
     failed: int = 0
     uncertain: int = 0
     posts: int = 0
+    refused: int = 0
     finished_at: datetime | None = None
     addresses: tuple[str, ...] = ()
     message_id: str = ""
 
     @property
     def pending(self) -> int:
-        """Recipients of an edition not yet attempted (or put back after a failure)."""
-        return self.recipients - self.accepted - self.failed - self.uncertain
+        """Recipients of an edition not yet attempted (failed ones are tried again too)."""
+        return self.recipients - self.accepted - self.failed - self.uncertain - self.refused
 
 
 class Ledger:
@@ -538,13 +539,26 @@ class Ledger:
                    (SELECT count(*) FROM edition_posts p WHERE p.edition = e.key),
                    coalesce(sum(b.size), 0),
                    coalesce(sum(CASE b.state WHEN 'accepted' THEN b.size END), 0),
-                   coalesce(sum(CASE WHEN b.state IN ('failed', 'rejected') THEN b.size END), 0),
-                   coalesce(sum(CASE b.state WHEN 'in_flight' THEN b.size END), 0)
+                   coalesce(sum(CASE b.state WHEN 'failed' THEN b.size END), 0),
+                   coalesce(sum(CASE b.state WHEN 'in_flight' THEN b.size END), 0),
+                   coalesce(sum(CASE b.state WHEN 'rejected' THEN b.size END), 0)
             FROM editions e LEFT JOIN batches b ON b.edition = e.key
             GROUP BY e.key
             """
         )
-        for key, started, finished, subject, status, posts, total, ok, failed, unsure in rows:
+        for (
+            key,
+            started,
+            finished,
+            subject,
+            status,
+            posts,
+            total,
+            ok,
+            failed,
+            unsure,
+            refused,
+        ) in rows:
             yield HistoryRow(
                 kind=EDITION,
                 key=key,
@@ -557,6 +571,7 @@ class Ledger:
                 accepted=ok,
                 failed=failed,
                 uncertain=unsure,
+                refused=refused,
             )
 
     def _test_history(self) -> Iterator[HistoryRow]:

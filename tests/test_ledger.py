@@ -440,12 +440,14 @@ def test_history_lists_editions_and_tests_newest_first_with_counts(ledger: Ledge
         message_id="t1",
         accepted=True,
     )
-    start(ledger, "2026-03-09", subscribers(10), batch_size=3, post_ids=["a", "b", "c"])
-    accepted, failed, uncertain, _pending = ledger.batches("2026-03-09")
+    start(ledger, "2026-03-09", subscribers(13), batch_size=3, post_ids=["a", "b", "c"])
+    accepted, failed, uncertain, refused, _pending = ledger.batches("2026-03-09")
     ledger.mark_in_flight(accepted.id, T0)
     ledger.mark_accepted(accepted.id, "m1", T0)
     ledger.mark_failed(failed.id, "HTTP 400", T0)
     ledger.mark_in_flight(uncertain.id, T0)
+    ledger.mark_in_flight(refused.id, T0)
+    ledger.mark_rejected(refused.id, "550 5.1.1 user unknown", T0)
 
     history = ledger.history()
 
@@ -455,8 +457,9 @@ def test_history_lists_editions_and_tests_newest_first_with_counts(ledger: Ledge
         ("edition", "2026-03-02"),
     ]
     current, test, previous = history
-    assert (current.status, current.posts, current.recipients) == ("sending", 3, 10)
-    assert (current.accepted, current.failed, current.uncertain, current.pending) == (3, 3, 3, 1)
+    assert (current.status, current.posts, current.recipients) == ("sending", 3, 13)
+    counts = (current.accepted, current.refused, current.failed, current.uncertain)
+    assert (*counts, current.pending) == (3, 3, 3, 3, 1)
     assert (current.started_at, current.finished_at) == (T0, None)
     assert test.addresses == ("editor@example.com", "boss@example.com")
     assert (test.started_at, test.subject, test.recipients, test.status) == (

@@ -9,8 +9,8 @@ from ..ledger import HistoryRow, Ledger
 from .common import Context
 
 COLUMNS = (
-    "edition", "kind", "when", "subject", "posts", "recipients", "accepted", "failed",
-    "uncertain", "status",
+    "edition", "kind", "when", "subject", "posts", "recipients", "accepted", "refused",
+    "failed", "uncertain", "pending", "status",
 )  # fmt: skip
 
 
@@ -37,6 +37,9 @@ def show_history(ctx: Context) -> int:
 
 
 def _cells(row: HistoryRow) -> list[str]:
-    counts = (row.posts, row.recipients, row.accepted, row.failed, row.uncertain)
+    counts = (
+        row.posts, row.recipients, row.accepted, row.refused, row.failed, row.uncertain,
+        row.pending,
+    )  # fmt: skip
     when = row.started_at.strftime("%Y-%m-%d %H:%M UTC")
     return [row.key, row.kind, when, row.subject, *map(str, counts), row.status]

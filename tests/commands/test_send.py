@@ -265,6 +265,7 @@ def test_history_lists_the_edition_with_its_counts(ready: Folder, server: SendGr
     assert columns["subject"].startswith("FTV Consulting Insights: TAG and AMPTP")
     assert (columns["posts"], columns["recipients"], columns["accepted"]) == ("10", "4", "4")
     assert (columns["failed"], columns["uncertain"], columns["status"]) == ("0", "0", "sent")
+    assert (columns["refused"], columns["pending"]) == ("0", "0")
 
 
 def test_history_on_a_terminal_shows_brackets_in_a_subject_as_written(
