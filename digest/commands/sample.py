@@ -56,19 +56,37 @@ def send_test(
     message = message_for(ctx.settings, email, key, test=True)
     personalize = personalizer(ctx, used_tokens(message.subject, message.html, message.text))
     recipients = [personalize(s) for s in _test_readers(ctx, addresses)]
-    message_ids = [
-        backend.send(message, recipients[start : start + backend.batch_size])
-        for start in range(0, len(recipients), backend.batch_size)
-    ]
+    # Opened first: a ledger that cannot be written stops the test before anything goes out.
     with Ledger.open(ctx.settings.state_dir / "state.db") as ledger:
-        ledger.record_test(
-            key,
-            subject=message.subject,
-            recipients=[r.email for r in recipients],
-            at=ctx.clock(),
-            message_id=",".join(message_ids),
-            accepted=True,
-        )
+        sent: list[str] = []
+        message_ids: list[str] = []
+        try:
+            for start in range(0, len(recipients), backend.batch_size):
+                batch = recipients[start : start + backend.batch_size]
+                message_ids.append(backend.send(message, batch))
+                sent += [r.email for r in batch]
+        finally:
+            # Whatever happened, what went out is on record; the rest as failed.
+            at = ctx.clock()
+            if sent:
+                ledger.record_test(
+                    key,
+                    subject=message.subject,
+                    recipients=sent,
+                    at=at,
+                    message_id=",".join(message_ids),
+                    accepted=True,
+                )
+            if len(sent) < len(recipients):
+                unsent = [r.email for r in recipients[len(sent) :]]
+                ledger.record_test(
+                    key,
+                    subject=message.subject,
+                    recipients=unsent,
+                    at=at,
+                    message_id="",
+                    accepted=False,
+                )
     return SampleOutcome(key, message.subject, len(recipients), backend.name)
 
 

@@ -72,3 +72,18 @@ def test_the_outbox_backend_records_the_edition_like_any_other(folder: Folder) -
     files = list((folder.path / "outbox" / "2026-11-27").glob("*.eml"))
     assert len(files) == 4
     assert "sent already" in folder.run("send", "--yes", "--now", NOW).stdout
+
+
+def test_a_test_send_cut_short_records_who_got_it_and_who_did_not(folder: Folder) -> None:
+    handler = RecordingHandler()
+    with running(handler) as server:
+        smtp_folder(folder, server.port)
+        handler.refuse_recipients["boss@example.com"] = "554 5.7.1 Relay access denied"
+        result = folder.run(
+            "send", "--to", "editor@example.com", "--to", "boss@example.com", "--now", NOW
+        )
+    assert result.exit_code == 1
+    assert [r.rcpt_tos for r in handler.accepted] == [["editor@example.com"]]
+    rows = [line.split("\t") for line in folder.run("history").stdout.splitlines()[1:]]
+    statuses = sorted((row[1], row[5], row[-1]) for row in rows)
+    assert statuses == [("test", "1", "accepted"), ("test", "1", "failed")]
