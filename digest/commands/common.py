@@ -191,7 +191,8 @@ def write_atomically(
 ) -> None:
     """Write every file to a temporary name beside it, then rename them all into place.
 
-    A folder that cannot be made or written to is a ConfigError naming it, with ``hint``.
+    A folder that cannot be made or written to is a ConfigError naming it, with ``hint``;
+    so is a folder standing where a file goes, found before any file is replaced.
     """
     staged: list[tuple[Path, Path]] = []
     folder = Path()
@@ -200,6 +201,9 @@ def write_atomically(
             folder = target.parent
             folder.mkdir(parents=True, exist_ok=True)
             staged.append((stage(target, data), target))
+        for _, target in staged:
+            if target.is_dir():
+                raise ConfigError(f"cannot write {target}: a folder is in its place", hint)
         for temp, target in staged:
             folder = target.parent
             temp.replace(target)

@@ -39,6 +39,21 @@ def test_a_missing_sender_address_is_named(folder: Folder, command: list[str]) -
     assert "subscribers.csv" not in line
 
 
+def test_a_folder_in_place_of_an_output_file_replaces_nothing(folder: Folder) -> None:
+    out = folder.path / "out"
+    assert folder.run("build", "--now", NOW).exit_code == 0
+    (out / "digest.html").write_text("the last build")
+    (out / "manifest.json").unlink()
+    (out / "manifest.json").mkdir()
+    line = one_error_line(folder, "build", "--now", NOW)
+    assert (
+        line
+        == "error: cannot write out/manifest.json: a folder is in its place; choose another --out"
+    )
+    assert (out / "digest.html").read_text() == "the last build"
+    assert sorted(p.name for p in out.iterdir() if p.name.startswith(".")) == []
+
+
 def test_out_may_not_be_a_file(folder: Folder, tmp_path: Path) -> None:
     afile = tmp_path / "afile"
     afile.write_text("keep me")
