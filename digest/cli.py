@@ -16,7 +16,7 @@ import gc
 import os
 import sys
 import traceback
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -27,7 +27,7 @@ import click
 from rich.console import Console
 
 from . import __version__
-from .commands.common import Context, message_id_domain, utc_now
+from .commands.common import Context, describe_skipped, message_id_domain, utc_now
 from .config import find_config, load_settings
 from .errors import DigestError, NothingToSend, StandDown
 from .models import is_edition_key
@@ -186,7 +186,7 @@ def send_command(
         done = dry_run_edition(ctx, outbox, edition)
         ctx.say(
             f"Dry run of edition {done.key}: wrote {done.recipients} messages to {done.where}/; "
-            f"skipped {_skipped(done.skipped)}."
+            f"skipped {describe_skipped(done.skipped) or 'none'}."
         )
         return
     check_ready(ctx, settings.delivery.backend, to_list=not to)
@@ -211,14 +211,10 @@ def send_command(
     _summarize(ctx, outcome)
 
 
-def _skipped(counts: Mapping[str, int]) -> str:
-    """Skipped readers by reason, "3 duplicate, 1 invalid", or "none"."""
-    return ", ".join(f"{n} {why}" for why, n in sorted(counts.items()) if n) or "none"
-
-
 def _summarize(ctx: Context, outcome: SendOutcome) -> None:
     ctx.say(
-        f"Edition {outcome.key}: sent to {outcome.accepted}; skipped {_skipped(outcome.skipped)}; "
+        f"Edition {outcome.key}: sent to {outcome.accepted}; "
+        f"skipped {describe_skipped(outcome.skipped) or 'none'}; "
         f"failed {outcome.failed}; refused {outcome.rejected}; uncertain {outcome.uncertain}."
     )
     if outcome.complete:

@@ -163,10 +163,7 @@ def message_for(settings: Settings, email: RenderedEmail, key: str, *, test: boo
     provider's statistics by edition, and the outbox's folder, keep it apart.
     """
     newsletter = settings.newsletter
-    if not newsletter.from_email:
-        raise ConfigError(
-            "newsletter.from_email is not set", "set it in digest.toml to a verified sender"
-        )
+    require_sender(settings)
     return Message(
         subject=f"[TEST] {email.subject}" if test else email.subject,
         html=email.html,
@@ -179,6 +176,19 @@ def message_for(settings: Settings, email: RenderedEmail, key: str, *, test: boo
         asm_group_id=settings.sendgrid.asm_group_id,
         sandbox=settings.sendgrid.sandbox,
     )
+
+
+def require_sender(settings: Settings) -> None:
+    """Refuse to make any message without a From address."""
+    if not settings.newsletter.from_email:
+        raise ConfigError(
+            "newsletter.from_email is not set", "set it in digest.toml to a verified sender"
+        )
+
+
+def describe_skipped(counts: Mapping[str, int]) -> str:
+    """Readers left out, by reason: "3 duplicate, 1 invalid" ("" when none were)."""
+    return ", ".join(f"{n} {why}" for why, n in sorted(counts.items()) if n)
 
 
 def message_id_domain(settings: Settings) -> str:

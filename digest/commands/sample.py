@@ -67,26 +67,18 @@ def send_test(
                 sent += [r.email for r in batch]
         finally:
             # Whatever happened, what went out is on record; the rest as failed.
+            unsent = [r.email for r in recipients[len(sent) :]]
             at = ctx.clock()
-            if sent:
-                ledger.record_test(
-                    key,
-                    subject=message.subject,
-                    recipients=sent,
-                    at=at,
-                    message_id=",".join(message_ids),
-                    accepted=True,
-                )
-            if len(sent) < len(recipients):
-                unsent = [r.email for r in recipients[len(sent) :]]
-                ledger.record_test(
-                    key,
-                    subject=message.subject,
-                    recipients=unsent,
-                    at=at,
-                    message_id="",
-                    accepted=False,
-                )
+            for addresses, ids, accepted in ((sent, message_ids, True), (unsent, [], False)):
+                if addresses:
+                    ledger.record_test(
+                        key,
+                        subject=message.subject,
+                        recipients=addresses,
+                        at=at,
+                        message_id=",".join(ids),
+                        accepted=accepted,
+                    )
     return SampleOutcome(key, message.subject, len(recipients), backend.name)
 
 

@@ -50,7 +50,15 @@ from ..personalize import (
 )
 from ..subscribers import AudienceReport, Problem, active_audience, suppressed_addresses
 from .backends import concurrency
-from .common import Context, edition_key, message_for, next_digest, render
+from .common import (
+    Context,
+    describe_skipped,
+    edition_key,
+    message_for,
+    next_digest,
+    render,
+    require_sender,
+)
 from .offload import CHUNK, Later, Offloaded
 from .progress import SendProgress
 from .senders import Job, senders
@@ -88,10 +96,7 @@ class SendOutcome:
 def check_ready(ctx: Context, backend_name: str, *, to_list: bool) -> None:
     """Refuse, in one line, a send that lacks a sender, an API key or an unsubscribe method."""
     settings = ctx.settings
-    if not settings.newsletter.from_email:
-        raise SendRefused(
-            "newsletter.from_email is not set", "set it in digest.toml to a verified sender"
-        )
+    require_sender(settings)
     for key, address in (
         ("from_email", settings.newsletter.from_email),
         ("reply_to", settings.newsletter.reply_to),
@@ -214,7 +219,7 @@ def _start(
             report = read.result or AudienceReport()
             report.count_withheld(withheld, suppressed)
             warn_problems(ctx, report)
-            skipped = ", ".join(f"{n} {why}" for why, n in sorted(report.skipped.items()) if n)
+            skipped = describe_skipped(report.skipped)
             raise SendRefused(
                 f"no active subscribers to send to in {settings.subscribers.path}"
                 f" ({skipped or 'the list is empty'})",
