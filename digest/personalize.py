@@ -92,8 +92,11 @@ def unsubscribe_token(email: str, secret: str) -> str:
 
 def _token_text(digest: bytes) -> str:
     """A digest as urlsafe base64 without padding (43 characters for SHA-256)."""
-    text = binascii.b2a_base64(digest, newline=False).decode("ascii")
-    return text.replace("+", "-").replace("/", "_").rstrip("=")
+    encoded = binascii.b2a_base64(digest, newline=False).rstrip(b"=")
+    return encoded.translate(_URLSAFE).decode("ascii")
+
+
+_URLSAFE = bytes.maketrans(b"+/", b"-_")
 
 
 def unsubscribe_url(template: str, email: str, secret: str) -> str:
@@ -135,6 +138,12 @@ class Personalizer:
         )
         self._fields = [(used, used[2:-2]) for used in self._tokens if used not in _BUILTIN]
         self._fixed_bound = _fixed_bound(self._tokens, self._template)
+        # Without merge fields, names cut to NAME_MAX_CHARS always fit: no check per reader.
+        longest_name = max(NAME_MAX_CHARS, len(name_fallback))
+        self._always_fits = (
+            not self._fields and self._fixed_bound + 4 * longest_name < SUBSTITUTIONS_MAX_BYTES
+        )
+        self._wants = {used: used in self._tokens for used in _BUILTIN}
 
     def url(self, email: str) -> str:
         """The one-click unsubscribe URL for ``email`` ("" when none is configured).
@@ -163,22 +172,33 @@ class Personalizer:
         return ""
 
     def _surely_fits(self, subscriber: Subscriber) -> bool:
+        name = max(len(subscriber.name), len(self._fallback))  # a nameless reader gets it
         if not self._fields:
-            return self._fixed_bound + 4 * len(subscriber.name) < SUBSTITUTIONS_MAX_BYTES
+            return self._fixed_bound + 4 * name < SUBSTITUTIONS_MAX_BYTES
         fields = subscriber.fields
         merged = sum(len(fields.get(field, "")) for _, field in self._fields)
-        return self._fixed_bound + 4 * (len(subscriber.name) + merged) < SUBSTITUTIONS_MAX_BYTES
+        return self._fixed_bound + 4 * (name + merged) < SUBSTITUTIONS_MAX_BYTES
 
     def __call__(self, subscriber: Subscriber) -> Recipient:
         """The subscriber as a recipient; raises SubstitutionsTooLarge past SendGrid's limit."""
         email = subscriber.email
         url = self.url(email)
-        name = _one_line(subscriber.name)[:NAME_MAX_CHARS]
-        values = {_NAME: name or self._fallback, _EMAIL: email, _UNSUBSCRIBE_URL: url}
-        for used, field in self._fields:
-            values[used] = _one_line(subscriber.fields.get(field, ""))
-        substitutions = {used: values[used] for used in self._tokens}
-        if not self._surely_fits(subscriber):
+        name = subscriber.name
+        if len(name) > NAME_MAX_CHARS or not name.isprintable():
+            name = _one_line(name)[:NAME_MAX_CHARS]
+        if self._fields:
+            substitutions = self._with_fields(subscriber, name, url)
+        else:
+            # Called once per reader of a send: the built-in tokens, in sorted order, directly.
+            substitutions = {}
+            wants = self._wants
+            if wants[_EMAIL]:
+                substitutions[_EMAIL] = email
+            if wants[_NAME]:
+                substitutions[_NAME] = name or self._fallback
+            if wants[_UNSUBSCRIBE_URL]:
+                substitutions[_UNSUBSCRIBE_URL] = url
+        if not self._always_fits and not self._surely_fits(subscriber):
             size = sum(len(key) + len(value.encode()) for key, value in substitutions.items())
             if size >= SUBSTITUTIONS_MAX_BYTES:
                 raise SubstitutionsTooLarge(email, size)
@@ -187,6 +207,13 @@ class Personalizer:
         else:
             headers = {"List-Unsubscribe": self._mailto} if self._mailto else {}
         return Recipient(email, name, substitutions, headers)
+
+    def _with_fields(self, subscriber: Subscriber, name: str, url: str) -> dict[str, str]:
+        """The substitutions of an email that uses merge fields, in sorted token order."""
+        values = {_NAME: name or self._fallback, _EMAIL: subscriber.email, _UNSUBSCRIBE_URL: url}
+        for used, field in self._fields:
+            values[used] = _one_line(subscriber.fields.get(field, ""))
+        return {used: values[used] for used in self._tokens}
 
 
 def check_unsubscribe_url(template: str) -> None:

@@ -213,6 +213,19 @@ def test_substitutions_up_to_the_limit_pass_and_beyond_it_raise() -> None:
     assert recipient(with_bio(50_000), used_tokens={"%%name%%"}).substitutions
 
 
+def test_without_merge_fields_a_long_url_or_fallback_is_still_measured() -> None:
+    # No merge fields, so the check per reader is skipped only when nothing can reach the limit.
+    long_url = "https://news.example.com/unsubscribe?" + "p=1&" * 2_460 + "t={token}"
+    tokens = {"%%name%%", "%%unsubscribe_url%%"}
+
+    assert recipient(ADA, unsubscribe_url_template=long_url, used_tokens=tokens)
+    with pytest.raises(SubstitutionsTooLarge, match=r"ada@example\.com"):
+        recipient(ADA, unsubscribe_url_template=long_url + "&q=" + "x" * 80, used_tokens=tokens)
+    nameless = Subscriber(email="grace@example.com")
+    with pytest.raises(SubstitutionsTooLarge, match=r"grace@example\.com"):
+        recipient(nameless, name_fallback="x" * 10_000, used_tokens={"%%name%%"})
+
+
 def test_used_tokens_finds_token_shapes_only() -> None:
     found = used_tokens("Hi %%name%%, 100%% off", "%%first-name%% %%a b%% %%%%", "%%plan%%")
 
