@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import secrets
 import tempfile
+from collections.abc import Mapping
 from pathlib import Path
 
 # The process's umask, read once at import (reading it means setting it): files are
@@ -12,8 +15,12 @@ _UMASK = os.umask(0o022)
 os.umask(_UMASK)
 
 
-def stage(target: Path, data: bytes) -> Path:
-    """Write ``data`` to a temporary file beside ``target``; the caller renames it into place."""
+def stage(target: Path, data: bytes, *, durable: bool = False) -> Path:
+    """Write ``data`` to a temporary file beside ``target``; the caller renames it into place.
+
+    ``durable`` flushes it to disk first, so that a rename that survives a power cut
+    never points at an empty file.
+    """
     handle, temporary = tempfile.mkstemp(
         dir=target.parent, prefix=f".{target.name}.", suffix=".tmp"
     )
@@ -21,6 +28,9 @@ def stage(target: Path, data: bytes) -> Path:
         os.fchmod(handle, 0o666 & ~_UMASK)
         with os.fdopen(handle, "wb") as stream:
             stream.write(data)
+            if durable:
+                stream.flush()
+                os.fsync(stream.fileno())
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
@@ -35,3 +45,69 @@ def write_atomic(target: Path, data: bytes) -> None:
     except BaseException:
         temporary.unlink(missing_ok=True)
         raise
+
+
+def replace_together(files: Mapping[Path, bytes]) -> None:
+    """Replace several files as one edition of them, in the mapping's order.
+
+    Each file is written and flushed to disk under a temporary name first, so a
+    failure there leaves every target as it was. Then they are renamed into place
+    one by one (put the file that describes the others last): if a rename fails,
+    the targets already replaced get their earlier content back (kept through a
+    hard link) or, if they are new, are removed. Only a crash between two renames
+    can leave earlier and later files side by side.
+    """
+    staged: list[tuple[Path, Path]] = []
+    kept: dict[Path, Path | None] = {}
+    try:
+        for target, data in files.items():
+            staged.append((stage(target, data, durable=True), target))
+        for temporary, target in staged:
+            if not target.is_file():
+                kept[target] = None
+            elif backup := _keep(target):
+                kept[target] = backup
+            temporary.replace(target)
+    except BaseException:
+        _restore(kept)
+        raise
+    finally:
+        for temporary, _ in staged:
+            temporary.unlink(missing_ok=True)
+    for backup in kept.values():
+        if backup is not None:
+            backup.unlink(missing_ok=True)
+    for folder in {target.parent for target in files}:
+        _sync_folder(folder)
+
+
+def _keep(target: Path) -> Path | None:
+    """A hard link to the target's current content, for ``_restore``; None if the file
+    system refuses links (that target then cannot be put back)."""
+    backup = target.with_name(f".{target.name}.{os.getpid()}.{secrets.token_hex(4)}.old")
+    try:
+        os.link(target, backup)
+    except OSError:
+        return None
+    return backup
+
+
+def _restore(kept: Mapping[Path, Path | None]) -> None:
+    """Put back each target's earlier content (or remove a target that had none), as far
+    as the file system lets us: the error that stopped the renames is the one to report."""
+    for target, backup in kept.items():
+        with contextlib.suppress(OSError):
+            if backup is not None:
+                backup.replace(target)
+            else:
+                target.unlink(missing_ok=True)
+
+
+def _sync_folder(folder: Path) -> None:
+    """Flush a folder's entries (the renames) to disk, where the system allows it."""
+    with contextlib.suppress(OSError):
+        handle = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            os.fsync(handle)
+        finally:
+            os.close(handle)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -46,16 +48,17 @@ def build(ctx: Context, out_dir: Path) -> BuildResult:
     warnings = [*email.warnings, *_secret_warnings(ctx)]
     message = message_for(settings, email, key, test=False)
     eml = build_message(message, reader, now=ctx.now, message_id_domain=message_id_domain(settings))
-    html = seen.html.encode("utf-8")
-    manifest = _manifest(key, digest, seen, len(html), warnings, reader.email)
+    outputs = {
+        "digest.html": seen.html.encode("utf-8"),
+        "digest.txt": seen.text.encode("utf-8"),
+        "digest.eml": eml.as_bytes(),
+    }
+    manifest = _manifest(key, digest, seen, outputs, warnings, reader.email)
+    outputs["manifest.json"] = (json.dumps(manifest, indent=2) + "\n").encode("utf-8")
+    # The manifest goes last, and lists what the others hold: a build cut short between
+    # two renames leaves files that do not match it, which anyone can tell.
     write_atomically(
-        {
-            out_dir / "digest.html": html,
-            out_dir / "digest.txt": seen.text.encode("utf-8"),
-            out_dir / "digest.eml": eml.as_bytes(),
-            out_dir / "manifest.json": (json.dumps(manifest, indent=2) + "\n").encode("utf-8"),
-        },
-        hint="choose another --out",
+        {out_dir / name: data for name, data in outputs.items()}, hint="choose another --out"
     )
     return BuildResult(out_dir, digest, seen, reader, tuple(warnings))
 
@@ -103,7 +106,12 @@ def _post_entry(post: Post) -> dict[str, str | None]:
 
 
 def _manifest(
-    key: str, digest: Digest, email: RenderedEmail, size: int, warnings: list[str], reader: str
+    key: str,
+    digest: Digest,
+    email: RenderedEmail,
+    outputs: Mapping[str, bytes],
+    warnings: list[str],
+    reader: str,
 ) -> dict[str, object]:
     return {
         "edition": key,
@@ -111,7 +119,11 @@ def _manifest(
         "preheader": email.preheader,
         "featured": _post_entry(digest.featured),
         "teasers": [_post_entry(post) for post in digest.teasers],
-        "html_bytes": size,
+        "html_bytes": len(outputs["digest.html"]),
         "rendered_for": reader,
         "warnings": warnings,
+        "files": {
+            name: {"bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()}
+            for name, data in outputs.items()
+        },
     }

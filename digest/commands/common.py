@@ -20,7 +20,7 @@ from rich.console import Console
 from ..config import Newsletter, Settings
 from ..deliver import Message
 from ..errors import BatchFailed, ConfigError, NothingToSend
-from ..files import stage
+from ..files import replace_together
 from ..ledger import Ledger
 from ..models import Digest, RenderedEmail
 
@@ -199,27 +199,20 @@ def message_id_domain(settings: Settings) -> str:
 def write_atomically(
     files: Mapping[Path, bytes], *, hint: str = "choose a folder you can write to"
 ) -> None:
-    """Write every file to a temporary name beside it, then rename them all into place.
+    """Write the files as one: each to a temporary name beside it, then all renamed into
+    place in order, the earlier ones put back if a later rename fails (``replace_together``).
 
     A folder that cannot be made or written to is a ConfigError naming it, with ``hint``;
-    so is a folder standing where a file goes, found before any file is replaced.
+    so is a folder standing where a file goes, found before anything is written.
     """
-    staged: list[tuple[Path, Path]] = []
     folder = Path()
     try:
-        for target, data in files.items():
+        for target in files:
             folder = target.parent
             folder.mkdir(parents=True, exist_ok=True)
-            staged.append((stage(target, data), target))
-        for _, target in staged:
             if target.is_dir():
                 raise ConfigError(f"cannot write {target}: a folder is in its place", hint)
-        for temp, target in staged:
-            folder = target.parent
-            temp.replace(target)
+        replace_together(files)
     except OSError as exc:
         reason = "it is a file" if folder.is_file() else exc.strerror or str(exc)
         raise ConfigError(f"cannot write to {folder}/: {reason}", hint) from None
-    finally:
-        for temp, _ in staged:
-            temp.unlink(missing_ok=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import email
+import hashlib
 import json
 from email import policy
 from pathlib import Path
@@ -28,6 +29,10 @@ def test_build_writes_the_example_digest(folder: Folder) -> None:
     assert [t["published"][:10] for t in manifest["teasers"]] == TEASER_DATES
     assert manifest["html_bytes"] == len((out / "digest.html").read_bytes())
     assert manifest["html_bytes"] < 90 * 1024
+    for name in ("digest.html", "digest.txt", "digest.eml"):
+        data = (out / name).read_bytes()
+        listed = manifest["files"][name]
+        assert listed == {"bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()}
     html = (out / "digest.html").read_text()
     text = (out / "digest.txt").read_text()
     assert "29%" in html and "29%" in text
