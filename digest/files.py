@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import secrets
 import tempfile
 from collections.abc import Mapping
 from pathlib import Path
@@ -84,7 +83,7 @@ def replace_together(files: Mapping[Path, bytes]) -> None:
 def _keep(target: Path) -> Path | None:
     """A hard link to the target's current content, for ``_restore``; None if the file
     system refuses links (that target then cannot be put back)."""
-    backup = target.with_name(f".{target.name}.{os.getpid()}.{secrets.token_hex(4)}.old")
+    backup = target.with_name(f".{target.name}.{os.getpid()}.{os.urandom(4).hex()}.old")
     try:
         os.link(target, backup)
     except OSError:

@@ -685,17 +685,18 @@ def test_the_server_runs_as_a_process_and_reports_what_it_accepted() -> None:
 
 def test_the_sdk_is_loaded_by_prepare_not_by_importing_the_backend() -> None:
     # `digest send` builds the backend, forks the child that reads the list, and only then
-    # prepares the backend: an SDK import at module level would delay that fork by 0.1 s.
+    # prepares the backend: importing the SDK and the standard library's HTTP client at
+    # module level would delay that fork by 0.15 s.
     script = (
         "import sys\n"
         "from digest.deliver.sendgrid import SendGridBackend\n"
         "backend = SendGridBackend(api_key='SG.k', host='http://127.0.0.1:9', timeout=1,"
         " max_retries=0)\n"
-        "print('sendgrid' in sys.modules)\n"
+        "print('sendgrid' in sys.modules, 'http.client' in sys.modules)\n"
         "backend.prepare()\n"
-        "print('sendgrid' in sys.modules)\n"
+        "print('sendgrid' in sys.modules, 'http.client' in sys.modules)\n"
     )
     ran = subprocess.run(
         [sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, check=True
     )
-    assert ran.stdout.split() == ["False", "True"]
+    assert ran.stdout.split() == ["False", "False", "True", "True"]
