@@ -11,8 +11,8 @@ read: a pipe holds 64 kB, a second of the child's work is megabytes.
 
 The child is forked, so it inherits what ``produce`` needs without pickling. It
 must not use a SQLite connection it inherited (a connection must not cross
-fork()); one it opens itself is fine. It ignores SIGINT (the parent decides; it
-kills the child when the stream is abandoned) and exits with its parent.
+fork()); one it opens itself is fine. It ignores SIGINT from its start (the parent
+decides; it kills the child when the stream is abandoned) and exits with its parent.
 """
 
 from __future__ import annotations
@@ -91,7 +91,8 @@ class Offloaded(Generic[T, R]):
             child = fork.Process(
                 target=self._run, args=(receiving, sending, os.getpid()), daemon=True
             )
-            child.start()
+            with sigint_held():
+                child.start()
             on_failure.pop_all()
         self._child, self._receiving = child, receiving
         return self
@@ -132,7 +133,7 @@ class Offloaded(Generic[T, R]):
         # Only the parent reads: closing this end lets a send into a pipe the parent
         # has abandoned fail at once instead of blocking.
         receiving.close()
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        ignore_sigint()
         exit_with_parent(parent)
         spooler = _Spooler(self._spool.fileno(), sending)
         chunk: list[T] = []
@@ -213,6 +214,28 @@ def _send_error(spooler: _Spooler, sending: Connection, chunk: list[T], error: E
     except Exception:
         with contextlib.suppress(Exception):
             sending.send(("error", ChildError(f"{type(error).__name__}: {error}")))
+
+
+@contextlib.contextmanager
+def sigint_held() -> Iterator[None]:
+    """SIGINT held back (blocked, not lost) meanwhile: wrap a fork in it.
+
+    A child then starts with SIGINT blocked, so a Ctrl-C in the instant before it
+    calls ``ignore_sigint`` cannot kill it with a traceback; a Ctrl-C that came
+    meanwhile reaches this process when the block ends.
+    """
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+
+
+def ignore_sigint() -> None:
+    """In a child forked inside ``sigint_held``: ignore Ctrl-C (the parent decides what it
+    means), then take SIGINT off the blocked set it inherited."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
 
 
 def exit_with_parent(parent: int) -> None:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import multiprocessing
+import multiprocessing.util
 import os
+import signal
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -156,3 +158,24 @@ def test_giving_a_value_the_child_never_asked_for_is_harmless() -> None:
         if child is not None:
             child.join(timeout=10)
         later.give("tokens")
+
+
+class CtrlCAtFork:
+    """While alive: every multiprocessing child gets SIGINT the instant it is forked,
+    before its own code runs, as from a Ctrl-C pressed just then."""
+
+    def __init__(self) -> None:
+        multiprocessing.util.register_after_fork(self, CtrlCAtFork.interrupt)
+
+    def interrupt(self) -> None:
+        os.kill(os.getpid(), signal.SIGINT)
+
+
+def test_a_ctrl_c_at_the_instant_of_the_fork_does_not_kill_the_child() -> None:
+    ctrl_c = CtrlCAtFork()
+    try:
+        with Offloaded(lambda: range(5), lambda: "done", doing="counting") as stream:
+            assert list(stream) == [0, 1, 2, 3, 4]
+        assert stream.result == "done"
+    finally:
+        del ctrl_c

@@ -20,6 +20,7 @@ from click.testing import Result
 from digest.errors import LedgerError
 from digest.ledger import Ledger
 from tests.commands.conftest import API_KEY, NOW, Folder
+from tests.commands.test_offload import CtrlCAtFork
 from tests.sendgrid_server import SendGridServer
 
 SECRET = "unsubscribe-secret-never-printed"
@@ -570,6 +571,24 @@ def test_an_invalid_sender_is_refused_before_anything_starts(
     assert refused.exit_code == 1
     assert "newsletter.from_email" in refused.stderr
     assert not (ready.path / ".digest" / "state.db").exists()
+
+
+def test_a_ctrl_c_at_the_instant_a_child_or_worker_forks_kills_neither(
+    ready: Folder, server: SendGridServer
+) -> None:
+    # The child that reads the list and the send workers ignore Ctrl-C (this process
+    # decides what it means); one pressed as they fork, before they ignore it, must not
+    # kill them either. Here each one forked gets SIGINT before its own code runs. (The
+    # workers fork after this process has set its own SIGINT handler, which they inherit.)
+    emails = write_readers(ready, 2500)
+    ready.env["DIGEST_SENDGRID_CONCURRENCY"] = "2"
+    ctrl_c = CtrlCAtFork()
+    try:
+        result = send(ready)
+    finally:
+        del ctrl_c
+    assert result.exit_code == 0, result.stderr
+    assert Counter(server.accepted_recipients()) == Counter(emails)
 
 
 @pytest.mark.slow
