@@ -93,13 +93,17 @@ def _keep(target: Path) -> Path | None:
 
 def _restore(kept: Mapping[Path, Path | None]) -> None:
     """Put back each target's earlier content (or remove a target that had none), as far
-    as the file system lets us: the error that stopped the renames is the one to report."""
+    as the file system lets us: the error that stopped the renames is the one to report.
+    A backup that cannot be put back stays beside its target, so nothing is lost."""
     for target, backup in kept.items():
         with contextlib.suppress(OSError):
-            if backup is not None:
-                backup.replace(target)
-            else:
+            if backup is None:
                 target.unlink(missing_ok=True)
+            else:
+                backup.replace(target)
+                # Renaming a link onto the same file (the target whose own rename failed)
+                # leaves both names: the backup's must go.
+                backup.unlink(missing_ok=True)
 
 
 def _sync_folder(folder: Path) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import stat
 from pathlib import Path
@@ -55,3 +56,27 @@ def test_a_file_that_cannot_be_written_changes_nothing(tmp_path: Path) -> None:
 
     assert (tmp_path / "digest.html").read_bytes() == b"old html"
     assert [path.name for path in tmp_path.iterdir()] == ["digest.html"]
+
+
+def test_a_file_whose_own_rename_fails_keeps_its_content_and_no_backup(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "digest.html").write_bytes(b"old html")
+    (tmp_path / "manifest.json").write_bytes(b"old manifest")
+    rename = Path.replace
+
+    def busy_manifest(source: Path, target: Path) -> Path:
+        # As a rename onto a file another user owns in a sticky folder fails.
+        if source.suffix == ".tmp" and Path(target).name == "manifest.json":
+            raise PermissionError(errno.EPERM, "Operation not permitted", str(source))
+        return rename(source, target)
+
+    monkeypatch.setattr(Path, "replace", busy_manifest)
+    with pytest.raises(PermissionError):
+        replace_together(
+            {tmp_path / "digest.html": b"new html", tmp_path / "manifest.json": b"new manifest"}
+        )
+
+    assert (tmp_path / "digest.html").read_bytes() == b"old html"
+    assert (tmp_path / "manifest.json").read_bytes() == b"old manifest"
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["digest.html", "manifest.json"]

@@ -212,7 +212,16 @@ def write_atomically(
             folder.mkdir(parents=True, exist_ok=True)
             if target.is_dir():
                 raise ConfigError(f"cannot write {target}: a folder is in its place", hint)
+    except OSError as exc:
+        raise _cannot_write(folder, exc, hint) from None
+    try:
         replace_together(files)
     except OSError as exc:
-        reason = "it is a file" if folder.is_file() else exc.strerror or str(exc)
-        raise ConfigError(f"cannot write to {folder}/: {reason}", hint) from None
+        # The file that failed names its folder (its temporary name is beside its target).
+        where = Path(exc.filename).parent if exc.filename else folder
+        raise _cannot_write(where, exc, hint) from None
+
+
+def _cannot_write(folder: Path, error: OSError, hint: str) -> ConfigError:
+    reason = "it is a file" if folder.is_file() else error.strerror or str(error)
+    return ConfigError(f"cannot write to {folder}/: {reason}", hint)
