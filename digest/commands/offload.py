@@ -93,6 +93,8 @@ class Offloaded(Generic[T, R]):
             )
             with sigint_held():
                 child.start()
+                # A Ctrl-C held back during the fork is raised as the block ends.
+                on_failure.callback(_stop, child)
             on_failure.pop_all()
         self._child, self._receiving = child, receiving
         return self
@@ -102,9 +104,7 @@ class Offloaded(Generic[T, R]):
         assert child is not None and receiving is not None, "__exit__ without __enter__"
         receiving.close()
         child.join(timeout=1)
-        if child.is_alive():
-            child.kill()
-            child.join()
+        _stop(child)
         self._spool.close()
 
     def __iter__(self) -> Iterator[T]:
@@ -150,6 +150,13 @@ class Offloaded(Generic[T, R]):
             _send_error(spooler, sending, chunk, error)
         finally:
             sending.close()
+
+
+def _stop(child: BaseProcess) -> None:
+    """End the child if it still runs, and reap it."""
+    if child.is_alive():
+        child.kill()
+    child.join()
 
 
 class _Spooler:

@@ -8,6 +8,7 @@ import os
 import signal
 import time
 from collections.abc import Iterator
+from multiprocessing.process import BaseProcess
 from pathlib import Path
 
 import pytest
@@ -179,3 +180,24 @@ def test_a_ctrl_c_at_the_instant_of_the_fork_does_not_kill_the_child() -> None:
         assert stream.result == "done"
     finally:
         del ctrl_c
+
+
+def test_a_ctrl_c_during_the_fork_stops_the_child_it_started(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    started: list[BaseProcess] = []
+    start = BaseProcess.start
+
+    def start_then_ctrl_c(process: BaseProcess) -> None:
+        start(process)
+        started.append(process)
+        os.kill(os.getpid(), signal.SIGINT)  # held back until the fork is done
+
+    monkeypatch.setattr(BaseProcess, "start", start_then_ctrl_c)
+    forever = Offloaded(lambda: iter(int, 1), lambda: None, doing="counting forever")
+    with pytest.raises(KeyboardInterrupt), forever:
+        pytest.fail("the block ran though Ctrl-C came during the fork")
+
+    [child] = started
+    assert child.exitcode is not None, "the child was left running"
+    assert signal.SIGINT not in signal.pthread_sigmask(signal.SIG_BLOCK, [])
