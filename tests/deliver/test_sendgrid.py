@@ -7,13 +7,16 @@ recorded instead of slept, and the clock is fixed where a wait depends on it.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import random
 import re
 import socket
+import ssl
 import subprocess
 import sys
+import threading
 import time
 import traceback
 import urllib.error
@@ -496,6 +499,49 @@ def test_a_refused_connection_is_retried_then_fails(sendgrid_server: SendGridSer
 
     assert "Connection refused" in str(caught.value)
     assert len(waits) == 2
+
+
+class UntrustedTls:
+    """A TLS listener on 127.0.0.1 with a self-signed certificate (tests/data/tls), which
+    no client verifies; it counts the handshakes it is offered."""
+
+    def __init__(self) -> None:
+        tls = ROOT / "tests" / "data" / "tls"
+        self._context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        self._context.load_cert_chain(tls / "self-signed.crt", tls / "self-signed.key")
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self.url = f"https://127.0.0.1:{self._listener.getsockname()[1]}"
+        self.handshakes = 0
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                connection, _ = self._listener.accept()
+            except OSError:
+                return
+            self.handshakes += 1
+            with contextlib.suppress(OSError), connection:
+                self._context.wrap_socket(connection, server_side=True).close()
+
+    def close(self) -> None:
+        self._listener.close()
+
+
+def test_a_certificate_that_cannot_be_verified_fails_at_once(
+    sendgrid_server: SendGridServer,
+) -> None:
+    untrusted = UntrustedTls()
+    try:
+        backend, waits = make_backend(sendgrid_server, host=untrusted.url, max_retries=3)
+        with pytest.raises(BatchFailed, match="cannot reach SendGrid") as caught:
+            backend.send(make_message(), make_recipients(2))
+    finally:
+        untrusted.close()
+
+    assert "CERTIFICATE_VERIFY_FAILED" in str(caught.value)
+    assert waits == [], "retrying cannot make a certificate trusted"
+    assert untrusted.handshakes == 1
 
 
 def test_no_answer_within_the_timeout_is_uncertain_and_not_retried(
