@@ -16,6 +16,7 @@ from typing import Any, get_type_hints
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from .addresses import InvalidAddress, normalize
 from .errors import ConfigError
 
 CONFIG_FILE = "digest.toml"
@@ -174,14 +175,30 @@ def load_settings(path: Path, env: Mapping[str, str]) -> Settings:
         raw = raw if isinstance(raw, dict) else {}
         sections[name] = _build_section(name, raw, env, problems)
     problems.extend(_unknown_variables(env))
+    secrets = Secrets(**{attr: _env(env, var) for attr, var in SECRET_VARIABLES.items()})
+    problems.extend(_secret_problems(secrets))
     if problems:
         shown = "; ".join(problems)
         raise ConfigError(f"{path}: {shown}")
-    return Settings(
-        root=path.absolute().parent,
-        secrets=Secrets(**{attr: _env(env, var) for attr, var in SECRET_VARIABLES.items()}),
-        **sections,
-    )
+    return Settings(root=path.absolute().parent, secrets=secrets, **sections)
+
+
+def _secret_problems(secrets: Secrets) -> list[str]:
+    """Secrets that could never work, named but never shown: an API key goes into an HTTP
+    header (printable ASCII, no spaces), a secret or password must be UTF-8 text."""
+    problems = []
+    key = secrets.sendgrid_api_key
+    if key and not (key.isascii() and key.isprintable() and " " not in key):
+        problems.append(
+            "SENDGRID_API_KEY has characters no API key has (a space, a line break?): "
+            "set it to the key alone"
+        )
+    for attr in ("unsubscribe_secret", "smtp_password"):
+        try:
+            getattr(secrets, attr).encode("utf-8")
+        except UnicodeEncodeError:
+            problems.append(f"{SECRET_VARIABLES[attr]} is not valid UTF-8 text")
+    return problems
 
 
 def _unknown_variables(env: Mapping[str, str]) -> list[str]:
@@ -363,11 +380,12 @@ def _http_url(example: str, *, optional: bool = False) -> Check:
         if optional and not value:
             return ""
         try:
-            parts = urlsplit(value.strip())
+            parts = urlsplit(value)
+            parts.port  # noqa: B018 (raises ValueError for a port that is not one)
             valid = parts.scheme.lower() in ("http", "https") and bool(parts.hostname)
         except ValueError:
             valid = False
-        if valid:
+        if valid and value.isprintable() and not any(char.isspace() for char in value):
             return ""
         return f"{label} must be an http(s) URL such as {example}, not {value!r}"
 
@@ -392,6 +410,49 @@ def _header_text(label: str, value: str) -> str:
     if value.isprintable():
         return ""
     return f"{label} must be printable text on one line, not {value!r}"
+
+
+def _address(label: str, value: str) -> str:
+    """Empty, or a bare address (the sender's display name is newsletter.name)."""
+    if not value:
+        return ""
+    try:
+        normalize(value)
+    except InvalidAddress as problem:
+        return (
+            f"{label} must be a bare address such as news@example.com (the display name "
+            f"comes from newsletter.name), not {value!r}: {problem}"
+        )
+    return ""
+
+
+def _mailto(label: str, value: str) -> str:
+    """Empty, or an ASCII address (``mailto:`` and a ``?subject=`` query allowed) for the
+    List-Unsubscribe header, where anything else would be encoded out of recognition."""
+    address, _, query = value.strip().removeprefix("mailto:").partition("?")
+    if not value or (
+        value.isascii()
+        and not _address(label, address)
+        and query.isprintable()
+        and not any(char.isspace() or char in "<>" for char in query)
+    ):
+        return ""
+    return (
+        f"{label} must be a plain ASCII address such as unsubscribe@example.com "
+        f"(optionally with ?subject=...), not {value!r}"
+    )
+
+
+def _host_name(label: str, value: str) -> str:
+    """A host name or IP address the network can look up."""
+    try:
+        valid = bool(value) and value.isprintable() and " " not in value
+        value.encode("idna")
+    except UnicodeError:
+        valid = False
+    if valid:
+        return ""
+    return f"{label} must be the server's host name, such as smtp.example.com, not {value!r}"
 
 
 def _time_zone(label: str, value: str) -> str:
@@ -422,6 +483,9 @@ def _categories(label: str, value: list[str]) -> str:
 CHECKS: dict[tuple[str, str], Check] = {
     ("newsletter", "site_url"): _http_url("https://example.com", optional=True),
     ("newsletter", "name"): _header_text,
+    ("newsletter", "from_email"): _address,
+    ("newsletter", "reply_to"): _address,
+    ("unsubscribe", "mailto"): _mailto,
     ("unsubscribe", "url"): _unsubscribe_url,
     ("source", "timeout"): _seconds,
     ("selection", "max_posts"): _between(1, None),
@@ -431,6 +495,7 @@ CHECKS: dict[tuple[str, str], Check] = {
     ("sendgrid", "timeout"): _seconds,
     ("sendgrid", "max_retries"): _between(0, 20),
     ("sendgrid", "concurrency"): _between(1, 32),
+    ("smtp", "host"): _host_name,
     ("smtp", "port"): _between(1, 65535),
     ("smtp", "timeout"): _seconds,
     ("schedule", "timezone"): _time_zone,

@@ -250,3 +250,74 @@ def test_a_misspelled_environment_variable_is_an_error_naming_it(tmp_path: Path)
         load_settings(write(tmp_path, ""), {"DIGEST_SELECTION_MAX_POST": "3"})
     unrelated = {"DIGEST_CONFIG": "x.toml", "DIGEST_SMTP_PASSWORD": "pw", "DIGESTIVE": "1"}
     assert load_settings(write(tmp_path, ""), unrelated).secrets.smtp_password == "pw"
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [
+        ("sendgrid.host", "http://127.0.0.1:abc"),
+        ("sendgrid.host", "https://api.sendgrid.com:99999"),
+        ("sendgrid.host", "https://api sendgrid.com"),
+        ("newsletter.site_url", "https://x.com:99999"),
+        ("newsletter.site_url", "https://x .com"),
+        ("unsubscribe.url", "https://x.com/u t?t={token}"),
+    ],
+)
+def test_a_url_with_a_bad_port_or_a_space_is_refused_at_load(
+    tmp_path: Path, key: str, value: str
+) -> None:
+    section, name = key.split(".")
+    message = problems_of(tmp_path, f'[{section}]\n{name} = "{value}"\n')
+    assert f"{key} must be an http(s) URL such as https://" in message
+
+
+@pytest.mark.parametrize("value", ["FTV Insights <news@ftv.example.com>", "a b@c.com", "hello@"])
+def test_the_sender_addresses_must_be_bare_addresses(tmp_path: Path, value: str) -> None:
+    for key in ("from_email", "reply_to"):
+        message = problems_of(tmp_path, f'[newsletter]\n{key} = "{value}"\n')
+        assert f"newsletter.{key} must be a bare address such as news@example.com" in message
+        assert "newsletter.name" in message, "says where the display name goes"
+
+
+@pytest.mark.parametrize(
+    "value", ["ünsub@exämple.com", "Unsub <u@x.com>", "notanemail", "u@x.com?subject=a b"]
+)
+def test_the_unsubscribe_mailto_is_a_plain_ascii_address(tmp_path: Path, value: str) -> None:
+    message = problems_of(tmp_path, f'[unsubscribe]\nmailto = "{value}"\n')
+    assert "unsubscribe.mailto must be a plain ASCII address" in message
+
+
+def test_good_mailto_and_smtp_host_values_load(tmp_path: Path) -> None:
+    settings = load_settings(
+        write(
+            tmp_path,
+            '[unsubscribe]\nmailto = "mailto:unsubscribe@example.com?subject=stop"\n'
+            '[smtp]\nhost = "127.0.0.1"\n',
+        ),
+        {},
+    )
+    assert settings.unsubscribe.mailto == "mailto:unsubscribe@example.com?subject=stop"
+    assert settings.smtp.host == "127.0.0.1"
+
+
+@pytest.mark.parametrize("value", ["", "a..b", "smtp example.com"])
+def test_the_smtp_host_must_be_a_host_name(tmp_path: Path, value: str) -> None:
+    message = problems_of(tmp_path, f'[smtp]\nhost = "{value}"\n')
+    assert "smtp.host must be the server's host name" in message
+
+
+@pytest.mark.parametrize("key", ["SG.TOPSECRET123\n", "SG.TOP SECRET", "SG.clé"])
+def test_an_api_key_no_provider_could_take_is_refused_without_showing_it(
+    tmp_path: Path, key: str
+) -> None:
+    message = problems_of(tmp_path, env={"SENDGRID_API_KEY": key})
+    assert "SENDGRID_API_KEY has characters no API key has" in message
+    assert "TOP" not in message and "cl" not in message
+
+
+def test_a_secret_that_is_not_utf8_is_refused_without_showing_it(tmp_path: Path) -> None:
+    undecodable = b"s3cret\xff".decode("utf-8", "surrogateescape")  # as os.environ holds it
+    for variable in ("DIGEST_UNSUBSCRIBE_SECRET", "DIGEST_SMTP_PASSWORD"):
+        message = problems_of(tmp_path, env={variable: undecodable})
+        assert f"{variable} is not valid UTF-8 text" in message
+        assert "s3cret" not in message

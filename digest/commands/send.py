@@ -20,7 +20,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
 
-from ..addresses import InvalidAddress, normalize
 from ..deliver import Backend, Message
 from ..errors import (
     BatchUncertain,
@@ -96,19 +95,7 @@ class SendOutcome:
 def check_ready(ctx: Context, backend_name: str, *, to_list: bool) -> None:
     """Refuse, in one line, a send that lacks a sender, an API key or an unsubscribe method."""
     settings = ctx.settings
-    require_sender(settings)
-    for key, address in (
-        ("from_email", settings.newsletter.from_email),
-        ("reply_to", settings.newsletter.reply_to),
-    ):
-        if address:
-            try:
-                normalize(address)
-            except InvalidAddress as problem:
-                raise SendRefused(
-                    f"newsletter.{key} {address!r} is not a valid address: {problem}",
-                    f"fix newsletter.{key} in digest.toml",
-                ) from None
+    require_sender(settings)  # the addresses themselves were checked with the config
     if backend_name == "sendgrid" and not settings.secrets.sendgrid_api_key:
         raise SendRefused(
             "SENDGRID_API_KEY is not set",

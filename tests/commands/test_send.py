@@ -569,8 +569,15 @@ def test_an_invalid_sender_is_refused_before_anything_starts(
     ready.env["DIGEST_NEWSLETTER_FROM_EMAIL"] = "not an address"
     refused = send(ready)
     assert refused.exit_code == 1
-    assert "newsletter.from_email" in refused.stderr
+    assert "DIGEST_NEWSLETTER_FROM_EMAIL must be a bare address" in refused.stderr
     assert not (ready.path / ".digest" / "state.db").exists()
+    # A display name in the address: refused as one line by every command, not a traceback.
+    ready.env["DIGEST_NEWSLETTER_FROM_EMAIL"] = "FTV Insights <news@example.com>"
+    for command in (["build"], ["send", "--dry-run", "--yes"], ["send", "--yes"]):
+        refused = ready.run(*command)
+        assert refused.exit_code == 1, command
+        assert refused.stderr.count("\n") == 1, refused.stderr
+        assert "the display name comes from newsletter.name" in refused.stderr
 
 
 def test_a_ctrl_c_at_the_instant_a_child_or_worker_forks_kills_neither(
