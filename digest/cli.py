@@ -175,7 +175,7 @@ def send_command(
     ctx = options.context(now)
     settings = ctx.settings
     if dry_run:
-        from .commands.sample import dry_run_edition
+        from .commands.sample import dry_run_edition, dry_run_test
         from .deliver.outbox import OutboxBackend
 
         outbox = OutboxBackend(
@@ -183,6 +183,13 @@ def send_command(
             now=ctx.clock,
             message_id_domain=message_id_domain(settings),
         )
+        if to:
+            test = dry_run_test(ctx, to, outbox, edition)
+            ctx.say(
+                f"Dry run of a test of edition {test.key}: wrote {test.recipients} "
+                f"message(s) to {test.where}/; nothing sent or recorded."
+            )
+            return
         done = dry_run_edition(ctx, outbox, edition)
         ctx.say(
             f"Dry run of edition {done.key}: wrote {done.recipients} messages to {done.where}/; "

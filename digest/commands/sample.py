@@ -1,7 +1,8 @@
 """Sends that are not the edition: `--to` test sends and `--dry-run` outboxes.
 
 Neither starts the edition: the next real send still goes to everyone. A test
-is recorded in the ledger as a test; a dry run records nothing.
+is recorded in the ledger as a test; a dry run (of the edition, or of a test
+with `--to`) records nothing.
 """
 
 from __future__ import annotations
@@ -11,11 +12,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from ..addresses import InvalidAddress, normalize
-from ..deliver import Backend
+from ..deliver import Backend, Message
 from ..deliver.outbox import OutboxBackend
 from ..errors import ConfigError
 from ..ledger import AudiencePacker, Ledger, unpack_recipients, withhold
-from ..models import RenderedEmail, Subscriber
+from ..models import Recipient, RenderedEmail, Subscriber
 from ..personalize import used_tokens
 from ..subscribers import (
     AudienceReport,
@@ -47,15 +48,22 @@ def edition_email(ctx: Context, key: str) -> RenderedEmail:
     return render(ctx, next_digest(ctx, key, sent_post_ids(ctx)))
 
 
-def send_test(
-    ctx: Context, addresses: Sequence[str], backend: Backend, edition: str | None
-) -> SampleOutcome:
-    """Send the edition to the given addresses only, subject prefixed [TEST], recorded as a test."""
+def test_mail(
+    ctx: Context, addresses: Sequence[str], edition: str | None
+) -> tuple[str, Message, list[Recipient]]:
+    """The edition's key, its [TEST] message, and the given addresses as its recipients."""
     key = edition or edition_key(ctx.now, ctx.settings.schedule.timezone)
     email = edition_email(ctx, key)
     message = message_for(ctx.settings, email, key, test=True)
     personalize = personalizer(ctx, used_tokens(message.subject, message.html, message.text))
-    recipients = [personalize(s) for s in _test_readers(ctx, addresses)]
+    return key, message, [personalize(s) for s in _test_readers(ctx, addresses)]
+
+
+def send_test(
+    ctx: Context, addresses: Sequence[str], backend: Backend, edition: str | None
+) -> SampleOutcome:
+    """Send the edition to the given addresses only, subject prefixed [TEST], recorded as a test."""
+    key, message, recipients = test_mail(ctx, addresses, edition)
     # Opened first: a ledger that cannot be written stops the test before anything goes out.
     with Ledger.open(ctx.settings.state_dir / "state.db") as ledger:
         sent: list[str] = []
@@ -80,6 +88,18 @@ def send_test(
                         accepted=accepted,
                     )
     return SampleOutcome(key, message.subject, len(recipients), backend.name)
+
+
+def dry_run_test(
+    ctx: Context, addresses: Sequence[str], backend: OutboxBackend, edition: str | None
+) -> SampleOutcome:
+    """Write the test of the edition for the given addresses to the outbox; record nothing."""
+    key, message, recipients = test_mail(ctx, addresses, edition)
+    for start in range(0, len(recipients), backend.batch_size):
+        backend.send(message, recipients[start : start + backend.batch_size])
+    return SampleOutcome(
+        key, message.subject, len(recipients), str(backend.folder_for(message.edition))
+    )
 
 
 def _test_readers(ctx: Context, addresses: Sequence[str]) -> list[Subscriber]:

@@ -233,6 +233,27 @@ def test_a_test_send_goes_only_to_the_given_address_and_is_not_the_edition(
     assert sorted(server.accepted_recipients()[1:]) == sorted(active_readers(ready))
 
 
+def test_a_dry_run_of_a_test_writes_only_the_given_addresses_and_records_nothing(
+    ready: Folder, server: SendGridServer
+) -> None:
+    result = ready.run(
+        "send", "--dry-run", "--to", "editor@example.com", "--to", "Editor@Example.com",
+        "--to", "boss@example.com", "--now", NOW,
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "wrote 2 message(s)" in result.stdout
+    files = sorted((ready.path / "outbox" / "2026-11-27-test").glob("*.eml"))
+    assert [f.stem for f in files] == ["boss@example.com", "editor@example.com"]
+    message = message_from_bytes(files[0].read_bytes(), policy=policy.default)
+    assert message["Subject"].startswith("[TEST] ")
+    assert not (ready.path / "outbox" / "2026-11-27").exists(), "not the edition's dry run"
+    assert not (ready.path / ".digest" / "state.db").exists(), "nothing recorded"
+    assert server.requests == []
+    refused = ready.run("send", "--dry-run", "--to", "not-an-address", "--now", NOW)
+    assert refused.exit_code == 1
+    assert refused.stderr.startswith("error: --to not-an-address: ")
+
+
 def test_a_test_send_is_kept_apart_from_the_edition_in_stats_and_in_the_outbox(
     ready: Folder, server: SendGridServer
 ) -> None:
