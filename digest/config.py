@@ -142,7 +142,7 @@ class Settings:
 
     def path(self, relative: str) -> Path:
         """A path from the config, resolved against the newsletter folder."""
-        return self.root / Path(relative).expanduser()
+        return self.root / Path(relative).expanduser()  # ~user checked at load
 
     @property
     def state_dir(self) -> Path:
@@ -194,11 +194,19 @@ def _secret_problems(secrets: Secrets) -> list[str]:
             "set it to the key alone"
         )
     for attr in ("unsubscribe_secret", "smtp_password"):
-        try:
-            getattr(secrets, attr).encode("utf-8")
-        except UnicodeEncodeError:
+        if not _is_text(getattr(secrets, attr)):
             problems.append(f"{SECRET_VARIABLES[attr]} is not valid UTF-8 text")
     return problems
+
+
+def _is_text(value: str) -> bool:
+    """Whether ``value`` is real text: an environment variable that is not UTF-8 reaches
+    Python with its bad bytes as lone surrogates, which nothing can encode or print."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _unknown_variables(env: Mapping[str, str]) -> list[str]:
@@ -219,7 +227,7 @@ def _unknown_variables(env: Mapping[str, str]) -> list[str]:
 
 def _read_toml(path: Path) -> dict[str, Any]:
     try:
-        text = path.read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8-sig")  # Windows editors may start with a BOM
     except FileNotFoundError:
         raise ConfigError(
             f"{path}: no such config file",
@@ -254,7 +262,9 @@ def _build_section(
     for key, kind in hints.items():
         variable = f"DIGEST_{name}_{key}".upper()
         text = _env(env, variable)
-        if text:
+        if not _is_text(text):
+            problems.append(f"{variable} is not valid UTF-8 text")
+        elif text:
             _take(values, name, key, kind, _from_env_text(text, kind), variable, problems)
     return cls(**values)
 
@@ -455,6 +465,19 @@ def _host_name(label: str, value: str) -> str:
     return f"{label} must be the server's host name, such as smtp.example.com, not {value!r}"
 
 
+def _file_path(label: str, value: str) -> str:
+    """A path the file system can take (a NUL byte ends a path in C) and whose ``~user``, if
+    it starts with one, exists."""
+    if "\0" in value:
+        return f"{label} must not contain a NUL character, not {value!r}"
+    if value.startswith("~"):
+        try:
+            Path(value).expanduser()
+        except RuntimeError:
+            return f"{label}: {value!r} starts with ~ but names no user's home folder"
+    return ""
+
+
 def _time_zone(label: str, value: str) -> str:
     try:
         ZoneInfo(value)
@@ -487,6 +510,10 @@ CHECKS: dict[tuple[str, str], Check] = {
     ("newsletter", "reply_to"): _address,
     ("unsubscribe", "mailto"): _mailto,
     ("unsubscribe", "url"): _unsubscribe_url,
+    ("newsletter", "templates"): _file_path,
+    ("subscribers", "path"): _file_path,
+    ("delivery", "outbox"): _file_path,
+    ("source", "location"): _file_path,
     ("source", "timeout"): _seconds,
     ("selection", "max_posts"): _between(1, None),
     ("selection", "max_age_days"): _between(0, 36500, " (100 years; 0 means no limit)"),

@@ -288,6 +288,11 @@ class Ledger:
         except sqlite3.Error as exc:
             raise LedgerError(f"cannot open {path}: {exc}") from exc
         except OSError as exc:
+            if path.parent.is_file():
+                raise LedgerError(
+                    f"cannot open {path}: {path.parent} is a file, where digest keeps its state",
+                    hint=f"move that file away (digest makes the {path.parent.name}/ folder)",
+                ) from exc
             raise LedgerError(f"cannot open {path}: {exc.strerror or exc}") from exc
         return cls(path, connection)
 

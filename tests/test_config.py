@@ -321,3 +321,26 @@ def test_a_secret_that_is_not_utf8_is_refused_without_showing_it(tmp_path: Path)
         message = problems_of(tmp_path, env={variable: undecodable})
         assert f"{variable} is not valid UTF-8 text" in message
         assert "s3cret" not in message
+
+
+def test_a_setting_that_is_not_utf8_is_named_not_blamed_on_a_template(tmp_path: Path) -> None:
+    undecodable = b"Main St\xff".decode("utf-8", "surrogateescape")
+    message = problems_of(tmp_path, env={"DIGEST_NEWSLETTER_POSTAL_ADDRESS": undecodable})
+    assert "DIGEST_NEWSLETTER_POSTAL_ADDRESS is not valid UTF-8 text" in message
+
+
+def test_a_byte_order_mark_at_the_start_of_the_file_is_skipped(tmp_path: Path) -> None:
+    path = tmp_path / "digest.toml"
+    path.write_bytes(b'\xef\xbb\xbf[newsletter]\nname = "Insights"\n')
+    assert load_settings(path, {}).newsletter.name == "Insights"
+
+
+@pytest.mark.parametrize(
+    "key", ["subscribers.path", "source.location", "newsletter.templates", "delivery.outbox"]
+)
+def test_a_path_with_a_nul_or_an_unknown_home_is_refused_at_load(tmp_path: Path, key: str) -> None:
+    section, name = key.split(".")
+    message = problems_of(tmp_path, f'[{section}]\n{name} = "~nosuchuser-digest/x"\n')
+    assert f"{key}: '~nosuchuser-digest/x' starts with ~ but names no user's home folder" in message
+    message = problems_of(tmp_path, f'[{section}]\n{name} = "a\\u0000b"\n')
+    assert f"{key} must not contain a NUL character" in message

@@ -601,3 +601,13 @@ def test_withhold_leaves_out_the_given_addresses_and_drops_an_emptied_batch() ->
     assert unpack_recipients(kept[0].recipients) == [ann]
     assert withheld == ["bob@example.com", "cy@example.com"]
     assert list(withhold(batches, set(), withheld)) == batches
+
+
+def test_a_file_where_the_state_folder_goes_is_named_with_what_to_do(tmp_path: Path) -> None:
+    (tmp_path / ".digest").write_text("not a folder")
+    with pytest.raises(LedgerError) as caught:
+        Ledger.open(tmp_path / ".digest" / "state.db")
+    assert str(caught.value) == (
+        f"cannot open {tmp_path}/.digest/state.db: {tmp_path}/.digest is a file, "
+        "where digest keeps its state; move that file away (digest makes the .digest/ folder)"
+    )
