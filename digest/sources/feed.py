@@ -18,6 +18,7 @@ from pathlib import PurePosixPath
 from typing import Any
 from urllib.parse import urlsplit
 from xml.parsers import expat
+from xml.sax import SAXParseException
 
 import feedparser
 
@@ -59,11 +60,26 @@ def _posts(raws: Iterator[RawPost], base_url: str) -> list[Post]:
 # RSS and Atom
 
 
+# What expat says when the document ends inside an element, a tag or a CDATA section.
+_CUT_SHORT = frozenset({"no element found", "unclosed token", "unclosed CDATA section"})
+
+
+def _refuse_truncated(problem: Exception | None, source: str) -> None:
+    """A feed that stops in the middle (a file or download cut short): its last post may be
+    cut short too, so it is not read at all. Other XML faults are read past, as feeds have them."""
+    if isinstance(problem, SAXParseException) and problem.getMessage() in _CUT_SHORT:
+        raise SourceError(
+            f"{source}: the feed stops in the middle, at line {problem.getLineNumber()}",
+            "the file or its download was cut short: fetch or save it again",
+        )
+
+
 def _xml_feed(data: bytes, source: str, site_url: str) -> list[Post]:
     data, alts = _lift_media_text(data)
     parsed = feedparser.parse(io.BytesIO(data), sanitize_html=False, resolve_relative_uris=False)
     if not parsed.get("version"):
         raise _not_a_feed(source)
+    _refuse_truncated(parsed.get("bozo_exception"), source)
     base_url = _base_url(site_url, parsed.feed.get("link", ""), source)
     is_atom = parsed.version.startswith("atom")
     return _posts((_xml_entry(entry, alts, is_atom) for entry in parsed.entries), base_url)

@@ -111,6 +111,11 @@ def _load(path: Path) -> tuple[Mapping[str, Any], str]:
             f"{path}:{where} broken front matter ({problem})",
             "fix the YAML between the --- lines",
         ) from None
+    except ValueError as exc:  # YAML reads 2026-02-30 as a date, which cannot be
+        raise SourceError(
+            f"{path}: front matter has an impossible date or time ({exc})",
+            "write dates as real ones, YYYY-MM-DD",
+        ) from None
     return document.metadata, document.content
 
 

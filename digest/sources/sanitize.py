@@ -122,7 +122,10 @@ def as_utc(moment: datetime | None) -> datetime | None:
         return None
     if moment.tzinfo is None:
         return moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC)
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:  # 0001-01-01T00:00+05:00 is before the first representable moment
+        return None
 
 
 def clean_html(fragment: str, base_url: str) -> str:
@@ -183,7 +186,10 @@ def absolute_url(url: str, base_url: str) -> str:
     if url.startswith("//"):
         url = "https:" + url
     elif _is_web_url(base_url):
-        url = urljoin(base_url, url)
+        try:
+            url = urljoin(base_url, url)
+        except ValueError:  # such as "https://[::1/a", an unclosed IPv6 address
+            return ""
     return url if _is_web_url(url) else ""
 
 
@@ -235,5 +241,8 @@ def _attributes(text: str) -> dict[str, str]:
 
 
 def _is_web_url(url: str) -> bool:
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return False
     return parts.scheme.lower() in WEB_SCHEMES and bool(parts.netloc)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -170,3 +171,30 @@ def test_an_empty_but_valid_feed_has_no_posts(tmp_path: Path) -> None:
 def test_an_unknown_source_type_is_an_error(data_dir: Path) -> None:
     with pytest.raises(SourceError, match="type 'mastodon' is unknown"):
         load_posts("mastodon", "rss.xml", base_dir=data_dir, site_url=SITE, timeout=5)
+
+
+def test_dates_out_of_range_and_unparsable_urls_never_crash_a_feed(tmp_path: Path) -> None:
+    items = [
+        {"id": "a", "url": "https://x.example.com/a", "title": "Year one, east of UTC",
+         "date_published": "0001-01-01T00:00:00+05:00"},
+        {"id": "b", "url": "https://[::1/b", "title": "Unclosed IPv6 link"},
+        {"id": "c", "url": "https://x.example.com/c", "title": "Unclosed IPv6 image",
+         "image": "https://[::1/i.png", "content_html": '<a href="https://[::1/x">x</a>'},
+    ]  # fmt: skip
+    feed = {"version": "https://jsonfeed.org/version/1.1", "title": "T", "items": items}
+    (tmp_path / "feed.json").write_text(json.dumps(feed), encoding="utf-8")
+
+    posts = {post.id: post for post in load(tmp_path, "feed.json")}
+
+    assert posts["a"].published is None, "a date no clock can show counts as no date"
+    assert posts["b"].url == SITE, "an unusable link falls back to the site, as a missing one"
+    assert posts["c"].image == "" and "[::1" not in posts["c"].content
+
+
+def test_a_feed_cut_short_is_an_error_not_a_shorter_post(tmp_path: Path, data_dir: Path) -> None:
+    whole = (data_dir / "rss.xml").read_bytes()
+    for cut in (len(whole) // 2, len(whole) - 20):  # inside a tag; between elements
+        (tmp_path / "cut.xml").write_bytes(whole[:cut])
+        with pytest.raises(SourceError, match=r"cut\.xml: the feed stops in the middle, at line"):
+            load(tmp_path, "cut.xml")
+    assert load(data_dir, "rss.xml"), "the whole feed still reads"

@@ -111,6 +111,8 @@ def test_broken_front_matter_is_an_error_naming_the_file_and_line(tmp_path: Path
     ("front_matter", "complaint"),
     [
         ("date: next tuesday", "date is not a date"),
+        ("date: 2026-02-30", "has an impossible date or time"),
+        ("date: 2026-01-10T25:00:00", "has an impossible date or time"),
         ("title: [a, b]", "title must be text"),
         ("tags: {a: b}", "tags must be a list"),
     ],
