@@ -64,6 +64,8 @@ def _parse_now(text: str, timezone: str) -> datetime:
         moment = datetime.fromisoformat(text)
     except ValueError:
         raise click.BadParameter(f"{text!r} is not an ISO 8601 time", param_hint="--now") from None
+    if not 1900 <= moment.year <= 9998:  # so that every time zone can show it
+        raise click.BadParameter(f"{text!r} is not between 1900 and 9998", param_hint="--now")
     return moment if moment.tzinfo else moment.replace(tzinfo=ZoneInfo(timezone))
 
 

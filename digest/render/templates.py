@@ -64,8 +64,8 @@ def template_label(env: jinja2.Environment, name: str, templates_dir: Path) -> s
     """How error messages name a template: ``templates/digest.mjml.j2`` or the built-in path."""
     try:
         filename = env.get_template(name).filename
-    except jinja2.TemplateError:
-        filename = None
+    except (jinja2.TemplateError, UnicodeDecodeError):
+        filename = str(templates_dir / name) if (templates_dir / name).is_file() else None
     return _label(filename, templates_dir) if filename else name
 
 

@@ -125,6 +125,28 @@ def test_bad_input_is_one_line_naming_what_to_fix(folder: Folder, tmp_path: Path
     assert "feed.xml" in one_error_line(folder, "build")
 
 
+def test_a_template_that_is_not_utf8_is_one_line_naming_it(folder: Folder) -> None:
+    # A partial is named by the line that includes it.
+    for name, named in (
+        ("digest.txt.j2", "templates/digest.txt.j2"),
+        ("partials/footer.txt.j2", "templates/digest.txt.j2:"),
+    ):
+        template = folder.path / "templates" / name
+        kept = template.read_bytes()
+        template.write_bytes(b"Caf\xe9\n")
+        line = one_error_line(folder, "build")
+        assert named in line and "UnicodeDecodeError" in line
+        template.write_bytes(kept)
+
+
+def test_a_now_no_time_zone_can_show_is_a_usage_error(folder: Folder) -> None:
+    for moment in ("0001-01-01T00:00+00:00", "9999-12-31T23:59+00:00"):
+        result = folder.run("build", "--now", moment)
+        assert result.exit_code == 2
+        assert "is not between 1900 and 9998" in result.stderr
+        assert "Traceback" not in result.stderr
+
+
 def test_an_mjml_error_is_one_line(folder: Folder) -> None:
     template = folder.path / "templates" / "digest.mjml.j2"
     template.write_text(template.read_text().replace("</mj-body>", "<mj-section></mj-body>", 1))
