@@ -91,6 +91,24 @@ def slow_normalize(address: str) -> str:
         raise InvalidAddress(str(exc)) from None
 
 
+def ascii_domain(domain: str) -> str:
+    """The domain in the ASCII form headers and SMTP need, by IDNA 2008 as email-validator
+    reads it: straße.de is xn--strae-oqa.de. (Python's own "idna" codec follows IDNA 2003,
+    which maps it to strasse.de: another domain, someone else's mail.)
+
+    Raises InvalidAddress for a domain that is not a valid name.
+    """
+    return domain if domain.isascii() else _ascii_domain(domain)
+
+
+@functools.lru_cache(maxsize=1024)
+def _ascii_domain(domain: str) -> str:
+    try:
+        return validate_email(f"postmaster@{domain}", check_deliverability=False).ascii_domain
+    except EmailNotValidError as exc:
+        raise InvalidAddress(str(exc)) from None
+
+
 def normalize(address: str) -> str:
     """The normalized form of a valid address, or InvalidAddress with email-validator's reason."""
     return fast_normalize(address) or slow_normalize(address)

@@ -22,6 +22,7 @@ from email.utils import format_datetime, parseaddr
 from functools import lru_cache
 from typing import Any
 
+from ..addresses import InvalidAddress, ascii_domain
 from ..errors import DeliveryError
 from ..models import Recipient, fill_tokens
 from . import Message
@@ -127,8 +128,8 @@ def mailbox(name: str, address: str) -> Address:
 def _ascii_domain(domain: str, address: str) -> str:
     """The domain in its IDNA (ASCII) form, as headers need it."""
     try:
-        return domain if domain.isascii() else domain.encode("idna").decode("ascii")
-    except UnicodeError as error:
+        return ascii_domain(domain)
+    except InvalidAddress as error:
         raise DeliveryError(
             f"{address}: the domain is not a valid international name ({error})",
             "fix the address (in subscribers.csv, or newsletter.from_email in digest.toml)",

@@ -166,6 +166,12 @@ def test_an_international_domain_is_written_in_ascii() -> None:
     assert message["To"].addresses[0].addr_spec == "jorg@xn--bcher-kva.de"
 
 
+def test_an_international_domain_is_written_by_idna_2008_not_mapped_to_another() -> None:
+    # IDNA 2003 (Python's "idna" codec) maps straße.de to strasse.de, someone else's domain.
+    message = parse(build(recipient=replace(RECIPIENT, email="hans@straße.de")))
+    assert message["To"].addresses[0].addr_spec == "hans@xn--strae-oqa.de"
+
+
 def test_an_international_sender_domain_gives_an_ascii_message_id() -> None:
     sender = replace(MESSAGE, from_email="news@bücher.example")
     built = build_message(sender, RECIPIENT, now=NOW, message_id_domain="bücher.example")
