@@ -95,6 +95,7 @@ class RenderedEmail:
     html: str
     text: str
     warnings: tuple[str, ...] = ()
+    subscriber_fields: tuple[str, ...] = ()  # what the templates asked of ``subscriber``
 
     def personalized(self, substitutions: Mapping[str, str]) -> RenderedEmail:
         """The email one recipient sees, with every token filled."""

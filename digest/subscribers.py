@@ -143,6 +143,20 @@ def active_audience(path: Path, report: AudienceReport) -> Iterator[Subscriber]:
             yield row
 
 
+def unknown_fields(path: Path, fields: Iterable[str]) -> list[str]:
+    """The subscriber fields (``subscriber.company`` in a template) that no reader has:
+    neither name nor email, nor a column of the file beyond the known ones."""
+    extra = next(_reading(path, _extra_columns), ())
+    return [field for field in fields if field not in ("name", "email", *extra)]
+
+
+def _extra_columns(path: Path, handle: TextIO) -> Iterator[tuple[str, ...]]:
+    """The header's columns beyond the known ones (the merge fields), if it has a header."""
+    header = next(csv.reader(handle), None)
+    if header is not None:
+        yield tuple(name for name, _ in _Layout.of(path, header).merge)
+
+
 def check_subscribers(path: Path) -> list[Problem]:
     """Every problem in the file, in line order, including case-insensitive duplicates."""
     problems: list[Problem] = []

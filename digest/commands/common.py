@@ -19,10 +19,11 @@ from rich.console import Console
 
 from ..config import Newsletter, Settings
 from ..deliver import Message
-from ..errors import BatchFailed, ConfigError, NothingToSend
+from ..errors import BatchFailed, ConfigError, NothingToSend, TemplateError
 from ..files import replace_together
 from ..ledger import Ledger
 from ..models import Digest, RenderedEmail
+from ..subscribers import unknown_fields
 
 ASM_PLACEHOLDER_URL = "https://sendgrid.example/unsubscribe-link-added-by-sendgrid"
 
@@ -122,7 +123,7 @@ def render(ctx: Context, digest: Digest) -> RenderedEmail:
     from ..render import render_email
 
     settings = ctx.settings
-    return render_email(
+    email = render_email(
         digest,
         newsletter=settings.newsletter,
         tracking=settings.tracking,
@@ -130,6 +131,23 @@ def render(ctx: Context, digest: Digest) -> RenderedEmail:
         unsubscribe_mode=unsubscribe_mode(settings),
         now=ctx.now,
     )
+    _check_subscriber_fields(settings, email)
+    return email
+
+
+def _check_subscriber_fields(settings: Settings, email: RenderedEmail) -> None:
+    """Refuse an email whose templates use a subscriber field no reader has: a typo such
+    as ``subscriber.compnay`` would otherwise be blank for everyone."""
+    path = settings.path(settings.subscribers.path)
+    if not email.subscriber_fields or not path.is_file():
+        return
+    unknown = unknown_fields(path, email.subscriber_fields)
+    if unknown:
+        raise TemplateError(
+            f"the templates use subscriber.{unknown[0]}, but {settings.subscribers.path} "
+            f"has no {unknown[0]} column",
+            "fix the name in the template, or add that column to the subscribers file",
+        )
 
 
 def templates_dir(settings: Settings) -> Path:

@@ -98,6 +98,7 @@ def render_email(
         html=html,
         text=plain,
         warnings=tuple(warnings),
+        subscriber_fields=tuple(sorted(context["subscriber"].asked)),
     )
 
 

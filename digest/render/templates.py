@@ -30,12 +30,17 @@ class SubscriberTokens:
     the edition is rendered once and the sender fills the values per recipient.
     """
 
+    def __init__(self) -> None:
+        self.asked: set[str] = set()  # the fields the templates used, checked against the list
+
     def __getattr__(self, name: str) -> str:
         if name.startswith("_"):
             raise AttributeError(name)
+        self.asked.add(name)
         return token(name)
 
     def __getitem__(self, name: str) -> str:
+        self.asked.add(name)
         return token(name)
 
 

@@ -147,6 +147,18 @@ def test_a_now_no_time_zone_can_show_is_a_usage_error(folder: Folder) -> None:
         assert "Traceback" not in result.stderr
 
 
+def test_a_subscriber_field_no_reader_has_is_an_error_not_a_blank(folder: Folder) -> None:
+    text = folder.path / "templates" / "digest.txt.j2"
+    original = text.read_text(encoding="utf-8")
+    text.write_text(original + "\nAt {{ subscriber.compnay }}.\n", encoding="utf-8")
+    for command in (["build"], ["send", "--dry-run"]):
+        line = one_error_line(folder, *command)
+        assert "the templates use subscriber.compnay, but subscribers.csv has no compnay" in line
+    text.write_text(original + "\nAt {{ subscriber.company }}.\n", encoding="utf-8")
+    assert folder.run("build").exit_code == 0
+    assert "At Analytical Engines Ltd." in (folder.path / "out" / "digest.txt").read_text()
+
+
 def test_an_mjml_error_is_one_line(folder: Folder) -> None:
     template = folder.path / "templates" / "digest.mjml.j2"
     template.write_text(template.read_text().replace("</mj-body>", "<mj-section></mj-body>", 1))
