@@ -23,9 +23,18 @@ def is_edition_key(key: str) -> bool:
     return bool(_EDITION_KEY.fullmatch(key))
 
 
+# What a per-subscriber field may be called to travel as a token: "company", "first_name".
+FIELD_NAME = r"[A-Za-z_][A-Za-z0-9_-]*"
+
+
 def token(name: str) -> str:
     """The substitution token for a per-subscriber value, as it appears in rendered output."""
     return f"%%{name}%%"
+
+
+def is_field_name(name: str) -> bool:
+    """Whether a subscriber field of that name can be filled per recipient (no spaces...)."""
+    return re.fullmatch(FIELD_NAME, name) is not None
 
 
 def fill_tokens(text: str, substitutions: Mapping[str, str]) -> str:

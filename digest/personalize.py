@@ -15,14 +15,14 @@ from collections.abc import Collection
 from urllib.parse import quote
 
 from .errors import ConfigError, SubscribersError
-from .models import Recipient, Subscriber, token
+from .models import FIELD_NAME, Recipient, Subscriber, token
 
 PREVIEW_TOKEN = "PREVIEW-NOT-A-REAL-TOKEN"
 # SendGrid: "The total collective size of your substitutions may not exceed 10,000 bytes".
 SUBSTITUTIONS_MAX_BYTES = 10_000
 
 # The shape of models.token around a field name such as "name", "first_name" or "first-name".
-_TOKEN = re.compile(r"%%[A-Za-z_][A-Za-z0-9_-]*%%")
+_TOKEN = re.compile(rf"%%{FIELD_NAME}%%")
 _NAME, _EMAIL, _UNSUBSCRIBE_URL = token("name"), token("email"), token("unsubscribe_url")
 _BUILTIN = frozenset({_NAME, _EMAIL, _UNSUBSCRIBE_URL})
 _ONE_CLICK = {"List-Unsubscribe-Post": "List-Unsubscribe=One-Click"}

@@ -22,7 +22,7 @@ from ..deliver import Message
 from ..errors import BatchFailed, ConfigError, NothingToSend, TemplateError
 from ..files import replace_together
 from ..ledger import Ledger
-from ..models import Digest, RenderedEmail
+from ..models import Digest, RenderedEmail, is_field_name
 from ..subscribers import unknown_fields
 
 ASM_PLACEHOLDER_URL = "https://sendgrid.example/unsubscribe-link-added-by-sendgrid"
@@ -136,8 +136,16 @@ def render(ctx: Context, digest: Digest) -> RenderedEmail:
 
 
 def _check_subscriber_fields(settings: Settings, email: RenderedEmail) -> None:
-    """Refuse an email whose templates use a subscriber field no reader has: a typo such
-    as ``subscriber.compnay`` would otherwise be blank for everyone."""
+    """Refuse an email whose templates use a subscriber field no reader has (a typo such
+    as ``subscriber.compnay`` would otherwise be blank for everyone) or one whose name no
+    token can carry (``subscriber['first name']`` would reach readers as it is)."""
+    for name in email.subscriber_fields:
+        if not is_field_name(name):
+            raise TemplateError(
+                f"the templates use subscriber[{name!r}], a name that cannot be filled in "
+                "per reader (letters, digits, _ and - only)",
+                "rename that column of the subscribers file, e.g. first_name, and the template",
+            )
     path = settings.path(settings.subscribers.path)
     if not email.subscriber_fields or not path.is_file():
         return
