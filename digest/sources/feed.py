@@ -53,8 +53,17 @@ def _base_url(site_url: str, feed_link: str, source: str) -> str:
     return absolute_url(site_url, "") or absolute_url(feed_link, source) or absolute_url(source, "")
 
 
-def _posts(raws: Iterator[RawPost], base_url: str) -> list[Post]:
-    return [post for raw in raws if (post := raw.to_post(base_url)) is not None]
+def _posts(raws: Iterator[RawPost], base_url: str, source: str) -> list[Post]:
+    """The items that can be posts; a feed with items but none usable is an error, not the
+    "no new posts" an empty feed gives."""
+    items = list(raws)
+    posts = [post for raw in items if (post := raw.to_post(base_url)) is not None]
+    if items and not posts:
+        raise SourceError(
+            f"{source}: none of its {len(items)} items has a link or an id to point readers to",
+            "give each item a link (RSS <link>, Atom <link href>, JSON Feed url)",
+        )
+    return posts
 
 
 # RSS and Atom
@@ -82,7 +91,8 @@ def _xml_feed(data: bytes, source: str, site_url: str) -> list[Post]:
     _refuse_truncated(parsed.get("bozo_exception"), source)
     base_url = _base_url(site_url, parsed.feed.get("link", ""), source)
     is_atom = parsed.version.startswith("atom")
-    return _posts((_xml_entry(entry, alts, is_atom) for entry in parsed.entries), base_url)
+    entries = (_xml_entry(entry, alts, is_atom) for entry in parsed.entries)
+    return _posts(entries, base_url, source)
 
 
 def _lift_media_text(data: bytes) -> tuple[bytes, dict[str, str]]:
@@ -246,7 +256,7 @@ def _json_feed(data: bytes, source: str, site_url: str) -> list[Post]:
     if not isinstance(items, list):
         raise _not_a_feed(source, "a JSON Feed needs an items list")
     base_url = _base_url(site_url, _text(document, "home_page_url"), source)
-    return _posts((_json_item(item) for item in items if isinstance(item, dict)), base_url)
+    return _posts((_json_item(item) for item in items if isinstance(item, dict)), base_url, source)
 
 
 def _json_item(item: Mapping[str, Any]) -> RawPost:

@@ -198,3 +198,13 @@ def test_a_feed_cut_short_is_an_error_not_a_shorter_post(tmp_path: Path, data_di
         with pytest.raises(SourceError, match=r"cut\.xml: the feed stops in the middle, at line"):
             load(tmp_path, "cut.xml")
     assert load(data_dir, "rss.xml"), "the whole feed still reads"
+
+
+def test_a_feed_whose_items_all_lack_a_link_is_an_error_not_no_news(tmp_path: Path) -> None:
+    items = "<item><title>One</title></item><item><title>Two</title></item>"
+    rss = (
+        f'<?xml version="1.0"?><rss version="2.0"><channel><title>T</title>{items}</channel></rss>'
+    )
+    (tmp_path / "nolinks.xml").write_text(rss, encoding="utf-8")
+    with pytest.raises(SourceError, match=r"nolinks\.xml: none of its 2 items has a link"):
+        load(tmp_path, "nolinks.xml", site_url="")
