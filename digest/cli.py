@@ -236,9 +236,10 @@ def _summarize(ctx: Context, outcome: SendOutcome) -> None:
         )
     if outcome.stopped_on is not None:
         raise outcome.stopped_on
+    listed = f" (listed in {outcome.uncertain_listing})" if outcome.uncertain_listing else ""
     raise DigestError(
         f"edition {outcome.key} is not complete: {outcome.pending} pending, "
-        f"{outcome.uncertain} uncertain",
+        f"{outcome.uncertain} uncertain{listed}",
         f"see the warnings above, then run `digest send --edition {outcome.key}` again",
     )
 

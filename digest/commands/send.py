@@ -28,6 +28,7 @@ from ..errors import (
     SendRefused,
     StandDown,
 )
+from ..files import write_atomic
 from ..ledger import (
     FAILED,
     IN_FLIGHT,
@@ -90,6 +91,7 @@ class SendOutcome:
     stopped_by: str = ""
     stopped_on: DigestError | None = None
     complete: bool = False
+    uncertain_listing: Path | None = None  # who the uncertain batches went to, if any
 
 
 def check_ready(ctx: Context, backend_name: str, *, to_list: bool) -> None:
@@ -155,6 +157,11 @@ def send_edition(
         finally:
             outcome.complete = ledger.finish_if_complete(key, ctx.clock())
             outcome.pending = sum(b.size for b in ledger.batches(key, (PENDING, FAILED)))
+            uncertain = ledger.batches(key, (IN_FLIGHT,))
+            if uncertain:
+                outcome.uncertain_listing, _ = _list_uncertain(ctx, ledger, key, uncertain)
+            else:  # settled: an earlier run's list would mislead
+                _uncertain_listing(ctx, key).unlink(missing_ok=True)
     return outcome
 
 
@@ -383,9 +390,7 @@ def _report_uncertain(
     """Batches left in flight by a crash: name their recipients; they are not sent again."""
     if not uncertain:
         return
-    addresses = [s.email for batch in uncertain for s in ledger.batch_recipients(batch.id)]
-    listing = ctx.settings.state_dir / f"uncertain-{key}.txt"
-    listing.write_text("".join(f"{address}\n" for address in addresses), encoding="utf-8")
+    listing, addresses = _list_uncertain(ctx, ledger, key, uncertain)
     outcome.uncertain += len(addresses)
     ctx.warn(
         f"{len(uncertain)} batch(es), {len(addresses)} recipients, were in flight when an earlier "
@@ -394,6 +399,21 @@ def _report_uncertain(
         "Check the provider's activity log, then rerun with --resend-uncertain if they were "
         "not, or --accept-uncertain if they were."
     )
+
+
+def _list_uncertain(
+    ctx: Context, ledger: Ledger, key: str, uncertain: list[Batch]
+) -> tuple[Path, list[str]]:
+    """Write the recipients of the uncertain batches, one address a line, to
+    .digest/uncertain-KEY.txt, to check against the provider's activity log."""
+    addresses = [s.email for batch in uncertain for s in ledger.batch_recipients(batch.id)]
+    listing = _uncertain_listing(ctx, key)
+    write_atomic(listing, "".join(f"{address}\n" for address in addresses).encode("utf-8"))
+    return listing, addresses
+
+
+def _uncertain_listing(ctx: Context, key: str) -> Path:
+    return ctx.settings.state_dir / f"uncertain-{key}.txt"
 
 
 def _deliver(

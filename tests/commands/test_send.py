@@ -150,16 +150,19 @@ def test_a_read_timeout_is_uncertain_and_resent_only_when_asked(
     first = send(ready)
     assert first.exit_code == 1
     assert "uncertain 1000" in first.stdout
+    listing = ready.path / ".digest" / "uncertain-2026-11-27.txt"
+    assert f"1000 uncertain (listed in {listing})" in first.stderr
+    assert listing.read_text().split() == emails[:1000], "listed by the run that left them"
     assert Counter(server.accepted_recipients()) == Counter(emails), "the hung batch arrived"
     second = send(ready)
     assert second.exit_code == 1
     assert "in flight when an earlier run stopped" in second.stderr
-    listing = ready.path / ".digest" / "uncertain-2026-11-27.txt"
     assert listing.read_text().split() == emails[:1000]
     assert Counter(server.accepted_recipients()) == Counter(emails), "not sent twice"
     third = send(ready, "--resend-uncertain")
     assert third.exit_code == 0, third.output
     assert Counter(server.accepted_recipients()) == Counter(emails[:1000] * 2 + emails[1000:])
+    assert not listing.exists(), "settled: the list is gone"
 
 
 def test_refusals_before_anything_is_sent(folder: Folder, server: SendGridServer) -> None:
