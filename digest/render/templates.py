@@ -10,6 +10,7 @@ reported as one line naming the template file and line.
 from __future__ import annotations
 
 import traceback
+from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -48,12 +49,25 @@ def _autoescape(name: str | None) -> bool:
     return bool(name) and str(name).endswith(ESCAPED_SUFFIXES)
 
 
+class _TextLoader(jinja2.FileSystemLoader):
+    """Templates from a folder; one that is not UTF-8 text is a TemplateError naming it
+    (Jinja would let the UnicodeDecodeError out, which names no file)."""
+
+    def get_source(
+        self, environment: jinja2.Environment, template: str
+    ) -> tuple[str, str, Callable[[], bool]]:
+        try:
+            return super().get_source(environment, template)
+        except UnicodeDecodeError as exc:
+            raise jinja2.TemplateError(
+                f"{template} is not UTF-8 text (byte {exc.start}); save it as UTF-8"
+            ) from None
+
+
 @lru_cache(maxsize=8)
 def environment(templates_dir: Path) -> jinja2.Environment:
     """The environment for one newsletter folder's templates (cached; reloads changed files)."""
-    loader = jinja2.ChoiceLoader(
-        [jinja2.FileSystemLoader(templates_dir), jinja2.FileSystemLoader(BUILTIN_TEMPLATES)]
-    )
+    loader = jinja2.ChoiceLoader([_TextLoader(templates_dir), _TextLoader(BUILTIN_TEMPLATES)])
     return jinja2.Environment(
         loader=loader,
         autoescape=_autoescape,
@@ -69,7 +83,7 @@ def template_label(env: jinja2.Environment, name: str, templates_dir: Path) -> s
     """How error messages name a template: ``templates/digest.mjml.j2`` or the built-in path."""
     try:
         filename = env.get_template(name).filename
-    except (jinja2.TemplateError, UnicodeDecodeError):
+    except jinja2.TemplateError:  # say, not UTF-8: still named by its file, if it has one
         filename = str(templates_dir / name) if (templates_dir / name).is_file() else None
     return _label(filename, templates_dir) if filename else name
 
