@@ -16,6 +16,7 @@ from __future__ import annotations
 import functools
 import re
 
+import idna
 from email_validator import SPECIAL_USE_DOMAIN_NAMES, EmailNotValidError, validate_email
 from email_validator.rfc_constants import CASE_INSENSITIVE_MAILBOX_NAMES
 
@@ -92,9 +93,9 @@ def slow_normalize(address: str) -> str:
 
 
 def ascii_domain(domain: str) -> str:
-    """The domain in the ASCII form headers and SMTP need, by IDNA 2008 as email-validator
-    reads it: straße.de is xn--strae-oqa.de. (Python's own "idna" codec follows IDNA 2003,
-    which maps it to strasse.de: another domain, someone else's mail.)
+    """The domain in the ASCII form headers and SMTP need, by IDNA 2008 (the idna package,
+    as email-validator uses it): straße.de is xn--strae-oqa.de. (Python's own "idna" codec
+    follows IDNA 2003, which maps it to strasse.de: another domain, someone else's mail.)
 
     Raises InvalidAddress for a domain that is not a valid name.
     """
@@ -104,9 +105,11 @@ def ascii_domain(domain: str) -> str:
 @functools.lru_cache(maxsize=1024)
 def _ascii_domain(domain: str) -> str:
     try:
-        return validate_email(f"postmaster@{domain}", check_deliverability=False).ascii_domain
-    except EmailNotValidError as exc:
-        raise InvalidAddress(str(exc)) from None
+        return idna.encode(domain, uts46=True).decode("ascii")
+    except idna.IDNAError as exc:
+        raise InvalidAddress(
+            f"the domain {domain} is not a valid international name ({exc})"
+        ) from None
 
 
 def normalize(address: str) -> str:

@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 import pytest
 
-from digest.addresses import InvalidAddress, fast_normalize, normalize, slow_normalize
+from digest.addresses import InvalidAddress, ascii_domain, fast_normalize, normalize, slow_normalize
 from digest.errors import DigestError
 
 ATEXT = string.ascii_letters + string.digits + "!#$%&'*+-/=?^_`{|}~"
@@ -305,3 +305,11 @@ def test_overlong_addresses_leave_no_trace_in_the_domain_cache() -> None:
     assert _plain_domain.cache_info().currsize == 0
     assert fast_normalize("reader@example.com") == "reader@example.com"
     assert _plain_domain.cache_info().currsize == 1
+
+
+def test_a_long_international_domain_converts_by_itself() -> None:
+    # 252 characters in ASCII: too long to convert inside a made-up longer address.
+    domain = f"{'b' * 63}.{'b' * 63}.{'b' * 50}.ü{'c' * 54}.de"
+    converted = ascii_domain(domain)
+    assert converted.startswith(f"{'b' * 63}.") and ".xn--" in converted
+    assert ascii_domain("straße.de") == "xn--strae-oqa.de"

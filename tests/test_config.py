@@ -344,3 +344,17 @@ def test_a_path_with_a_nul_or_an_unknown_home_is_refused_at_load(tmp_path: Path,
     assert f"{key}: '~nosuchuser-digest/x' starts with ~ but names no user's home folder" in message
     message = problems_of(tmp_path, f'[{section}]\n{name} = "a\\u0000b"\n')
     assert f"{key} must not contain a NUL character" in message
+
+
+def test_test_domains_load_for_build_and_dry_runs(tmp_path: Path) -> None:
+    # Only their shape is checked at load: a real send validates them fully.
+    settings = load_settings(
+        write(
+            tmp_path,
+            '[newsletter]\nfrom_email = "news@localhost"\nreply_to = "me@mailpit"\n'
+            '[unsubscribe]\nmailto = "unsub@localhost"\n',
+        ),
+        {},
+    )
+    assert settings.newsletter.from_email == "news@localhost"
+    assert settings.unsubscribe.mailto == "unsub@localhost"

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
 
+from ..addresses import InvalidAddress, normalize
 from ..deliver import Backend, Message
 from ..errors import (
     BatchUncertain,
@@ -97,7 +98,19 @@ class SendOutcome:
 def check_ready(ctx: Context, backend_name: str, *, to_list: bool) -> None:
     """Refuse, in one line, a send that lacks a sender, an API key or an unsubscribe method."""
     settings = ctx.settings
-    require_sender(settings)  # the addresses themselves were checked with the config
+    require_sender(settings)
+    for key, address in (
+        ("from_email", settings.newsletter.from_email),
+        ("reply_to", settings.newsletter.reply_to),
+    ):
+        if address:
+            try:
+                normalize(address)
+            except InvalidAddress as problem:
+                raise SendRefused(
+                    f"newsletter.{key} {address!r} is not a valid address: {problem}",
+                    f"fix newsletter.{key} in digest.toml",
+                ) from None
     if backend_name == "sendgrid" and not settings.secrets.sendgrid_api_key:
         raise SendRefused(
             "SENDGRID_API_KEY is not set",
@@ -157,11 +170,7 @@ def send_edition(
         finally:
             outcome.complete = ledger.finish_if_complete(key, ctx.clock())
             outcome.pending = sum(b.size for b in ledger.batches(key, (PENDING, FAILED)))
-            uncertain = ledger.batches(key, (IN_FLIGHT,))
-            if uncertain:
-                outcome.uncertain_listing, _ = _list_uncertain(ctx, ledger, key, uncertain)
-            else:  # settled: an earlier run's list would mislead
-                _uncertain_listing(ctx, key).unlink(missing_ok=True)
+            _keep_uncertain_listing(ctx, ledger, key, outcome)
     return outcome
 
 
@@ -410,6 +419,19 @@ def _list_uncertain(
     listing = _uncertain_listing(ctx, key)
     write_atomic(listing, "".join(f"{address}\n" for address in addresses).encode("utf-8"))
     return listing, addresses
+
+
+def _keep_uncertain_listing(ctx: Context, ledger: Ledger, key: str, outcome: SendOutcome) -> None:
+    """List the recipients of the batches still uncertain, or remove a settled list. A
+    list that cannot be written is a warning: it must not hide how the send went."""
+    uncertain = ledger.batches(key, (IN_FLIGHT,))
+    try:
+        if uncertain:
+            outcome.uncertain_listing, _ = _list_uncertain(ctx, ledger, key, uncertain)
+        else:  # settled: an earlier run's list would mislead
+            _uncertain_listing(ctx, key).unlink(missing_ok=True)
+    except OSError as problem:
+        ctx.warn(f"cannot write the list of uncertain recipients: {problem}")
 
 
 def _uncertain_listing(ctx: Context, key: str) -> Path:

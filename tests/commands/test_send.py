@@ -165,6 +165,21 @@ def test_a_read_timeout_is_uncertain_and_resent_only_when_asked(
     assert not listing.exists(), "settled: the list is gone"
 
 
+def test_a_list_of_uncertain_readers_that_cannot_be_written_is_a_warning(
+    ready: Folder, server: SendGridServer
+) -> None:
+    write_readers(ready, 1500)
+    ready.env.update(DIGEST_SENDGRID_CONCURRENCY="1", DIGEST_SENDGRID_TIMEOUT="0.5")
+    (ready.path / ".digest" / "uncertain-2026-11-27.txt").mkdir(parents=True)
+    server.hang_next(2)
+    first = send(ready)
+    assert first.exit_code == 1
+    assert "uncertain 1000" in first.stdout
+    assert "cannot write the list of uncertain recipients" in first.stderr
+    assert "is not complete: 0 pending, 1000 uncertain" in first.stderr
+    assert "Traceback" not in first.stderr
+
+
 def test_refusals_before_anything_is_sent(folder: Folder, server: SendGridServer) -> None:
     folder.env["DIGEST_SENDGRID_HOST"] = server.url
     no_key = folder.run("send", "--yes")
