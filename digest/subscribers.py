@@ -143,11 +143,9 @@ def active_audience(path: Path, report: AudienceReport) -> Iterator[Subscriber]:
             yield row
 
 
-def unknown_fields(path: Path, fields: Iterable[str]) -> list[str]:
-    """The subscriber fields (``subscriber.company`` in a template) that no reader has:
-    neither name nor email, nor a column of the file beyond the known ones."""
-    extra = next(_reading(path, _extra_columns), ())
-    return [field for field in fields if field not in ("name", "email", *extra)]
+def merge_columns(path: Path) -> tuple[str, ...]:
+    """The file's columns beyond the known ones: the merge fields templates may use."""
+    return next(_reading(path, _extra_columns), ())
 
 
 def _extra_columns(path: Path, handle: TextIO) -> Iterator[tuple[str, ...]]:

@@ -23,7 +23,8 @@ from ..errors import BatchFailed, ConfigError, NothingToSend, TemplateError
 from ..files import replace_together
 from ..ledger import Ledger
 from ..models import Digest, RenderedEmail, is_field_name
-from ..subscribers import unknown_fields
+from ..subscribers import COLUMNS as SUBSCRIBER_COLUMNS
+from ..subscribers import merge_columns
 
 ASM_PLACEHOLDER_URL = "https://sendgrid.example/unsubscribe-link-added-by-sendgrid"
 
@@ -149,12 +150,22 @@ def _check_subscriber_fields(settings: Settings, email: RenderedEmail) -> None:
     path = settings.path(settings.subscribers.path)
     if not email.subscriber_fields or not path.is_file():
         return
-    unknown = unknown_fields(path, email.subscriber_fields)
-    if unknown:
+    merged = merge_columns(path)
+    for name in email.subscriber_fields:
+        if name in ("name", "email", *merged):
+            continue
+        used, file = f"the templates use subscriber.{name}", settings.subscribers.path
+        if name in SUBSCRIBER_COLUMNS:
+            raise TemplateError(
+                f"{used}, which is not filled in per reader: only name, email and the "
+                f"columns of {file} beyond email, name, status, tags and subscribed_at are",
+                "take it out of the template, or copy it into a column of your own",
+            )
+        same = [column for column in merged if column.lower() == name.lower()]
+        hint = f"the column is {same[0]}: write subscriber.{same[0]}" if same else ""
         raise TemplateError(
-            f"the templates use subscriber.{unknown[0]}, but {settings.subscribers.path} "
-            f"has no {unknown[0]} column",
-            "fix the name in the template, or add that column to the subscribers file",
+            f"{used}, but {file} has no {name} column",
+            hint or "fix the name in the template, or add that column to the subscribers file",
         )
 
 

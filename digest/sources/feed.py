@@ -12,6 +12,7 @@ from __future__ import annotations
 import html
 import io
 import json
+import re
 from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
 from pathlib import PurePosixPath
@@ -60,8 +61,9 @@ def _posts(raws: Iterator[RawPost], base_url: str, source: str) -> list[Post]:
     posts = [post for raw in items if (post := raw.to_post(base_url)) is not None]
     if items and not posts:
         raise SourceError(
-            f"{source}: none of its {len(items)} items has a link or an id to point readers to",
-            "give each item a link (RSS <link>, Atom <link href>, JSON Feed url)",
+            f"{source}: none of its {len(items)} items has a link digest can point readers to",
+            "give each item an absolute link (RSS <link>, Atom <link href>, JSON Feed url), "
+            "or set newsletter.site_url for relative ones",
         )
     return posts
 
@@ -71,14 +73,22 @@ def _posts(raws: Iterator[RawPost], base_url: str, source: str) -> list[Post]:
 
 # What expat says when the document ends inside an element, a tag or a CDATA section.
 _CUT_SHORT = frozenset({"no element found", "unclosed token", "unclosed CDATA section"})
+_ITEM_START = re.compile(rb"<(?:item|entry)[\s>/]")
+_ITEM_END = re.compile(rb"</(?:item|entry)\s*>")
 
 
-def _refuse_truncated(problem: Exception | None, source: str) -> None:
-    """A feed that stops in the middle (a file or download cut short): its last post may be
-    cut short too, so it is not read at all. Other XML faults are read past, as feeds have them."""
-    if isinstance(problem, SAXParseException) and problem.getMessage() in _CUT_SHORT:
+def _refuse_truncated(problem: Exception | None, data: bytes, source: str) -> None:
+    """A feed that stops inside its last item (a file or download cut short): that post
+    would go out cut short, so the feed is not read at all. A feed that only lacks its
+    closing tags, and other XML faults, are read past, as feeds have them."""
+    if not (isinstance(problem, SAXParseException) and problem.getMessage() in _CUT_SHORT):
+        return
+    last_start = max((m.start() for m in _ITEM_START.finditer(data)), default=-1)
+    last_end = max((m.start() for m in _ITEM_END.finditer(data)), default=-1)
+    if last_start > last_end:
         raise SourceError(
-            f"{source}: the feed stops in the middle, at line {problem.getLineNumber()}",
+            f"{source}: the feed stops in the middle of its last item, "
+            f"at line {problem.getLineNumber()}",
             "the file or its download was cut short: fetch or save it again",
         )
 
@@ -88,7 +98,7 @@ def _xml_feed(data: bytes, source: str, site_url: str) -> list[Post]:
     parsed = feedparser.parse(io.BytesIO(data), sanitize_html=False, resolve_relative_uris=False)
     if not parsed.get("version"):
         raise _not_a_feed(source)
-    _refuse_truncated(parsed.get("bozo_exception"), source)
+    _refuse_truncated(parsed.get("bozo_exception"), data, source)
     base_url = _base_url(site_url, parsed.feed.get("link", ""), source)
     is_atom = parsed.version.startswith("atom")
     entries = (_xml_entry(entry, alts, is_atom) for entry in parsed.entries)

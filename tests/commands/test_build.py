@@ -150,6 +150,15 @@ def test_a_subscriber_field_no_reader_has_is_an_error_not_a_blank(folder: Folder
     for command in (["build"], ["send", "--dry-run"]):
         line = one_error_line(folder, *command)
         assert "the templates use subscriber.compnay, but subscribers.csv has no compnay" in line
+    text.write_text(original + "\nAt {{ subscriber.Company }}.\n", encoding="utf-8")
+    line = one_error_line(folder, "build")
+    assert "has no Company column; the column is company: write subscriber.company" in line
+    text.write_text(original + "\nTagged {{ subscriber.tags }}.\n", encoding="utf-8")
+    line = one_error_line(folder, "build")
+    assert "the templates use subscriber.tags, which is not filled in per reader" in line
+    text.write_text(original + "\nDear {{ subscriber['first name'] }}.\n", encoding="utf-8")
+    line = one_error_line(folder, "build")
+    assert "subscriber['first name'], a name that cannot be filled in per reader" in line
     text.write_text(original + "\nAt {{ subscriber.company }}.\n", encoding="utf-8")
     assert folder.run("build").exit_code == 0
     assert "At Analytical Engines Ltd." in (folder.path / "out" / "digest.txt").read_text()

@@ -193,11 +193,16 @@ def test_dates_out_of_range_and_unparsable_urls_never_crash_a_feed(tmp_path: Pat
 
 def test_a_feed_cut_short_is_an_error_not_a_shorter_post(tmp_path: Path, data_dir: Path) -> None:
     whole = (data_dir / "rss.xml").read_bytes()
-    for cut in (len(whole) // 2, len(whole) - 20):  # inside a tag; between elements
+    last_item = whole.rindex(b"</item>")
+    for cut in (len(whole) // 2, last_item - 5):  # inside a tag; inside the last item's text
         (tmp_path / "cut.xml").write_bytes(whole[:cut])
-        with pytest.raises(SourceError, match=r"cut\.xml: the feed stops in the middle, at line"):
+        with pytest.raises(SourceError, match=r"cut\.xml: the feed stops in the middle of its"):
             load(tmp_path, "cut.xml")
-    assert load(data_dir, "rss.xml"), "the whole feed still reads"
+    # Every item whole, only the closing tags (or a trailing comment) missing: read.
+    count = len(load(data_dir, "rss.xml"))
+    for ending in (b"", b"\n<!-- footer"):
+        (tmp_path / "open.xml").write_bytes(whole[: last_item + len(b"</item>")] + ending)
+        assert len(load(tmp_path, "open.xml")) == count
 
 
 def test_a_feed_whose_items_all_lack_a_link_is_an_error_not_no_news(tmp_path: Path) -> None:
@@ -206,5 +211,6 @@ def test_a_feed_whose_items_all_lack_a_link_is_an_error_not_no_news(tmp_path: Pa
         f'<?xml version="1.0"?><rss version="2.0"><channel><title>T</title>{items}</channel></rss>'
     )
     (tmp_path / "nolinks.xml").write_text(rss, encoding="utf-8")
-    with pytest.raises(SourceError, match=r"nolinks\.xml: none of its 2 items has a link"):
+    with pytest.raises(SourceError, match=r"nolinks\.xml: none of its 2 items has a link") as no:
         load(tmp_path, "nolinks.xml", site_url="")
+    assert "or set newsletter.site_url for relative ones" in str(no.value)
