@@ -774,9 +774,12 @@ def withhold(
         ):
             yield batch
             continue
-        recipients = unpack_recipients(batch.recipients)
-        kept = [s for s in recipients if s.email.lower() not in addresses]
-        withheld.extend(s.email for s in recipients if s.email.lower() in addresses)
+        kept = []
+        for subscriber in unpack_recipients(batch.recipients):
+            if subscriber.email.lower() in addresses:
+                withheld.append(subscriber.email)
+            else:
+                kept.append(subscriber)
         if kept:
             yield PackedBatch(len(kept), pack_recipients(kept))
 

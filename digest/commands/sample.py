@@ -8,24 +8,23 @@ with `--to`) records nothing.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
 from ..addresses import InvalidAddress, normalize
 from ..deliver import Backend, Message
 from ..deliver.outbox import OutboxBackend
 from ..errors import ConfigError
-from ..ledger import AudiencePacker, Ledger, unpack_recipients, withhold
+from ..ledger import Ledger, unpack_recipients, withhold
 from ..models import Recipient, RenderedEmail, Subscriber
 from ..personalize import used_tokens
 from ..subscribers import (
     AudienceReport,
-    active_audience,
     read_subscribers,
     suppressed_addresses,
 )
 from .common import Context, edition_key, message_for, next_digest, render, sent_post_ids
-from .send import personalizer, sendable, warn_problems
+from .send import audience_batches, personalizer, warn_problems
 
 
 @dataclass(frozen=True)
@@ -69,8 +68,7 @@ def send_test(
         sent: list[str] = []
         message_ids: list[str] = []
         try:
-            for start in range(0, len(recipients), backend.batch_size):
-                batch = recipients[start : start + backend.batch_size]
+            for batch in _batches(recipients, backend.batch_size):
                 message_ids.append(backend.send(message, batch))
                 sent += [r.email for r in batch]
         finally:
@@ -95,11 +93,16 @@ def dry_run_test(
 ) -> SampleOutcome:
     """Write the test of the edition for the given addresses to the outbox; record nothing."""
     key, message, recipients = test_mail(ctx, addresses, edition)
-    for start in range(0, len(recipients), backend.batch_size):
-        backend.send(message, recipients[start : start + backend.batch_size])
+    for batch in _batches(recipients, backend.batch_size):
+        backend.send(message, batch)
     return SampleOutcome(
         key, message.subject, len(recipients), str(backend.folder_for(message.edition))
     )
+
+
+def _batches(recipients: list[Recipient], size: int) -> Iterator[list[Recipient]]:
+    for start in range(0, len(recipients), size):
+        yield recipients[start : start + size]
 
 
 def _test_readers(ctx: Context, addresses: Sequence[str]) -> list[Subscriber]:
@@ -130,13 +133,11 @@ def dry_run_edition(ctx: Context, backend: OutboxBackend, edition: str | None) -
     suppressed = suppressed_addresses(path)
     count = 0
     # Filtered, deduplicated and batched as digest send freezes them.
-    fitting = sendable(ctx, active_audience(path, report), lambda: personalize, report)
-    packer = AudiencePacker(backend.batch_size)
+    batches = audience_batches(ctx, path, backend.batch_size, lambda: personalize, report)
     withheld: list[str] = []
-    for batch in withhold(packer.batches(fitting), suppressed, withheld):
+    for batch in withhold(batches, suppressed, withheld):
         backend.send(message, [personalize(s) for s in unpack_recipients(batch.recipients)])
         count += batch.size
-    report.skipped["duplicate"] += packer.duplicates
     report.count_withheld(withheld, suppressed)
     warn_problems(ctx, report)
     where = str(backend.folder_for(key))

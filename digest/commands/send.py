@@ -339,15 +339,12 @@ def _read_in_child(
     fields are so long that they might not fit (``SurelyFits``).
     """
     report = AudienceReport()
-    packer = AudiencePacker(batch_size)
 
     def exact() -> Personalizer:
         return personalizer(ctx, tokens.get())
 
     def produce() -> Iterator[PackedBatch]:
-        audience = active_audience(path, report)
-        yield from packer.batches(sendable(ctx, audience, exact, report))
-        report.skipped["duplicate"] += packer.duplicates
+        return audience_batches(ctx, path, batch_size, exact, report)
 
     # About CHUNK recipients a message to this process, whatever the batch size.
     chunk = max(1, CHUNK // batch_size)
@@ -360,6 +357,21 @@ def _read_in_child(
         chunk=chunk,
         spool_dir=ctx.settings.state_dir,
     )
+
+
+def audience_batches(
+    ctx: Context,
+    path: Path,
+    batch_size: int,
+    exact: Callable[[], Personalizer],
+    report: AudienceReport,
+) -> Iterator[PackedBatch]:
+    """The list's sendable readers, deduplicated and packed into batches as the ledger
+    freezes them; ``report`` counts the rows left out, duplicates once all are read.
+    (Not yet withheld: see ``withhold`` and ``suppressed_addresses``.)"""
+    packer = AudiencePacker(batch_size)
+    yield from packer.batches(sendable(ctx, active_audience(path, report), exact, report))
+    report.skipped["duplicate"] += packer.duplicates
 
 
 def sendable(
