@@ -1,4 +1,4 @@
-"""The schedule: cron + time zone -> run times.
+"""The schedule: cron + time zone -> run times; one tick as a pure decision; the loop.
 
 Cron expressions are read by cronsim, and this is the one module that imports it. It
 was chosen over croniter because it aims at one reference (Debian's cron) and is small,
@@ -24,20 +24,23 @@ zone by their wall time, which is wrong inside a repeated hour.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from enum import Enum
 from itertools import islice
+from typing import Protocol
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from cronsim import CronSim, CronSimError
 
-from .errors import ConfigError
+from .errors import ConfigError, DigestError
 
 FIELDS = ("minute", "hour", "day-of-month", "month", "day-of-week")
 EXAMPLE = "0 9 * * MON"
 MAX_CRON_CHARS = 200
 MAX_GRACE_MINUTES = 7 * 24 * 60
+WAKE_EVERY = 60.0  # seconds: how soon after a suspend the loop notices the clock jumped
 
 
 def cron_problem(label: str, expression: str) -> str:
@@ -175,7 +178,162 @@ class Timetable:
         return instant.astimezone(self.zone).replace(tzinfo=None) == wall
 
 
+class EditionState(Enum):
+    """What the ledger says about an edition."""
+
+    NOT_STARTED = "not started"
+    HALF_SENT = "half-sent"
+    COMPLETE = "complete"
+
+
+class Action(Enum):
+    """What one tick does."""
+
+    SEND = "send"
+    RESUME = "resume"
+    MISSED = "missed"
+    NOTHING = "nothing"
+
+
+@dataclass(frozen=True)
+class Decision:
+    """One tick's verdict on the latest run at or before now, and the line that says it."""
+
+    action: Action
+    run: datetime | None = None  # aware, in the schedule's zone
+    edition: str = ""  # the run's date in the schedule's zone
+    late: timedelta = timedelta(0)
+    grace: timedelta = timedelta(0)
+    state: EditionState = EditionState.NOT_STARTED
+
+    def describe(self) -> str:
+        """One line for the operator: which run, what is done about it, and why."""
+        if self.run is None:
+            return "no scheduled run is due yet: nothing to do"
+        run = self.run.isoformat()
+        late = f" ({_duration(self.late)} late)" if self.late >= timedelta(minutes=1) else ""
+        if self.action is Action.SEND:
+            return f"run {run} is due{late}: sending edition {self.edition}"
+        if self.action is Action.RESUME:
+            return f"run {run} is due{late}: resuming edition {self.edition}, half-sent before"
+        if self.action is Action.NOTHING:
+            return f"edition {self.edition} (run {run}) was sent already: nothing to do"
+        beyond = f"more than the {_duration(self.grace)} grace period"
+        if self.state is EditionState.HALF_SENT:
+            return (
+                f"run {run} is {_duration(self.late)} late, {beyond}, and edition "
+                f"{self.edition} is half-sent: nothing sent; finish it with "
+                f"`digest send --edition {self.edition}`"
+            )
+        return (
+            f"missed run {run} by {_duration(self.late)}, {beyond}: nothing sent; "
+            f"to send edition {self.edition} late anyway, run "
+            f"`digest send --edition {self.edition}`"
+        )
+
+
+def decide(
+    now: datetime, timetable: Timetable, state_of: Callable[[str], EditionState]
+) -> Decision:
+    """One tick: what to do about the latest run at or before ``now``.
+
+    A run whose edition is complete needs nothing; otherwise it is sent (or resumed,
+    when half-sent) if ``now`` is at most the grace period after it, and reported
+    missed, with nothing sent, if later: a late digest is worse than none.
+    """
+    run = timetable.latest_run(now)
+    if run is None:
+        return Decision(Action.NOTHING)
+    edition = run.date().isoformat()
+    late = _utc(now) - _utc(run)
+    state = state_of(edition)
+    if state is EditionState.COMPLETE:
+        action = Action.NOTHING
+    elif late > timetable.grace:
+        action = Action.MISSED
+    else:
+        action = Action.RESUME if state is EditionState.HALF_SENT else Action.SEND
+    return Decision(action, run, edition, late, timetable.grace, state)
+
+
+class StopFlag(Protocol):
+    """Set (by a signal handler, say) to stop the loop: a threading.Event fits."""
+
+    def is_set(self) -> bool: ...
+
+    def wait(self, timeout: float | None = None) -> bool: ...
+
+
+def run_forever(
+    timetable: Timetable,
+    *,
+    state_of: Callable[[str], EditionState],
+    act: Callable[[Decision], None],
+    clock: Callable[[], datetime],
+    stop: StopFlag,
+    log: Callable[[str], None],
+    wake_every: float = WAKE_EVERY,
+) -> None:
+    """Tick now and at each run time until ``stop`` is set; return at once when it is.
+
+    Each tick logs one line and calls ``act`` to send or resume; an error ``act``
+    raises is logged and the loop waits for the next run. Each tick waits for the first
+    run after the previous tick's time, so every run is decided once, and one that came
+    due during a long send is decided as soon as the send ends. Waiting wakes every
+    ``wake_every`` seconds to reread the clock: after a suspend or a clock change the
+    tick comes soon and catches up on the latest run within the grace period, or
+    reports it missed. A restart does the same with its first tick.
+    """
+    while not stop.is_set():
+        now = clock()
+        decision = decide(now, timetable, state_of)
+        log(decision.describe())
+        if decision.action in (Action.SEND, Action.RESUME):
+            _act(act, decision, log)
+        target = timetable.next_run(now)
+        if target is None:
+            log(f"{timetable.cron!r} names no later time: the schedule has ended")
+            return
+        if _utc(target) > _utc(clock()):
+            log(f"next run {target.isoformat()}")
+        if not _wait_until(target, clock, stop, wake_every):
+            return
+
+
+def _act(act: Callable[[Decision], None], decision: Decision, log: Callable[[str], None]) -> None:
+    """Run the send; its failure is one log line, and the loop lives on to the next run."""
+    try:
+        act(decision)
+    except DigestError as error:
+        log(f"edition {decision.edition} failed: {error}")
+
+
+def _wait_until(
+    target: datetime, clock: Callable[[], datetime], stop: StopFlag, wake_every: float
+) -> bool:
+    """Wait until the clock reaches ``target`` (True) or ``stop`` is set (False)."""
+    while True:
+        remaining = (_utc(target) - _utc(clock())).total_seconds()
+        if remaining <= 0:
+            return True
+        if stop.wait(min(remaining, wake_every)):
+            return False
+
+
 def _utc(moment: datetime) -> datetime:
     if moment.tzinfo is None:
         raise ValueError(f"{moment.isoformat()} has no time zone")
     return moment.astimezone(UTC)
+
+
+def _duration(span: timedelta) -> str:
+    """A span as an operator reads it: "2 days 3 h 5 min", "45 s"."""
+    seconds = int(span.total_seconds())
+    if seconds < 60:
+        return f"{seconds} s"
+    days, rest = divmod(seconds // 60, 24 * 60)
+    hours, minutes = divmod(rest, 60)
+    parts = [f"{days} day{'s' if days != 1 else ''}"] if days else []
+    parts += [f"{hours} h"] if hours else []
+    parts += [f"{minutes} min"] if minutes else []
+    return " ".join(parts)
