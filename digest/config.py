@@ -14,9 +14,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, get_type_hints
 from urllib.parse import urlsplit
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from .errors import ConfigError
+from .schedule import cron_problem, grace_problem, zone_problem
 
 CONFIG_FILE = "digest.toml"
 
@@ -486,14 +486,6 @@ def _file_path(label: str, value: str) -> str:
     return ""
 
 
-def _time_zone(label: str, value: str) -> str:
-    try:
-        ZoneInfo(value)
-    except (ZoneInfoNotFoundError, ValueError, OSError):
-        return f"{label}: unknown time zone {value!r}; use an IANA name such as America/Los_Angeles"
-    return ""
-
-
 MAX_CATEGORIES = 10
 MAX_CATEGORY_CHARS = 255
 
@@ -533,5 +525,7 @@ CHECKS: dict[tuple[str, str], Check] = {
     ("smtp", "host"): _host_name,
     ("smtp", "port"): _between(1, 65535),
     ("smtp", "timeout"): _seconds,
-    ("schedule", "timezone"): _time_zone,
+    ("schedule", "cron"): cron_problem,
+    ("schedule", "timezone"): zone_problem,
+    ("schedule", "grace_minutes"): grace_problem,
 }

@@ -358,3 +358,30 @@ def test_test_domains_load_for_build_and_dry_runs(tmp_path: Path) -> None:
     )
     assert settings.newsletter.from_email == "news@localhost"
     assert settings.unsubscribe.mailto == "unsub@localhost"
+
+
+def test_a_cron_expression_that_is_not_one_is_refused_at_load(tmp_path: Path) -> None:
+    env = {"DIGEST_SCHEDULE_CRON": "every monday at nine"}
+    message = problems_of(tmp_path, env=env)
+    assert (
+        "DIGEST_SCHEDULE_CRON must be a cron expression: use five fields (minute hour "
+        "day-of-month month day-of-week) such as '0 9 * * MON', not 'every monday at nine'"
+    ) in message
+    message = problems_of(tmp_path, '[schedule]\ncron = "0 0 9 * * MON"\n')
+    assert "schedule.cron has six fields, but a seconds or year field is not supported" in message
+    message = problems_of(tmp_path, '[schedule]\ncron = "@reboot"\n')
+    assert "schedule.cron: @ names such as @reboot are not supported" in message
+    message = problems_of(tmp_path, '[schedule]\ncron = "0 9 * * SUNDAY"\n')
+    assert "schedule.cron: the day-of-week field 'SUNDAY' of '0 9 * * SUNDAY'" in message
+    settings = load_settings(write(tmp_path, '[schedule]\ncron = "30 7 * * mon-fri"\n'), {})
+    assert settings.schedule.cron == "30 7 * * mon-fri"
+
+
+def test_the_grace_period_is_from_a_minute_to_a_week(tmp_path: Path) -> None:
+    message = problems_of(tmp_path, "[schedule]\ngrace_minutes = 0\n")
+    assert "schedule.grace_minutes must be from 1 to 10080 minutes (a week), not 0" in message
+    message = problems_of(tmp_path, env={"DIGEST_SCHEDULE_GRACE_MINUTES": "99999999999999"})
+    assert "DIGEST_SCHEDULE_GRACE_MINUTES must be from 1 to 10080 minutes" in message
+    for minutes in (1, 10080):
+        settings = load_settings(write(tmp_path, f"[schedule]\ngrace_minutes = {minutes}\n"), {})
+        assert settings.schedule.grace_minutes == minutes
