@@ -10,9 +10,12 @@ import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, unquote
 
+from tests.sendgrid_standin import api
+from tests.sendgrid_standin.account import Account, account_from_json
 from tests.sendgrid_standin.answers import Answer, check_key, error_body, refuse
 from tests.sendgrid_standin.faults import Fault, FaultScript, fault_from_spec
 from tests.sendgrid_standin.mail_send import MAX_BODY_BYTES, RecordedRequest, judge_body
@@ -41,7 +44,7 @@ class Call:
 
 
 class SendGridServer(ThreadingHTTPServer):
-    """The server, its record of requests and its fault script."""
+    """The server, its account, its record of requests and its fault script."""
 
     daemon_threads = True
 
@@ -52,10 +55,12 @@ class SendGridServer(ThreadingHTTPServer):
         full_validation: bool = True,
         host: str = "127.0.0.1",
         port: int = 0,
+        account: Account | None = None,
     ) -> None:
         super().__init__((host, port), _Handler)
         self.api_key = api_key
         self.full_validation = full_validation
+        self.account = Account() if account is None else account
         self.verbose = False
         self.faults = FaultScript()
         self._lock = threading.Lock()
@@ -96,7 +101,7 @@ class SendGridServer(ThreadingHTTPServer):
         return [email for request in self.requests for email in request.recipients]
 
     def reset(self) -> None:
-        """Forget the record, the queued faults and the rate-limit mode."""
+        """Forget the record, the queued faults and the rate-limit mode (not the account)."""
         with self._lock:
             self._requests.clear()
             self._calls.clear()
@@ -205,22 +210,29 @@ class _Handler(BaseHTTPRequestHandler):
     server: SendGridServer
 
     def do_GET(self) -> None:
-        path = self.path.partition("?")[0]
+        path, _, query = self.path.partition("?")
         if path == "/_test/accepted":
             self._answer(Answer(200, self.server.accepted_recipients()))
         elif path == "/_test/calls":
             self._answer(Answer(200, [call.as_json() for call in self.server.calls]))
-        else:
+        elif path.startswith("/_test/"):
             self._answer(refuse(404))
+        else:
+            self._serve(path, query, lambda: self._account_get(path, query))
 
     def do_POST(self) -> None:
         path, _, query = self.path.partition("?")
         if path == "/_test/faults":
             self._queue_faults()
+        elif path == "/_test/account":
+            self._replace_account()
+        elif path.startswith("/_test/"):
+            self._answer(refuse(404))
         elif path == MAIL_SEND_PATH:
             self._mail_send(query)
         else:
-            self._answer(refuse(404))
+            found = api.find_route(unquote(path))
+            self._serve(path, query, lambda: refuse(404 if found is None else 405))
 
     # -- API requests ----------------------------------------------------------------------
 
@@ -254,6 +266,8 @@ class _Handler(BaseHTTPRequestHandler):
         refused = check_key(self.headers.get("Authorization"), server.api_key)
         if refused is not None:
             return refused
+        if "mail.send" not in server.account.scopes:
+            return refuse(403)
         errors, body = judge_body(raw, self.headers.get_content_type(), full=server.full_validation)
         if errors:
             return Answer(400, error_body(errors))
@@ -261,6 +275,17 @@ class _Handler(BaseHTTPRequestHandler):
         if request.sandbox:
             return Answer(200)
         return Answer(202, None, {"X-Message-Id": request.message_id})
+
+    def _account_get(self, path: str, query: str) -> Answer:
+        refused = check_key(self.headers.get("Authorization"), self.server.api_key)
+        if refused is not None:
+            return refused
+        return api.answer_get(
+            self.server.account,
+            unquote(path),
+            parse_qs(query, keep_blank_values=True),
+            self.headers.get("on-behalf-of"),
+        )
 
     def _log_call(self, path: str, query: str, status: int | None) -> None:
         headers = {
@@ -287,6 +312,14 @@ class _Handler(BaseHTTPRequestHandler):
             self.server.faults.queue(fault)
         self._answer(Answer(200, {"queued": len(faults)}))
 
+    def _replace_account(self) -> None:
+        try:
+            self.server.account = account_from_json(self._read_json())
+        except (ValueError, TypeError, KeyError) as error:
+            self._answer(refuse(400, f"bad account: {error}"))
+            return
+        self._answer(Answer(200, {"replaced": True}))
+
     def _answer(self, answer: Answer) -> None:
         data = b"" if answer.payload is None else json.dumps(answer.payload).encode()
         try:
@@ -311,7 +344,7 @@ class _Handler(BaseHTTPRequestHandler):
 def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m tests.sendgrid_server",
-        description="A local stand-in for SendGrid's v3 Mail Send, for tests and benchmarks.",
+        description="A local stand-in for SendGrid's v3 API, for tests and benchmarks.",
     )
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=0, help="0 picks a free port")
@@ -320,6 +353,12 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--fast", action="store_true", help="skip JSON Schema validation (limit checks stay)"
     )
     parser.add_argument("--rate-limit-every", type=int, default=0, metavar="N")
+    parser.add_argument(
+        "--account",
+        type=Path,
+        metavar="FILE",
+        help="a JSON account document, as POST /_test/account takes",
+    )
     parser.add_argument("--verbose", action="store_true", help="log each request to stderr")
     return parser.parse_args(argv)
 
@@ -327,11 +366,15 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> None:
     """Serve until killed, after printing the base URL on the first line of stdout."""
     args = _parse_args(argv)
+    account = None
+    if args.account is not None:
+        account = account_from_json(json.loads(args.account.read_text(encoding="utf-8")))
     server = SendGridServer(
         args.api_key,
         full_validation=not args.fast,
         host=args.host,
         port=args.port,
+        account=account,
     )
     server.verbose = args.verbose
     server.rate_limit_every(args.rate_limit_every)
