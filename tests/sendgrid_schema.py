@@ -11,7 +11,7 @@ One deliberate correction, marked where it is made: top-level ``custom_args``.
 
 Limits the OpenAPI file states only in prose (10,000 bytes of substitutions per
 personalization, 1000 recipients per request, reserved header names, ...) cannot
-be expressed here; ``tests/sendgrid_server.py`` checks them by hand.
+be expressed here; ``tests/sendgrid_standin/mail_send.py`` checks them by hand.
 """
 
 from __future__ import annotations
