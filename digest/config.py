@@ -28,7 +28,7 @@ class Newsletter:
     reply_to: str = ""
     site_url: str = ""
     postal_address: str = ""
-    subject: str = "{{ newsletter.name }}: {{ featured.title }}"
+    subject: str = "{{ featured.title }}"
     language: str = "en"
     reason: str = "You are receiving this because you subscribed to {{ newsletter.name }}."
     view_online_url: str = ""

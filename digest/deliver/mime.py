@@ -4,9 +4,9 @@ The SMTP and outbox backends hand mail over as RFC 5322 bytes, so they need what
 SendGrid assembles on its side: the recipient's substitutions filled in, a
 multipart/alternative body (text/plain first, so clients prefer the HTML), and
 headers that survive strict receivers. The message is serialized with a 7-bit
-SMTP policy: a body with non-ASCII text or a line over 78 characters becomes
-quoted-printable or base64 (so no line exceeds 78, whatever the HTML's line
-lengths), non-ASCII names and subjects become RFC 2047 encoded words, and no
+SMTP policy: a body with non-ASCII text or a line over 76 characters becomes
+quoted-printable or base64 (so no line exceeds RFC 2045's 76, whatever the HTML's
+line lengths), non-ASCII names and subjects become RFC 2047 encoded words, and no
 server needs 8BITMIME.
 """
 
@@ -15,6 +15,7 @@ from __future__ import annotations
 import email.policy
 import hashlib
 import re
+import unicodedata
 from datetime import datetime
 from email.headerregistry import Address, HeaderRegistry, UnstructuredHeader
 from email.message import EmailMessage
@@ -56,8 +57,12 @@ def _header_registry() -> HeaderRegistry:
     return registry
 
 
-POLICY = email.policy.SMTP.clone(cte_type="7bit", header_factory=_header_registry())
-"""CRLF line ends, 78-column folding, 7-bit bodies: what any SMTP server accepts."""
+POLICY = email.policy.SMTP.clone(
+    cte_type="7bit", max_line_length=76, header_factory=_header_registry()
+)
+"""CRLF line ends, 7-bit bodies, lines of at most 76 characters: RFC 2045's limit for
+quoted-printable and base64 bodies, and within RFC 5322's 78 for headers."""
+LIST_LABEL_CHARS = 63  # a list-id's label is a DNS label
 
 
 def build_message(
@@ -77,6 +82,8 @@ def build_message(
         email_message[name] = value
     email_message.set_content(fill_tokens(message.text, fill), subtype="plain", charset="utf-8")
     email_message.add_alternative(fill_tokens(message.html, fill), subtype="html", charset="utf-8")
+    for part in email_message.iter_parts():
+        del part["MIME-Version"]  # the stdlib adds one to each part; RFC 2045 wants it at the top
     email_message.set_boundary(f"==digest.{msg_id.strip('<>').partition('@')[0]}==")
     return email_message
 
@@ -95,6 +102,7 @@ def _headers(
     headers["Subject"] = fill_tokens(message.subject, recipient.substitutions)
     headers["Date"] = format_datetime(now)
     headers["Message-ID"] = msg_id
+    headers["List-Id"] = list_id(message.from_name, message.from_email)
     if message.edition:
         headers["X-Digest-Edition"] = message.edition
     lowered = {name.lower(): name for name in headers}
@@ -102,6 +110,25 @@ def _headers(
         headers.pop(lowered.get(name.lower(), name), None)
         headers[name] = value
     return headers
+
+
+@lru_cache(maxsize=8)
+def list_id(name: str, from_email: str) -> str:
+    """The RFC 2919 ``List-Id``: ``"Name" <name-slug.sender-domain>``, one per newsletter.
+
+    Mail clients and filters group an edition with the earlier ones by it. The label is
+    the newsletter's name in ASCII letters and digits ("digest" when none are left) and
+    the namespace the sender's domain, which the newsletter controls. The quoted name is
+    written only when it is plain ASCII: an encoded word is not allowed inside quotes.
+    """
+    ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
+    slug = re.sub(r"[^a-z0-9]+", "-", ascii_name.lower()).strip("-")
+    label = slug[:LIST_LABEL_CHARS].strip("-") or "digest"
+    identifier = f"<{label}.{_ascii_domain(_domain(from_email), from_email)}>"
+    if not name.strip() or not name.isascii() or not name.isprintable():
+        return identifier
+    quoted = name.strip().replace("\\", "\\\\").replace('"', '\\"')
+    return f'"{quoted}" {identifier}'
 
 
 def _domain(address: str) -> str:

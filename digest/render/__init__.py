@@ -124,7 +124,7 @@ def _context(
         "teasers": teasers,
         "posts": [featured, *teasers],
         "site_url": links.with_utm(site, utm, hosts) if site else "",
-        "preheader": text.trim(featured.summary or featured.excerpt, PREHEADER_CHARS),
+        "preheader": text.preview(featured.summary or featured.excerpt, PREHEADER_CHARS),
         "subscriber": SubscriberTokens(),
         "unsubscribe_url": token("unsubscribe_url"),
         "preferences_url": token("preferences_url") if unsubscribe_mode == "asm" else "",

@@ -27,6 +27,8 @@ MONTHS = (
     "July", "August", "September", "October", "November", "December",
 )  # fmt: skip
 WHITESPACE = re.compile(r"\s+")
+SENTENCE_END = re.compile(r"[.!?…][\"'”’)]*(?= )")
+PHRASE_END = re.compile(r"[,;:](?= )| [–—](?= )")
 
 
 class _TextCollector(HTMLParser):
@@ -101,6 +103,27 @@ def trim(text: str, max_chars: int, max_words: int | None = None) -> str:
     if not kept:
         return text[: max_chars - len(ELLIPSIS)] + ELLIPSIS
     return " ".join(kept).rstrip(",;:.!?-–—") + ELLIPSIS
+
+
+def preview(text: str, max_chars: int) -> str:
+    """``text`` as an inbox preview line: whole if it fits, else cut where a reader pauses.
+
+    A preview cut mid-phrase ("could displace 29%…") reads as a broken sentence, so the
+    cut falls after the last whole sentence that fits, else before the last comma, colon
+    or dash (with "…"), else at a word (``trim``); a boundary in the first half of the
+    limit is passed over, as it would leave the preview line mostly empty.
+    """
+    text = WHITESPACE.sub(" ", text).strip()
+    if len(text) <= max_chars:
+        return text
+    floor = max_chars // 2
+    sentences = [m.end() for m in SENTENCE_END.finditer(text, 0, max_chars + 1)]
+    if sentences and sentences[-1] >= floor:
+        return text[: sentences[-1]]
+    phrases = [m.start() for m in PHRASE_END.finditer(text, 0, max_chars)]
+    if phrases and phrases[-1] >= floor:
+        return text[: phrases[-1]] + ELLIPSIS
+    return trim(text, max_chars)
 
 
 def excerpt(html: str, max_chars: int, max_words: int | None = None) -> str:

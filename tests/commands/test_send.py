@@ -232,7 +232,7 @@ def test_dry_run_writes_the_outbox_and_sends_and_records_nothing(
     files = sorted((ready.path / "outbox" / "2026-11-27").glob("*.eml"))
     assert sorted(f.stem for f in files) == sorted(e.lower() for e in active_readers(ready))
     message = message_from_bytes(files[0].read_bytes(), policy=policy.default)
-    assert message["Subject"].startswith("FTV Consulting Insights")
+    assert message["Subject"].strip().startswith("TAG and AMPTP")
     assert server.requests == []
     assert send(ready).exit_code == 0
     assert sorted(server.accepted_recipients()) == sorted(active_readers(ready))
@@ -302,7 +302,7 @@ def test_history_lists_the_edition_with_its_counts(ready: Folder, server: SendGr
     columns = dict(zip(header.split("\t"), row.split("\t"), strict=True))
     assert columns["edition"] == "2026-11-27"
     assert columns["kind"] == "edition"
-    assert columns["subject"].startswith("FTV Consulting Insights: TAG and AMPTP")
+    assert columns["subject"].startswith("TAG and AMPTP to Discuss AI")
     assert (columns["posts"], columns["recipients"], columns["accepted"]) == ("10", "4", "4")
     assert (columns["failed"], columns["uncertain"], columns["status"]) == ("0", "0", "sent")
     assert (columns["refused"], columns["pending"]) == ("0", "0")
@@ -311,14 +311,14 @@ def test_history_lists_the_edition_with_its_counts(ready: Folder, server: SendGr
 def test_history_on_a_terminal_shows_brackets_in_a_subject_as_written(
     ready: Folder, server: SendGridServer
 ) -> None:
-    ready.edit_config(lambda text: text.replace('name = "FTV', 'name = "[/etc] [bold]FTV', 1))
+    ready.edit_config(lambda text: text.replace('subject = "', 'subject = "[/etc] [bold]', 1))
     empty = ready.run("history")
     assert empty.stdout.strip() == "No editions sent from this folder yet."
     assert send(ready).exit_code == 0
     ready.env.update(FORCE_COLOR="1", COLUMNS="300")
     history = ready.run("history")
     assert history.exit_code == 0, history.output
-    assert "[/etc] [bold]FTV Consulting Insights" in history.stdout
+    assert "[/etc] [bold]TAG and AMPTP" in history.stdout
 
 
 def test_secrets_never_appear_in_output_or_state(ready: Folder, server: SendGridServer) -> None:

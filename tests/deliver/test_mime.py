@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import email
 import email.policy
+import re
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
 from email.message import EmailMessage
@@ -64,6 +65,45 @@ def test_the_wire_form_is_7bit_with_short_crlf_lines() -> None:
     assert b"\n" not in b"".join(lines)
     assert max(len(line) for line in lines) <= 998
     assert max(len(line) for line in lines if not line.startswith(b"List-Unsubscribe:")) <= 78
+
+
+def test_encoded_body_lines_are_at_most_76_characters_as_rfc_2045_requires() -> None:
+    data = build()
+    boundary = parse(data).get_boundary()
+    assert boundary
+    parts = data.split(b"--" + boundary.encode())[1:-1]
+
+    assert len(parts) == 2
+    for part in parts:
+        headers, body = part.strip(b"\r\n").split(b"\r\n\r\n", 1)
+        assert re.search(rb"Content-Transfer-Encoding: (quoted-printable|base64)", headers)
+        assert max(len(line) for line in body.split(b"\r\n")) == 76, headers
+
+
+def test_mime_version_is_a_header_of_the_message_not_of_its_parts() -> None:
+    data = build()
+    message = parse(data)
+
+    assert data.count(b"MIME-Version:") == 1
+    assert message["MIME-Version"] == "1.0"
+    assert [part["MIME-Version"] for part in message.iter_parts()] == [None, None]
+
+
+def test_list_id_names_the_newsletter_under_the_senders_domain() -> None:
+    plain = replace(MESSAGE, from_name="FTV Consulting Insights", from_email="a@ftv.example.com")
+    quoted = replace(MESSAGE, from_name='The "Weekly" \\ Digest')
+    unnamed = replace(MESSAGE, from_name="")
+
+    list_ids = [parse(build(m))["List-Id"] for m in (plain, quoted, MESSAGE, unnamed)]
+    assert list_ids == [
+        '"FTV Consulting Insights" <ftv-consulting-insights.ftv.example.com>',
+        '"The \\"Weekly\\" \\\\ Digest" <the-weekly-digest.example.com>',
+        "<zoe-s-blog-weekly.example.com>",
+        "<digest.example.com>",
+    ]
+    assert parse(build(replace(MESSAGE, from_email="news@bücher.example")))["List-Id"] == (
+        "<zoe-s-blog-weekly.xn--bcher-kva.example>"
+    )
 
 
 def test_short_non_ascii_bodies_are_encoded_too() -> None:

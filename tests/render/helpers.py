@@ -45,38 +45,83 @@ def make_digest(count: int = 5, *teasers: Post, **featured_changes: Any) -> Dige
 
 
 class Element:
-    """One start tag: its name and attributes."""
+    """One element: its name, attributes, the element it sits in, and the text inside it."""
 
-    def __init__(self, tag: str, attrs: dict[str, str]) -> None:
+    def __init__(self, tag: str, attrs: dict[str, str], parent: Element | None) -> None:
         self.tag = tag
         self.attrs = attrs
+        self.parent = parent
+        self.texts: list[str] = []
+
+    @property
+    def ancestors(self) -> list[Element]:
+        """The enclosing elements, innermost first."""
+        found, element = [], self.parent
+        while element is not None:
+            found.append(element)
+            element = element.parent
+        return found
+
+    @property
+    def text(self) -> str:
+        return " ".join(" ".join(self.texts).split())
+
+    def style(self, name: str) -> str:
+        """The value of one property in the element's style attribute ("" when unset)."""
+        for declaration in self.attrs.get("style", "").split(";"):
+            key, _, value = declaration.partition(":")
+            if key.strip().lower() == name:
+                return value.strip()
+        return ""
+
+    def classes(self) -> list[str]:
+        return self.attrs.get("class", "").split()
 
 
 class Page(HTMLParser):
-    """The elements and the visible text of an HTML document, read with the standard parser."""
+    """The elements and the visible text of an HTML document, read with the standard parser.
+
+    Conditional comments (``<!--[if mso]>``) are comments here, as in every client but Outlook.
+    """
 
     INVISIBLE = frozenset({"style", "title", "script"})
+    VOID = frozenset({"area", "base", "br", "col", "hr", "img", "input", "link", "meta", "source"})
 
     def __init__(self, html: str) -> None:
         super().__init__(convert_charrefs=True)
         self.elements: list[Element] = []
         self.texts: list[str] = []
         self.hidden = 0
+        self.open: list[Element] = []
         self.feed(html)
         self.close()
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        self.elements.append(Element(tag, {name: value or "" for name, value in attrs}))
+        parent = self.open[-1] if self.open else None
+        element = Element(tag, {name: value or "" for name, value in attrs}, parent)
+        self.elements.append(element)
+        if tag not in self.VOID:
+            self.open.append(element)
         if tag in self.INVISIBLE:
             self.hidden += 1
+
+    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.handle_starttag(tag, attrs)
+        if tag not in self.VOID:
+            self.open.pop()
 
     def handle_endtag(self, tag: str) -> None:
         if tag in self.INVISIBLE:
             self.hidden -= 1
+        if any(element.tag == tag for element in self.open):
+            while self.open.pop().tag != tag:
+                pass
 
     def handle_data(self, data: str) -> None:
         if not self.hidden:
             self.texts.append(data)
+            for element in self.open:
+                element.texts.append(data)
 
     def all(self, tag: str) -> list[Element]:
         return [element for element in self.elements if element.tag == tag]

@@ -10,7 +10,16 @@ from urllib.parse import parse_qs, urlsplit
 
 from digest.models import Digest, token
 from tests.render.conftest import Render
-from tests.render.helpers import EDITION, NEWSLETTER, SITE, TRACKING, Page, make_digest, make_post
+from tests.render.helpers import (
+    EDITION,
+    NEWSLETTER,
+    SITE,
+    TRACKING,
+    Element,
+    Page,
+    make_digest,
+    make_post,
+)
 
 TOKENS = ("name", "email", "company", "unsubscribe_url")
 
@@ -92,7 +101,7 @@ def test_markup_in_titles_shows_escaped(render: Render) -> None:
     assert title in page.text
     assert "<img src=x onerror=alert(1)> Teaser" in page.text
     assert "&lt;script&gt;" in email.html
-    assert email.subject == f"Example Weekly: {title}"
+    assert email.subject == title
     assert title in email.text
 
 
@@ -165,18 +174,14 @@ def test_text_part_has_the_same_posts_links_and_footer_as_the_html(render: Rende
 
 def test_css_is_inlined_and_media_queries_are_kept(render: Render) -> None:
     email = render()
-    styles = [
-        (anchor.attrs.get("href", ""), anchor.attrs.get("style", "").replace(" ", ""))
-        for anchor in Page(email.html).all("a")
-        if "display:inline-block" not in anchor.attrs.get("style", "")
-    ]
-    title_style = " ".join(s for href, s in styles if href.startswith(f"{SITE}/posts/0/"))
-    unsubscribe_style = " ".join(s for href, s in styles if href == "%%unsubscribe_url%%")
+    page = Page(email.html)
+    title = next(a for a in page.all("a") if a.parent and a.parent.tag == "h1")
+    unsubscribe = next(a for a in page.all("a") if a.attrs.get("href") == "%%unsubscribe_url%%")
     head = email.html.split("</head>")[0]
 
-    assert "color:#111827" in title_style
-    assert "text-decoration:none" in title_style
-    assert "color:#4b5563" in unsubscribe_style
+    assert title.style("color") == "#111827"
+    assert title.style("text-decoration") == "none"
+    assert unsubscribe.style("color") == "#374151"
     assert "@media (prefers-color-scheme: dark)" in head
     assert "[data-ogsc]" in head
     columns = re.search(r"@media only screen and \(min-width: ?480px\) \{[^<]*", head)
@@ -189,7 +194,29 @@ def test_css_is_inlined_and_media_queries_are_kept(render: Render) -> None:
     assert "data-premailer" not in email.html
 
 
-def test_document_has_doctype_lang_title_and_color_scheme(render: Render) -> None:
+def test_phones_dark_mode_and_client_hooks_each_have_their_own_style_block(
+    render: Render,
+) -> None:
+    head = render().html.split("</head>")[0]
+    blocks = re.findall(r"<style[^>]*>(.*?)</style>", head, re.DOTALL)
+    shown = [block for block in blocks if "[if mso]" not in block]
+
+    def holding(needle: str) -> list[str]:
+        return [block for block in shown if needle in block]
+
+    phone = holding(".featured-title h1")
+    dark = holding("prefers-color-scheme: dark")
+    apple = holding("a[x-apple-data-detectors]")
+    outlook_com = holding("[data-ogsc]")
+    assert len(phone) == len(dark) == len(apple) == len(outlook_com) == 1
+    assert len({phone[0], dark[0], apple[0], outlook_com[0]}) == 4
+    assert "prefers-color-scheme" not in phone[0] and "max-width" not in dark[0]
+    assert "[data-" not in phone[0] + dark[0] and "x-apple" not in phone[0] + dark[0]
+    outlook = re.search(r"<!--\[if mso\]>\s*<style>(.*?)</style>\s*<!\[endif\]-->", head, re.DOTALL)
+    assert outlook and "font-family: 'Segoe UI', Arial" in outlook.group(1)
+
+
+def test_document_has_doctype_lang_title_color_scheme_and_apple_metas(render: Render) -> None:
     email = render(newsletter=replace(NEWSLETTER, language="fr"))
     page = Page(email.html)
     metas = {meta.attrs.get("name"): meta.attrs.get("content") for meta in page.all("meta")}
@@ -198,8 +225,17 @@ def test_document_has_doctype_lang_title_and_color_scheme(render: Render) -> Non
     assert page.all("html")[0].attrs["lang"] == "fr"
     assert metas["color-scheme"] == "light dark"
     assert metas["supported-color-schemes"] == "light dark"
-    assert re.search(r"<title>Example Weekly: Post number 0</title>", email.html)
+    assert "x-apple-disable-message-reformatting" in metas
+    detection = {part.strip() for part in metas["format-detection"].split(",")}
+    assert detection == {"telephone=no", "date=no", "address=no", "email=no"}
+    assert re.search(r"<title>Post number 0</title>", email.html)
     assert email.html.count("<title>") == 1
+
+
+def test_the_subject_is_the_featured_title_alone_by_default(render: Render) -> None:
+    email = render(make_digest(3, title="Payroll in 2026: what changes"))
+    assert email.subject == "Payroll in 2026: what changes"
+    assert NEWSLETTER.name not in email.subject
 
 
 def test_subject_and_reason_are_jinja_strings(render: Render) -> None:
@@ -216,20 +252,47 @@ def test_subject_and_reason_are_jinja_strings(render: Render) -> None:
     assert "You get Tom & Jerry's because you asked." in email.text
 
 
-def test_preheader_is_the_featured_summary_trimmed_and_hidden_without_color_tricks(
+def preheader_box(html: str) -> Element:
+    return next(div for div in Page(html).all("div") if "preheader" in div.classes())
+
+
+def test_preheader_is_trimmed_then_padded_and_hidden_without_color_tricks(
     render: Render,
 ) -> None:
     summary = "Word " * 80 + "end."
     email = render(make_digest(3, summary=summary))
-    hidden = next(
-        div for div in Page(email.html).all("div") if "display:none" in div.attrs.get("style", "")
-    )
+    box = preheader_box(email.html)
+    spacer = box.text.removeprefix(email.preheader)
 
     assert 100 <= len(email.preheader) <= 140
     assert email.preheader.endswith("…")
-    assert email.preheader in email.html
-    assert "color" not in hidden.attrs["style"]
-    assert "opacity" not in hidden.attrs["style"]
+    assert box.text.startswith(email.preheader)
+    assert len(spacer) >= 150
+    assert set(spacer) <= {"\u034f", "\u200c", "\u00a0", " "}
+    hidden = {name: box.style(name) for name in ("display", "max-height", "opacity", "mso-hide")}
+    assert hidden == {"display": "none", "max-height": "0", "opacity": "0", "mso-hide": "all"}
+    assert box.style("overflow") == "hidden" and box.style("max-width") == "0"
+    assert "color" not in box.attrs["style"]
+
+
+def test_preheader_is_cut_at_a_phrase_not_mid_phrase(render: Render) -> None:
+    summary = (
+        "The Animation Guild's talks with the AMPTP, under way since August 12, center on "
+        "generative AI, which a TAG study says could displace 29% of animation jobs within "
+        "three years."
+    )
+    email = render(make_digest(2, summary=summary))
+    assert email.preheader == (
+        "The Animation Guild's talks with the AMPTP, under way since August 12, center on "
+        "generative AI…"
+    )
+
+
+def test_preheader_keeps_whole_sentences_when_they_fit(render: Render) -> None:
+    first = "Contract talks opened this week with AI, job security and outsourcing on the table."
+    summary = f"{first} The guild's own study, run with two agencies, puts jobs at risk, it says."
+    email = render(make_digest(2, summary=summary))
+    assert email.preheader == first
 
 
 def test_short_summary_is_the_preheader_as_is(render: Render) -> None:
@@ -286,7 +349,8 @@ def test_view_in_browser_only_when_configured(render: Render) -> None:
 
 def test_a_digest_without_teasers_has_no_more_posts_section(render: Render) -> None:
     email = render(Digest(edition=EDITION, featured=make_post(0)))
-    assert "MORE POSTS" not in Page(email.html).text
+    assert "More posts" not in Page(email.html).text
+    assert not Page(email.html).all("h2")
     assert "MORE POSTS" not in email.text
     assert "Post number 0" in email.text
 

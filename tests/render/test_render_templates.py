@@ -30,7 +30,7 @@ def test_overriding_one_partial_keeps_the_others(render: Render, templates_dir: 
 
     assert "Our own footer." in page.text
     assert "Example Weekly" in page.text
-    assert "MORE POSTS" in page.text
+    assert "More posts" in page.text
     assert "You are receiving this" in email.text
 
 
