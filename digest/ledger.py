@@ -16,6 +16,11 @@ Setup (creating the file, switching to WAL, migrating) runs under an exclusive
 ``flock`` on a sibling lock file, so processes opening a fresh folder at once all
 succeed. ``send_lock`` is a second, per-edition ``flock`` held for a whole send, and
 ``start_lock`` a third, held while any edition starts.
+
+The file must never vanish quietly: a new ledger is made whole under a temporary name
+and renamed into place, so that an existing ``state.db`` that is empty, not SQLite or
+without digest's tables is damage to report, never a reason to start afresh (which
+would send every edition again).
 """
 
 from __future__ import annotations
@@ -35,6 +40,7 @@ from types import TracebackType
 from typing import Self
 
 from .errors import LedgerError, StandDown
+from .files import replace_together
 from .models import Subscriber, is_edition_key
 
 PENDING = "pending"
@@ -63,6 +69,16 @@ _TRANSITIONS: Mapping[str, tuple[str, ...]] = {
 }
 
 BUSY_TIMEOUT_SECONDS = 30.0
+
+# The first 16 bytes of every SQLite database file.
+SQLITE_HEADER = b"SQLite format 3\x00"
+# Tables every schema version has: a database without them is not a digest ledger.
+CORE_TABLES = frozenset({"editions", "edition_posts", "batches", "tests"})
+_DAMAGED_HINT = (
+    "restore it from a backup (`digest ledger backup` makes one); only if no edition was"
+    " ever sent from this folder, move it away to start a new ledger, as digest then"
+    " knows of nothing sent and would send an edition again"
+)
 
 # Send-lock descriptors this process holds. A forked child closes its copies at once,
 # so that a child outliving its parent (kill -9) never keeps an edition locked.
@@ -274,11 +290,18 @@ class Ledger:
 
     @classmethod
     def open(cls, path: Path) -> Ledger:
-        """Open (creating and migrating if needed) the ledger at ``path``, ready to use."""
+        """Open (creating and migrating if needed) the ledger at ``path``, ready to use.
+
+        Only a missing file is created; one that is there but is not a ledger is refused.
+        """
         path = Path(path)
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             with _flocked(path.with_suffix(".lock")):
+                if os.path.lexists(path):
+                    _check_file(path)
+                else:
+                    _create(path)
                 connection = _connect(path)
                 try:
                     _set_up(connection, path)
@@ -689,8 +712,59 @@ def _connect(path: Path) -> sqlite3.Connection:
     return connection
 
 
+def ledger_exists(path: Path) -> bool:
+    """Whether a ledger is at ``path``, or should be: the file, or its write-ahead log
+    alone (which ``Ledger.open`` refuses rather than start afresh)."""
+    return os.path.lexists(path) or os.path.lexists(_wal(path))
+
+
+def _wal(path: Path) -> Path:
+    return path.with_name(f"{path.name}-wal")
+
+
+def _check_file(path: Path) -> None:
+    """Refuse, before SQLite opens it, a file that cannot be a ledger: SQLite would take
+    an empty file for a new database (and delete a write-ahead log beside it)."""
+    with path.open("rb") as handle:
+        header = handle.read(len(SQLITE_HEADER))
+    if not header:
+        kept = f"; keep {_wal(path).name} beside it" if _wal(path).exists() else ""
+        raise LedgerError(
+            f"{path} is empty (0 bytes): the record of what was sent from this folder is"
+            f" gone{kept}",
+            hint=_DAMAGED_HINT,
+        )
+    if header != SQLITE_HEADER:
+        raise LedgerError(
+            f"{path} is not a SQLite database, so not digest's ledger", hint=_DAMAGED_HINT
+        )
+
+
+def _create(path: Path) -> None:
+    """Make a new ledger at ``path`` in one step: built in memory, written under a
+    temporary name beside it and renamed into place, so that a crash never leaves an
+    empty or half-made file that a later run must call damaged."""
+    wal = _wal(path)
+    if os.path.lexists(wal):
+        raise LedgerError(
+            f"{path} is missing, but its write-ahead log {wal.name} is still there: part of"
+            " the record of what was sent may be in it",
+            hint=f"put {path.name} back beside {wal.name} (from where it went, or a backup);"
+            f" only if no edition was ever sent from this folder, move {wal.name} away to"
+            " start a new ledger",
+        )
+    memory = sqlite3.connect(":memory:", isolation_level=None)
+    try:
+        _migrate(memory, 0)
+        image = memory.serialize()
+    finally:
+        memory.close()
+    replace_together({path: image})
+
+
 def _set_up(connection: sqlite3.Connection, path: Path) -> None:
-    """Refuse a newer schema, switch to WAL and apply pending migrations (under the flock)."""
+    """Refuse a newer schema or a database that is not a ledger, switch to WAL and apply
+    pending migrations (under the flock)."""
     version = connection.execute("PRAGMA user_version").fetchone()[0]
     if version > SCHEMA_VERSION:
         raise LedgerError(
@@ -698,12 +772,23 @@ def _set_up(connection: sqlite3.Connection, path: Path) -> None:
             f" {SCHEMA_VERSION})",
             hint="upgrade digest to use this folder",
         )
+    tables = {row[0] for row in connection.execute("SELECT name FROM sqlite_master")}
+    if version == 0 or CORE_TABLES - tables:
+        raise LedgerError(
+            f"{path} is a SQLite database without digest's tables, so not digest's ledger",
+            hint=_DAMAGED_HINT,
+        )
     mode = connection.execute("PRAGMA journal_mode = WAL").fetchone()[0]
     if mode != "wal":
         raise LedgerError(
             f"{path} cannot use write-ahead logging (journal mode stays {mode})",
             hint="keep the newsletter folder on a local disk, not a network share",
         )
+    _migrate(connection, version)
+
+
+def _migrate(connection: sqlite3.Connection, version: int) -> None:
+    """Apply the migrations after schema ``version``, each in its own transaction."""
     for number in range(version, SCHEMA_VERSION):
         migration = MIGRATIONS[number]
         try:

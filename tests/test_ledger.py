@@ -32,6 +32,7 @@ from digest.models import Subscriber
 from tests.ledger_helpers import (
     HOLD_SEND_LOCK,
     MARK_IN_FLIGHT_THEN_DIE,
+    OPEN_AND_DIE_AT,
     T0,
     freeze,
     open_fresh_ledgers,
@@ -155,12 +156,104 @@ def test_a_half_sent_edition_from_schema_1_resumes_with_the_same_batches(db_path
     raw.close()
 
 
-def test_a_file_that_is_not_a_database_is_a_ledger_error(db_path: Path) -> None:
+def test_a_file_that_is_not_a_database_is_refused_and_left_as_it_is(db_path: Path) -> None:
     db_path.parent.mkdir(parents=True)
-    db_path.write_bytes(b"this is not SQLite, it is a text file someone put here" * 20)
+    text = b"this is not SQLite, it is a text file someone put here" * 20
+    db_path.write_bytes(text)
 
-    with pytest.raises(LedgerError, match=r"cannot open .*state\.db"):
+    with pytest.raises(LedgerError) as refused:
         Ledger.open(db_path)
+
+    assert str(refused.value).startswith(f"{db_path} is not a SQLite database")
+    assert "restore it from a backup" in str(refused.value)
+    assert db_path.read_bytes() == text
+
+
+def test_an_empty_ledger_file_is_refused_never_taken_for_a_new_one(db_path: Path) -> None:
+    # A truncated state.db: SQLite would take it for a new database, and the next send
+    # would mail an edition that went out already to every reader.
+    db_path.parent.mkdir(parents=True)
+    db_path.touch()
+    wal = db_path.with_name("state.db-wal")
+    wal.write_bytes(b"what is left of the log")
+
+    with pytest.raises(LedgerError) as refused:
+        Ledger.open(db_path)
+
+    message = str(refused.value)
+    assert message.startswith(f"{db_path} is empty (0 bytes)")
+    assert "keep state.db-wal beside it" in message
+    assert "move it away to start a new ledger" in message
+    assert db_path.read_bytes() == b""
+    assert wal.read_bytes() == b"what is left of the log", "SQLite would have deleted it"
+
+
+@pytest.mark.parametrize(
+    "schema",
+    [
+        "CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT)",
+        # What state.db alone holds when a ledger's first commits never left its WAL.
+        "PRAGMA journal_mode = WAL",
+        # Digest's version mark without its tables.
+        "PRAGMA user_version = 2",
+    ],
+    ids=["another program's", "header only", "tables gone"],
+)
+def test_a_sqlite_database_without_digests_tables_is_refused(db_path: Path, schema: str) -> None:
+    db_path.parent.mkdir(parents=True)
+    raw = sqlite3.connect(db_path)
+    raw.execute(schema)
+    raw.close()
+    before = db_path.read_bytes()
+
+    with pytest.raises(LedgerError) as refused:
+        Ledger.open(db_path)
+
+    assert str(refused.value).startswith(
+        f"{db_path} is a SQLite database without digest's tables, so not digest's ledger; "
+        "restore it from a backup"
+    )
+    assert db_path.read_bytes() == before
+
+
+def test_a_missing_ledger_beside_its_write_ahead_log_is_refused(db_path: Path) -> None:
+    db_path.parent.mkdir(parents=True)
+    wal = db_path.with_name("state.db-wal")
+    wal.write_bytes(b"frames of editions sent")
+
+    with pytest.raises(LedgerError) as refused:
+        Ledger.open(db_path)
+
+    assert str(refused.value).startswith(
+        f"{db_path} is missing, but its write-ahead log state.db-wal is still there"
+    )
+    assert "put state.db back beside state.db-wal" in str(refused.value)
+    assert not db_path.exists()
+    assert wal.read_bytes() == b"frames of editions sent"
+
+
+def test_a_new_ledger_leaves_no_temporary_file_behind(db_path: Path) -> None:
+    Ledger.open(db_path).close()
+
+    assert sorted(p.name for p in db_path.parent.iterdir()) == ["state.db", "state.lock"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("moment", ["sqlite3.connect/handle", "os.rename"])
+def test_a_crash_while_creating_the_ledger_leaves_none_or_a_whole_one(
+    db_path: Path, moment: str
+) -> None:
+    # Killed as the new database is opened, or just before it is renamed into place:
+    # no empty or half-made state.db that the next run would have to call damaged.
+    child = run_python(OPEN_AND_DIE_AT, str(db_path), moment)
+
+    assert child.wait(timeout=60) == -signal.SIGKILL
+    assert not db_path.exists()
+    with Ledger.open(db_path) as ledger:
+        start(ledger, "2026-03-09", subscribers(3))
+    assert [p.name for p in db_path.parent.iterdir() if p.name.startswith("state.db")] == [
+        "state.db"
+    ]
 
 
 # --- starting an edition -------------------------------------------------------------

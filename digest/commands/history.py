@@ -5,7 +5,7 @@ from __future__ import annotations
 from rich.table import Table
 from rich.text import Text
 
-from ..ledger import HistoryRow, Ledger
+from ..ledger import HistoryRow, Ledger, ledger_exists
 from .common import Context
 
 COLUMNS = (
@@ -18,7 +18,7 @@ def show_history(ctx: Context) -> int:
     """Print the ledger's editions and tests: a table on a terminal, tab-separated otherwise."""
     path = ctx.settings.state_dir / "state.db"
     rows: list[list[str]] = []
-    if path.exists():
+    if ledger_exists(path):
         with Ledger.open(path) as ledger:
             rows = [_cells(row) for row in ledger.history()]
     if not rows:

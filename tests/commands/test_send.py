@@ -19,24 +19,11 @@ from click.testing import Result
 
 from digest.errors import LedgerError
 from digest.ledger import Ledger
-from tests.commands.conftest import API_KEY, NOW, Folder
+from tests.commands.conftest import API_KEY, NOW, SECRET, Folder
 from tests.commands.test_offload import CtrlCAtFork
 from tests.sendgrid_server import SendGridServer
 
-SECRET = "unsubscribe-secret-never-printed"
 REPO = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture
-def ready(folder: Folder, server: SendGridServer) -> Folder:
-    """The example folder pointed at the local server, with its secrets set."""
-    folder.env.update(
-        SENDGRID_API_KEY=API_KEY,
-        DIGEST_UNSUBSCRIBE_SECRET=SECRET,
-        DIGEST_SENDGRID_HOST=server.url,
-        DIGEST_SENDGRID_TIMEOUT="5",
-    )
-    return folder
 
 
 def active_readers(folder: Folder) -> list[str]:
