@@ -20,7 +20,8 @@ succeed. ``send_lock`` is a second, per-edition ``flock`` held for a whole send,
 The file must never vanish quietly: a new ledger is made whole under a temporary name
 and renamed into place, so that an existing ``state.db`` that is empty, not SQLite or
 without digest's tables is damage to report, never a reason to start afresh (which
-would send every edition again).
+would send every edition again). Closing copies the write-ahead log into ``state.db``,
+so that the file alone holds everything committed.
 """
 
 from __future__ import annotations
@@ -320,7 +321,17 @@ class Ledger:
         return cls(path, connection)
 
     def close(self) -> None:
-        """Close the database connection; the ledger is not used after this."""
+        """Close the database connection; the ledger is not used after this.
+
+        First the write-ahead log is copied into ``state.db`` (a passive checkpoint:
+        it neither waits for nor holds up another process using the ledger), so that
+        ``state.db`` alone holds every commit, even while another process has the
+        ledger open. The last connection to close also empties and removes the log
+        (SQLite does that itself). A checkpoint that fails loses nothing: the log
+        keeps what it has not copied.
+        """
+        with contextlib.suppress(sqlite3.Error):
+            self._db.execute("PRAGMA wal_checkpoint(PASSIVE)")
         self._db.close()
 
     def __enter__(self) -> Self:

@@ -256,6 +256,29 @@ def test_a_crash_while_creating_the_ledger_leaves_none_or_a_whole_one(
     ]
 
 
+def test_closing_copies_the_log_into_state_db_without_waiting_for_a_writer(
+    db_path: Path, tmp_path: Path
+) -> None:
+    ledger = Ledger.open(db_path)
+    start(ledger, "2026-03-09", subscribers(3))
+    writer = sqlite3.connect(db_path, isolation_level=None)  # another process, mid-write
+    writer.execute("BEGIN IMMEDIATE")
+    writer.execute("DELETE FROM tests")
+    try:
+        began = time.monotonic()
+        ledger.close()
+        assert time.monotonic() - began < 5, "closing waited for the writer"
+        copy = tmp_path / "copy" / "state.db"
+        copy.parent.mkdir()
+        copy.write_bytes(db_path.read_bytes())  # state.db alone, without its -wal
+    finally:
+        writer.execute("ROLLBACK")
+        writer.close()
+    with Ledger.open(copy) as copied:
+        assert copied.edition("2026-03-09") is not None
+        assert len(copied.batches("2026-03-09")) == 2
+
+
 # --- starting an edition -------------------------------------------------------------
 
 
