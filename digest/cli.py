@@ -254,6 +254,30 @@ def history_command(options: Globals) -> None:
     show_history(options.context())
 
 
+@cli.group(name="ledger")
+def ledger_group() -> None:
+    """Work with the ledger, .digest/state.db: what was sent, to whom."""
+
+
+@ledger_group.command(name="backup")
+@click.argument("file", type=click.Path(path_type=Path))
+@click.pass_obj
+@reports_errors
+def ledger_backup(options: Globals, file: Path) -> None:
+    """Copy the ledger to FILE, safe during a send.
+
+    The copy is consistent (SQLite's backup API), written under a temporary name and
+    renamed, and is one file that opens as a ledger: for recipes that carry one file.
+    """
+    from .commands.ledger import backup_ledger
+
+    ctx = options.context()
+    done = backup_ledger(ctx, file)
+    ctx.say(
+        f"Copied {done.source} to {done.target}: {done.editions} edition(s), {done.size} bytes."
+    )
+
+
 @cli.command(name="init")
 @click.argument("directory", type=click.Path(path_type=Path))
 @click.pass_obj

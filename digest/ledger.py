@@ -32,6 +32,7 @@ import itertools
 import json
 import os
 import sqlite3
+import tempfile
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -41,7 +42,7 @@ from types import TracebackType
 from typing import Self
 
 from .errors import LedgerError, StandDown
-from .files import replace_together
+from .files import replace_together, sync_folder
 from .models import Subscriber, is_edition_key
 
 PENDING = "pending"
@@ -344,6 +345,47 @@ class Ledger:
         tb: TracebackType | None,
     ) -> None:
         self.close()
+
+    def backup(self, target: Path) -> int:
+        """Write a consistent copy of the ledger to ``target`` with SQLite's backup API;
+        returns how many editions it holds.
+
+        The copy is one read snapshot, taken in one step: a send writing meanwhile neither
+        waits for it nor shows half in it. It is written under a temporary name in
+        ``target``'s folder and renamed into place, so ``target`` is never half-written,
+        and it is one self-contained file (a rollback journal, not WAL), to carry alone.
+        """
+        target = Path(target)
+        _check_backup_target(self.path, target)
+        try:
+            handle, name = tempfile.mkstemp(
+                dir=target.parent, prefix=f".{target.name}.", suffix=".tmp"
+            )
+            os.close(handle)
+            temporary = Path(name)
+            try:
+                editions = self._copy_to(temporary)
+                temporary.replace(target)
+            except BaseException:
+                temporary.unlink(missing_ok=True)
+                raise
+        except OSError as exc:
+            reason = exc.strerror or exc
+            raise LedgerError(f"cannot back up the ledger to {target}: {reason}") from exc
+        except sqlite3.Error as exc:
+            raise LedgerError(f"cannot back up the ledger to {target}: {exc}") from exc
+        sync_folder(target.parent)
+        return editions
+
+    def _copy_to(self, path: Path) -> int:
+        copy = sqlite3.connect(path, isolation_level=None)
+        try:
+            with self._sqlite():
+                self._db.backup(copy)
+            copy.execute("PRAGMA journal_mode = DELETE")
+            return int(copy.execute("SELECT count(*) FROM editions").fetchone()[0])
+        finally:
+            copy.close()
 
     def sent_post_ids(self) -> set[str]:
         """Ids of the posts of every edition whose send has started (sending or sent).
@@ -731,6 +773,37 @@ def ledger_exists(path: Path) -> bool:
 
 def _wal(path: Path) -> Path:
     return path.with_name(f"{path.name}-wal")
+
+
+def _check_backup_target(live: Path, target: Path) -> None:
+    """Refuse a backup that would overwrite the live ledger or could not be a file."""
+    where = f"cannot back up the ledger to {target}"
+    if not target.parent.is_dir():
+        raise LedgerError(
+            f"{where}: the folder {target.parent} does not exist",
+            hint="create it first, or name a file in a folder that exists",
+        )
+    if target.is_dir():
+        raise LedgerError(
+            f"{where}: it is a folder", hint="name the file to write, e.g. backups/state.db"
+        )
+    own = (live, _wal(live), live.with_name(f"{live.name}-shm"))
+    if any(_same_file(target, path) for path in own):
+        raise LedgerError(
+            f"{where}: it is the live ledger itself", hint="name a file outside .digest/"
+        )
+    if os.path.lexists(_wal(target)):
+        raise LedgerError(
+            f"{where}: {_wal(target).name} is beside it, so a program has that database open"
+            " (or crashed with it open), and would read the copy wrong",
+            hint="close that program, or back up to another name",
+        )
+
+
+def _same_file(path: Path, other: Path) -> bool:
+    if path.resolve() == other.resolve():
+        return True
+    return path.exists() and other.exists() and path.samefile(other)
 
 
 def _check_file(path: Path) -> None:

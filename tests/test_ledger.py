@@ -279,6 +279,21 @@ def test_closing_copies_the_log_into_state_db_without_waiting_for_a_writer(
         assert len(copied.batches("2026-03-09")) == 2
 
 
+def test_a_backup_never_overwrites_the_live_ledger_under_another_name(
+    ledger: Ledger, db_path: Path, tmp_path: Path
+) -> None:
+    start(ledger, "2026-03-09", subscribers(3))
+    (tmp_path / "linked.db").hardlink_to(db_path)
+    (tmp_path / "symlinked.db").symlink_to(db_path)
+
+    for name in ("linked.db", "symlinked.db"):
+        with pytest.raises(LedgerError, match="it is the live ledger itself"):
+            ledger.backup(tmp_path / name)
+
+    assert ledger.edition("2026-03-09") is not None
+    assert ledger.backup(tmp_path / "copy.db") == 1
+
+
 # --- starting an edition -------------------------------------------------------------
 
 

@@ -128,3 +128,57 @@ def test_state_db_alone_holds_the_edition_while_another_process_has_the_ledger_o
     assert again.exit_code == 0
     assert "sent already" in again.stdout
     assert Counter(server.accepted_recipients()) == Counter(emails)
+
+
+@pytest.mark.slow
+def test_a_backup_taken_while_a_send_runs_opens_as_the_ledger_as_it_was(
+    ready: Folder, server: SendGridServer, tmp_path: Path
+) -> None:
+    emails = write_readers(ready, 5000)
+    ready.env["DIGEST_SENDGRID_CONCURRENCY"] = "1"
+    for _ in range(5):
+        server.slow_next(0.5)
+    process = digest_process(ready)
+    wait_for(lambda: server.received >= 2)
+    target = tmp_path / "backups" / "state.db"
+    target.parent.mkdir()
+    target.write_bytes(b"last week's copy")
+
+    copied = ready.run("ledger", "backup", str(target))
+    sending = process.poll() is None
+    _, stderr = process.communicate(timeout=60)
+
+    assert copied.exit_code == 0, copied.output
+    assert sending, "the send was still running when the copy was made"
+    assert copied.stdout.startswith(f"Copied {state_db(ready)} to {target}: 1 edition(s), ")
+    assert process.returncode == 0, stderr
+    assert [p.name for p in target.parent.iterdir()] == ["state.db"], "one file, no -wal"
+    with Ledger.open(target) as copy:
+        edition = copy.edition("2026-11-27")
+        batches = copy.batches("2026-11-27")
+    assert edition is not None and edition.status == "sending"
+    assert sum(batch.size for batch in batches) == len(emails)
+    assert 1 <= sum(batch.state == "accepted" for batch in batches) < len(batches)
+    assert Counter(server.accepted_recipients()) == Counter(emails)
+
+
+def test_a_backup_is_refused_in_one_line_where_it_cannot_go(
+    ready: Folder, server: SendGridServer, tmp_path: Path
+) -> None:
+    nothing_yet = ready.run("ledger", "backup", str(tmp_path / "copy.db"))
+    assert nothing_yet.exit_code == 1
+    assert nothing_yet.stderr.startswith("error: there is no ledger to back up: ")
+    assert not state_db(ready).exists(), "a backup makes no ledger"
+    assert send(ready).exit_code == 0
+    live = state_db(ready).read_bytes()
+    for target, said in (
+        (tmp_path / "missing" / "copy.db", f"the folder {tmp_path / 'missing'} does not exist"),
+        (state_db(ready), "it is the live ledger itself"),
+        (tmp_path, "it is a folder"),
+    ):
+        refused = ready.run("ledger", "backup", str(target))
+        assert refused.exit_code == 1, refused.output
+        assert refused.stderr.startswith(f"error: cannot back up the ledger to {target}: {said}; ")
+        assert len(refused.stderr.splitlines()) == 1
+    assert state_db(ready).read_bytes() == live
+    assert not (tmp_path / "missing").exists()
