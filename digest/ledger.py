@@ -234,6 +234,11 @@ class Batch:
     error: str | None
     updated_at: datetime
 
+    @property
+    def number(self) -> int:
+        """How users see the batch: its place in the edition, from 1 (``--batch N``)."""
+        return self.seq + 1
+
 
 @dataclass(frozen=True)
 class AudienceCounts:
@@ -257,9 +262,9 @@ class HistoryRow:
     """A line of ``digest history``: an edition (``kind == "edition"``) or a test send.
 
     For an edition, ``status`` is "sending" or "sent" and the counts are recipients;
-    ``uncertain`` counts recipients of batches left in flight. For a test, ``started_at``
-    is when it was sent, ``status`` is "accepted" or "failed" and ``addresses`` lists
-    its recipients.
+    ``uncertain`` counts recipients of batches left in flight, ``uncertain_batches``
+    numbers those batches (``Batch.number``). For a test, ``started_at`` is when it was
+    sent, ``status`` is "accepted" or "failed" and ``addresses`` lists its recipients.
     """
 
     kind: str
@@ -276,6 +281,7 @@ class HistoryRow:
     finished_at: datetime | None = None
     addresses: tuple[str, ...] = ()
     message_id: str = ""
+    uncertain_batches: tuple[int, ...] = ()
 
     @property
     def pending(self) -> int:
@@ -535,6 +541,67 @@ class Ledger:
             for batch_id in batch_ids:
                 self._mark(batch_id, PENDING)
 
+    def settle(
+        self, batch_id: int, state: str, at: datetime, only: Collection[str] | None = None
+    ) -> int | None:
+        """Settle an uncertain (in flight) batch: its recipients, or only those whose
+        address as stored is in ``only``, become ``state``: accepted (the provider's log
+        shows they got it) or pending (to send them again).
+
+        Settling some of them splits the batch, in one transaction: they move to a new
+        batch of the edition in ``state``, numbered after its last, and the others stay
+        in flight in this one. Each address stays in exactly one batch of its edition.
+        Returns the id of the batch that holds the settled recipients (this one when
+        all are settled), or None if ``only`` names none of them.
+        """
+        if state not in (ACCEPTED, PENDING):
+            raise ValueError(f"an uncertain batch is settled as accepted or pending, not {state}")
+        when = _to_iso(at)
+        with self._sqlite(), self._transaction():
+            row = self._db.execute(
+                "SELECT edition, state FROM batches WHERE id = ?", (batch_id,)
+            ).fetchone()
+            if row is None or row[1] != IN_FLIGHT:
+                raise self._refused_mark(batch_id, state)
+            if only is not None:
+                recipients = unpack_recipients(self.packed_recipients(batch_id))
+                settled = [s for s in recipients if s.email in only]
+                if not settled:
+                    return None
+                if len(settled) < len(recipients):
+                    kept = [s for s in recipients if s.email not in only]
+                    return self._split(batch_id, row[0], kept, settled, state, when)
+            self._mark(batch_id, state, at=when, message_id="" if state == ACCEPTED else None)
+            return batch_id
+
+    def _split(
+        self,
+        batch_id: int,
+        edition: str,
+        kept: list[Subscriber],
+        settled: list[Subscriber],
+        state: str,
+        at: str,
+    ) -> int:
+        """Keep ``kept`` in the batch and move ``settled`` to a new batch in ``state``
+        (inside the caller's transaction)."""
+        self._db.execute("UPDATE batches SET size = ? WHERE id = ?", (len(kept), batch_id))
+        self._db.execute(
+            "UPDATE batch_recipients SET recipients = ? WHERE batch = ?",
+            (pack_recipients(kept), batch_id),
+        )
+        new_id = self._db.execute(
+            "INSERT INTO batches (edition, seq, state, size, message_id, updated_at)"
+            " SELECT ?, max(seq) + 1, ?, ?, ?, ? FROM batches WHERE edition = ?",
+            (edition, state, len(settled), "" if state == ACCEPTED else None, at, edition),
+        ).lastrowid
+        self._db.execute(
+            "INSERT INTO batch_recipients (batch, recipients) VALUES (?, ?)",
+            (new_id, pack_recipients(settled)),
+        )
+        assert new_id is not None
+        return new_id
+
     def _mark(
         self,
         batch_id: int,
@@ -622,7 +689,8 @@ class Ledger:
                    coalesce(sum(CASE b.state WHEN 'accepted' THEN b.size END), 0),
                    coalesce(sum(CASE b.state WHEN 'failed' THEN b.size END), 0),
                    coalesce(sum(CASE b.state WHEN 'in_flight' THEN b.size END), 0),
-                   coalesce(sum(CASE b.state WHEN 'rejected' THEN b.size END), 0)
+                   coalesce(sum(CASE b.state WHEN 'rejected' THEN b.size END), 0),
+                   group_concat(CASE b.state WHEN 'in_flight' THEN b.seq + 1 END)
             FROM editions e LEFT JOIN batches b ON b.edition = e.key
             GROUP BY e.key
             """
@@ -639,6 +707,7 @@ class Ledger:
             failed,
             unsure,
             refused,
+            unsure_numbers,
         ) in rows:
             yield HistoryRow(
                 kind=EDITION,
@@ -653,6 +722,7 @@ class Ledger:
                 failed=failed,
                 uncertain=unsure,
                 refused=refused,
+                uncertain_batches=_numbers(unsure_numbers),
             )
 
     def _test_history(self) -> Iterator[HistoryRow]:
@@ -1057,6 +1127,11 @@ def _chunks(items: Iterable[Subscriber], size: int) -> Iterator[list[Subscriber]
     iterator = iter(items)
     while chunk := list(itertools.islice(iterator, size)):
         yield chunk
+
+
+def _numbers(listed: str | None) -> tuple[int, ...]:
+    """The numbers SQLite's group_concat listed (None for none), in order."""
+    return tuple(sorted(int(number) for number in listed.split(","))) if listed else ()
 
 
 def _to_iso(at: datetime) -> str:

@@ -22,6 +22,7 @@ from digest.ledger import (
     PENDING,
     SCHEMA_VERSION,
     AudienceCounts,
+    Batch,
     Ledger,
     PackedBatch,
     pack_recipients,
@@ -552,6 +553,97 @@ def test_a_failed_batch_keeps_the_edition_sending(ledger: Ledger) -> None:
     assert ledger.edition("2026-03-09").status == "sending"
     with pytest.raises(LedgerError, match="no edition 2026-01-01"):
         ledger.finish_if_complete("2026-01-01", T0)
+
+
+# --- settling uncertain batches -------------------------------------------------------
+
+
+def in_flight_batches(ledger: Ledger, count: int, size: int) -> list[Batch]:
+    """Edition 2026-03-09 with ``count`` batches of ``size``, all left in flight."""
+    start(ledger, "2026-03-09", subscribers(count * size), batch_size=size)
+    for batch in ledger.batches("2026-03-09"):
+        ledger.mark_in_flight(batch.id, T0)
+    return ledger.batches("2026-03-09")
+
+
+def emails_of(ledger: Ledger, batch: Batch) -> list[str]:
+    return [s.email for s in ledger.batch_recipients(batch.id)]
+
+
+def test_an_uncertain_batch_is_settled_whole_as_accepted_or_pending(ledger: Ledger) -> None:
+    arrived, lost, other = in_flight_batches(ledger, 3, 2)
+
+    assert ledger.settle(arrived.id, ACCEPTED, T0) == arrived.id
+    assert ledger.settle(lost.id, PENDING, T0) == lost.id
+
+    assert states(ledger, "2026-03-09") == [ACCEPTED, PENDING, IN_FLIGHT]
+    [row] = ledger.history()
+    assert (row.accepted, row.uncertain, row.pending, row.uncertain_batches) == (2, 2, 2, (3,))
+    for settled in (arrived, lost):
+        with pytest.raises(LedgerError, match="cannot become"):
+            ledger.settle(settled.id, ACCEPTED, T0)
+    assert [b.number for b in ledger.batches("2026-03-09")] == [1, 2, 3]
+    assert other.number == 3
+
+
+@pytest.mark.parametrize("state", [ACCEPTED, PENDING])
+def test_settling_some_readers_splits_the_batch_and_keeps_each_address_once(
+    ledger: Ledger, state: str
+) -> None:
+    first, second = in_flight_batches(ledger, 2, 4)
+    before = emails_of(ledger, first)
+    listed = {before[0], before[2]}
+
+    moved = ledger.settle(first.id, state, T0 + timedelta(minutes=1), only=listed)
+
+    batches = ledger.batches("2026-03-09")
+    assert [(b.number, b.state, b.size) for b in batches] == [
+        (1, IN_FLIGHT, 2),
+        (2, IN_FLIGHT, 4),
+        (3, state, 2),
+    ]
+    assert moved == batches[2].id
+    assert emails_of(ledger, batches[0]) == [before[1], before[3]]
+    assert emails_of(ledger, batches[2]) == [before[0], before[2]]
+    assert batches[2].updated_at == T0 + timedelta(minutes=1)
+    assert batches[0].updated_at == first.updated_at, "still in flight since then"
+    [field] = [s.fields for s in ledger.batch_recipients(batches[2].id) if s.fields]
+    assert field == {"plan": "pro", "city": "Zürich"}, "names and merge fields move along"
+    everyone = [e for b in batches for e in emails_of(ledger, b)]
+    assert sorted(everyone) == sorted(f"reader{i}@example.com" for i in range(8))
+    [row] = ledger.history()
+    assert (row.recipients, row.uncertain, row.uncertain_batches) == (8, 6, (1, 2))
+    assert (row.accepted, row.pending) == ((2, 0) if state == ACCEPTED else (0, 2))
+    assert second.id == batches[1].id
+
+
+def test_settling_all_or_none_of_a_batchs_readers_does_not_split_it(ledger: Ledger) -> None:
+    first, second = in_flight_batches(ledger, 2, 2)
+
+    assert ledger.settle(first.id, ACCEPTED, T0, only=set(emails_of(ledger, first))) == first.id
+    assert ledger.settle(second.id, PENDING, T0, only={"nobody@example.com"}) is None
+
+    assert [(b.state, b.size) for b in ledger.batches("2026-03-09")] == [
+        (ACCEPTED, 2),
+        (IN_FLIGHT, 2),
+    ]
+
+
+def test_a_split_that_fails_midway_changes_nothing(ledger: Ledger, db_path: Path) -> None:
+    first, _ = in_flight_batches(ledger, 2, 4)
+    before = emails_of(ledger, first)
+    raw = sqlite3.connect(db_path, isolation_level=None)
+    raw.execute(
+        "CREATE TRIGGER full_disk BEFORE INSERT ON batch_recipients"
+        " BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END"
+    )
+    raw.close()
+
+    with pytest.raises(LedgerError, match="disk is full"):
+        ledger.settle(first.id, ACCEPTED, T0, only={before[0]})
+
+    assert [(b.state, b.size) for b in ledger.batches("2026-03-09")] == [(IN_FLIGHT, 4)] * 2
+    assert emails_of(ledger, ledger.batches("2026-03-09")[0]) == before
 
 
 # --- history -------------------------------------------------------------------------
