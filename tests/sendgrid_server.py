@@ -363,8 +363,9 @@ class Fault:
     """What to do with one incoming request instead of (or on top of) answering it.
 
     ``kind``: ``fail`` (answer ``status`` with an error, not recorded), ``slow`` or
-    ``hang`` (validate, record, answer after ``seconds``), ``drop`` (read the request,
-    close the connection without an answer, not recorded).
+    ``hang`` (validate, record, answer after ``seconds``; a hang with ``take`` records
+    only the first ``take`` personalizations), ``drop`` (read the request, close the
+    connection without an answer, not recorded).
     """
 
     kind: str
@@ -373,6 +374,7 @@ class Fault:
     message: str = ""
     field: str | None = None
     reset_at: float | None = None
+    take: int | None = None
 
 
 _DEFAULT_MESSAGES = {
@@ -489,10 +491,12 @@ class SendGridServer(ThreadingHTTPServer):
         """Accept and record the next request, answering after ``seconds``."""
         self._queue(Fault("slow", seconds=seconds))
 
-    def hang_next(self, seconds: float = 5.0) -> None:
+    def hang_next(self, seconds: float = 5.0, *, take: int | None = None) -> None:
         """Accept and record the next request but answer only after ``seconds`` (past the
-        client's read timeout): delivered, yet the client cannot know it."""
-        self._queue(Fault("hang", seconds=seconds))
+        client's read timeout): delivered, yet the client cannot know it. With ``take``,
+        only its first ``take`` recipients are recorded: a batch that arrived in part, as
+        an activity log showing some of its readers and not the others would say."""
+        self._queue(Fault("hang", seconds=seconds, take=take))
 
     def drop_next(self) -> None:
         """Read the next request, then close the connection without answering or recording."""
@@ -599,6 +603,8 @@ class _Handler(BaseHTTPRequestHandler):
         if errors:
             self._answer(status, _errors(errors))
             return
+        if fault is not None and fault.take is not None:
+            body = {**body, "personalizations": body["personalizations"][: fault.take]}
         request = server._record(body, self.headers)
         if fault is not None:
             server._stopping.wait(fault.seconds)
@@ -680,7 +686,8 @@ def _apply_fault_spec(server: SendGridServer, spec: dict[str, Any]) -> None:
             field=spec.get("field"),
         )
     elif kind in ("slow", "hang"):
-        server._queue(Fault(kind, seconds=float(spec["seconds"])))
+        take = None if spec.get("take") is None else int(spec["take"])
+        server._queue(Fault(kind, seconds=float(spec["seconds"]), take=take))
     elif kind == "drop":
         server.drop_next()
     else:
