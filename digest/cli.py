@@ -29,12 +29,13 @@ from rich.console import Console
 from . import __version__
 from .commands.common import Context, describe_skipped, message_id_domain, utc_now
 from .config import find_config, load_settings
-from .errors import DigestError, NothingToSend, StandDown
+from .errors import BatchUncertain, DigestError, NothingToSend, StandDown
 from .models import is_edition_key
 from .subscribers import check_subscribers
 
 if TYPE_CHECKING:
     from .commands.send import SendOutcome
+    from .commands.settle import Settle
 
 Command = TypeVar("Command", bound=Callable[..., Any])
 
@@ -111,6 +112,9 @@ def _edition_option(_ctx: click.Context, _param: click.Parameter, key: str | Non
 
 
 NOW_OPTION = click.option("--now", metavar="ISO8601", help="Fix the clock, e.g. 2026-03-09T09:00.")
+# What --resend-uncertain and --accept-uncertain hold when given without a FILE: not a
+# name a shell can pass, so an empty "$FILE" is an error, never "every uncertain reader".
+EVERY_UNCERTAIN = "\0every"
 
 
 @cli.command(name="build")
@@ -147,12 +151,30 @@ def build_command(options: Globals, out_dir: Path, now: str | None) -> None:
     help="The edition to send or resume (default: today's date).",
 )
 @click.option(
-    "--resend-uncertain", is_flag=True, help="Send again batches left in flight by a crash."
+    "--resend-uncertain",
+    metavar="[FILE]",
+    is_flag=False,
+    flag_value=EVERY_UNCERTAIN,
+    help="Send again the recipients of batches left uncertain (in flight when a run stopped"
+    " or timed out); with FILE, only the addresses it lists (one a line, or a CSV with an"
+    " email column); the others stay uncertain.",
 )
 @click.option(
     "--accept-uncertain",
-    is_flag=True,
-    help="Record batches left in flight by a crash as delivered (the provider's log shows them).",
+    metavar="[FILE]",
+    is_flag=False,
+    flag_value=EVERY_UNCERTAIN,
+    help="Record the recipients of uncertain batches as delivered, as the provider's activity"
+    " log shows; with FILE (e.g. the log's CSV export), only those it lists.",
+)
+@click.option(
+    "--batch",
+    "batches",
+    type=click.IntRange(min=1),
+    multiple=True,
+    metavar="N",
+    help="With --edition and one of the two above: settle only uncertain batch N, as the"
+    " warnings and `digest history` number it (repeatable).",
 )
 @NOW_OPTION
 @click.pass_obj
@@ -163,16 +185,20 @@ def send_command(
     to: tuple[str, ...],
     yes: bool,
     edition: str | None,
-    resend_uncertain: bool,
-    accept_uncertain: bool,
+    resend_uncertain: str | None,
+    accept_uncertain: str | None,
+    batches: tuple[int, ...],
     now: str | None,
 ) -> None:
     """Send the next edition to every active subscriber."""
     from .commands.backends import make_backend
     from .commands.send import SendOptions, check_ready, send_edition
 
-    if resend_uncertain and accept_uncertain:
-        raise click.UsageError("--resend-uncertain and --accept-uncertain contradict each other")
+    settle = _settle_option(resend_uncertain, accept_uncertain, batches, edition)
+    if settle is not None and (dry_run or to):
+        raise click.UsageError(
+            f"{settle.option} settles an edition's send, not a test (--to) or a --dry-run"
+        )
 
     ctx = options.context(now)
     settings = ctx.settings
@@ -210,8 +236,7 @@ def send_command(
         send_options = SendOptions(
             edition=edition,
             yes=yes,
-            resend_uncertain=resend_uncertain,
-            accept_uncertain=accept_uncertain,
+            settle=settle,
             interactive=sys.stdin.isatty(),
         )
         outcome = send_edition(ctx, send_options, backend, confirm=click.confirm)
@@ -220,9 +245,32 @@ def send_command(
     _summarize(ctx, outcome)
 
 
+def _settle_option(
+    resend: str | None, accept: str | None, batches: tuple[int, ...], edition: str | None
+) -> Settle | None:
+    """What --resend-uncertain, --accept-uncertain and --batch ask, checked together."""
+    from .commands.settle import ACCEPT, RESEND, Settle
+
+    if resend is not None and accept is not None:
+        raise click.UsageError("--resend-uncertain and --accept-uncertain contradict each other")
+    if resend is None and accept is None:
+        if batches:
+            raise click.UsageError("--batch goes with --resend-uncertain or --accept-uncertain")
+        return None
+    action, given = (RESEND, resend) if resend is not None else (ACCEPT, accept)
+    if batches and edition is None:
+        raise click.UsageError("--batch needs --edition KEY: batches are numbered per edition")
+    if not given:
+        raise click.BadParameter("the file name is empty", param_hint=f"--{action}-uncertain")
+    listed = None if given == EVERY_UNCERTAIN else Path(given)
+    return Settle(action, batches, listed)
+
+
 def _summarize(ctx: Context, outcome: SendOutcome) -> None:
+    again = f" ({outcome.resent} of them again)" if outcome.resent else ""
+    recorded = f"recorded as delivered {outcome.recorded}; " if outcome.recorded else ""
     ctx.say(
-        f"Edition {outcome.key}: sent to {outcome.accepted}; "
+        f"Edition {outcome.key}: sent to {outcome.accepted}{again}; {recorded}"
         f"skipped {describe_skipped(outcome.skipped) or 'none'}; "
         f"failed {outcome.failed}; refused {outcome.rejected}; uncertain {outcome.uncertain}."
     )
@@ -234,14 +282,26 @@ def _summarize(ctx: Context, outcome: SendOutcome) -> None:
             f"stopped by {outcome.stopped_by}: {outcome.pending} recipients not sent yet",
             f"run `digest send --edition {outcome.key}` to resume",
         )
-    if outcome.stopped_on is not None:
-        raise outcome.stopped_on
-    listed = f" (listed in {outcome.uncertain_listing})" if outcome.uncertain_listing else ""
-    raise DigestError(
-        f"edition {outcome.key} is not complete: {outcome.pending} pending, "
-        f"{outcome.uncertain} uncertain{listed}",
-        f"see the warnings above, then run `digest send --edition {outcome.key}` again",
-    )
+    stopped = outcome.stopped_on
+    if stopped is not None and not (isinstance(stopped, BatchUncertain) and outcome.uncertain):
+        raise stopped
+    raise _incomplete(outcome, stopped)
+
+
+def _incomplete(outcome: SendOutcome, cause: DigestError | None) -> DigestError:
+    """The edition is not complete: what is left, and the commands that finish it."""
+    from .commands.settle import how_to_settle, named
+
+    key, numbers = outcome.key, outcome.uncertain_batches
+    said = f"{cause.message}; " if cause is not None else ""
+    said += f"edition {key} is not complete: {outcome.pending} pending"
+    if not numbers:
+        return DigestError(
+            said, f"see the warnings above, then run `digest send --edition {key}` again"
+        )
+    listed = f", listed in {outcome.uncertain_listing}" if outcome.uncertain_listing else ""
+    said += f", {outcome.uncertain} uncertain ({named(numbers)}{listed})"
+    return DigestError(said, how_to_settle(key, numbers))
 
 
 @cli.command(name="history")
@@ -252,6 +312,30 @@ def history_command(options: Globals) -> None:
     from .commands.history import show_history
 
     show_history(options.context())
+
+
+@cli.group(name="ledger")
+def ledger_group() -> None:
+    """Work with the ledger, .digest/state.db: what was sent, to whom."""
+
+
+@ledger_group.command(name="backup")
+@click.argument("file", type=click.Path(path_type=Path))
+@click.pass_obj
+@reports_errors
+def ledger_backup(options: Globals, file: Path) -> None:
+    """Copy the ledger to FILE, safe during a send.
+
+    The copy is consistent (SQLite's backup API), written under a temporary name and
+    renamed, and is one file that opens as a ledger: for recipes that carry one file.
+    """
+    from .commands.ledger import backup_ledger
+
+    ctx = options.context()
+    done = backup_ledger(ctx, file)
+    ctx.say(
+        f"Copied {done.source} to {done.target}: {done.editions} edition(s), {done.size} bytes."
+    )
 
 
 @cli.command(name="init")

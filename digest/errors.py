@@ -121,4 +121,11 @@ class RecipientRefused(BatchFailed):
 class BatchUncertain(DeliveryError):
     """A request went out and no answer came: the provider may or may not have taken it."""
 
-    hint = "check the provider's activity log, then rerun with --resend-uncertain if it did not"
+    hint = "check the provider's activity log before sending it again"
+
+
+class SettleError(DigestError):
+    """Uncertain batches cannot be settled as asked: no such uncertain batch, or a file of
+    addresses that cannot be read."""
+
+    hint = "`digest history` lists each edition's uncertain batches"

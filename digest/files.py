@@ -77,7 +77,7 @@ def replace_together(files: Mapping[Path, bytes]) -> None:
         if backup is not None:
             backup.unlink(missing_ok=True)
     for folder in {target.parent for target in files}:
-        _sync_folder(folder)
+        sync_folder(folder)
 
 
 def _keep(target: Path) -> Path | None:
@@ -106,7 +106,7 @@ def _restore(kept: Mapping[Path, Path | None]) -> None:
                 backup.unlink(missing_ok=True)
 
 
-def _sync_folder(folder: Path) -> None:
+def sync_folder(folder: Path) -> None:
     """Flush a folder's entries (the renames) to disk, where the system allows it."""
     with contextlib.suppress(OSError):
         handle = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)

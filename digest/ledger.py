@@ -16,6 +16,12 @@ Setup (creating the file, switching to WAL, migrating) runs under an exclusive
 ``flock`` on a sibling lock file, so processes opening a fresh folder at once all
 succeed. ``send_lock`` is a second, per-edition ``flock`` held for a whole send, and
 ``start_lock`` a third, held while any edition starts.
+
+The file must never vanish quietly: a new ledger is made whole under a temporary name
+and renamed into place, so that an existing ``state.db`` that is empty, not SQLite or
+without digest's tables is damage to report, never a reason to start afresh (which
+would send every edition again). Closing copies the write-ahead log into ``state.db``,
+so that the file alone holds everything committed.
 """
 
 from __future__ import annotations
@@ -26,6 +32,7 @@ import itertools
 import json
 import os
 import sqlite3
+import tempfile
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -35,6 +42,7 @@ from types import TracebackType
 from typing import Self
 
 from .errors import LedgerError, StandDown
+from .files import replace_together, sync_folder
 from .models import Subscriber, is_edition_key
 
 PENDING = "pending"
@@ -63,6 +71,16 @@ _TRANSITIONS: Mapping[str, tuple[str, ...]] = {
 }
 
 BUSY_TIMEOUT_SECONDS = 30.0
+
+# The first 16 bytes of every SQLite database file.
+SQLITE_HEADER = b"SQLite format 3\x00"
+# Tables every schema version has: a database without them is not a digest ledger.
+CORE_TABLES = frozenset({"editions", "edition_posts", "batches", "tests"})
+_DAMAGED_HINT = (
+    "restore it from a backup (`digest ledger backup` makes one); only if no edition was"
+    " ever sent from this folder, move it away to start a new ledger, as digest then"
+    " knows of nothing sent and would send an edition again"
+)
 
 # Send-lock descriptors this process holds. A forked child closes its copies at once,
 # so that a child outliving its parent (kill -9) never keeps an edition locked.
@@ -216,6 +234,11 @@ class Batch:
     error: str | None
     updated_at: datetime
 
+    @property
+    def number(self) -> int:
+        """How users see the batch: its place in the edition, from 1 (``--batch N``)."""
+        return self.seq + 1
+
 
 @dataclass(frozen=True)
 class AudienceCounts:
@@ -239,9 +262,9 @@ class HistoryRow:
     """A line of ``digest history``: an edition (``kind == "edition"``) or a test send.
 
     For an edition, ``status`` is "sending" or "sent" and the counts are recipients;
-    ``uncertain`` counts recipients of batches left in flight. For a test, ``started_at``
-    is when it was sent, ``status`` is "accepted" or "failed" and ``addresses`` lists
-    its recipients.
+    ``uncertain`` counts recipients of batches left in flight, ``uncertain_batches``
+    numbers those batches (``Batch.number``). For a test, ``started_at`` is when it was
+    sent, ``status`` is "accepted" or "failed" and ``addresses`` lists its recipients.
     """
 
     kind: str
@@ -258,6 +281,7 @@ class HistoryRow:
     finished_at: datetime | None = None
     addresses: tuple[str, ...] = ()
     message_id: str = ""
+    uncertain_batches: tuple[int, ...] = ()
 
     @property
     def pending(self) -> int:
@@ -274,11 +298,18 @@ class Ledger:
 
     @classmethod
     def open(cls, path: Path) -> Ledger:
-        """Open (creating and migrating if needed) the ledger at ``path``, ready to use."""
+        """Open (creating and migrating if needed) the ledger at ``path``, ready to use.
+
+        Only a missing file is created; one that is there but is not a ledger is refused.
+        """
         path = Path(path)
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             with _flocked(path.with_suffix(".lock")):
+                if os.path.lexists(path):
+                    _check_file(path)
+                else:
+                    _create(path)
                 connection = _connect(path)
                 try:
                     _set_up(connection, path)
@@ -297,7 +328,17 @@ class Ledger:
         return cls(path, connection)
 
     def close(self) -> None:
-        """Close the database connection; the ledger is not used after this."""
+        """Close the database connection; the ledger is not used after this.
+
+        First the write-ahead log is copied into ``state.db`` (a passive checkpoint:
+        it neither waits for nor holds up another process using the ledger), so that
+        ``state.db`` alone holds every commit, even while another process has the
+        ledger open. The last connection to close also empties and removes the log
+        (SQLite does that itself). A checkpoint that fails loses nothing: the log
+        keeps what it has not copied.
+        """
+        with contextlib.suppress(sqlite3.Error):
+            self._db.execute("PRAGMA wal_checkpoint(PASSIVE)")
         self._db.close()
 
     def __enter__(self) -> Self:
@@ -310,6 +351,47 @@ class Ledger:
         tb: TracebackType | None,
     ) -> None:
         self.close()
+
+    def backup(self, target: Path) -> int:
+        """Write a consistent copy of the ledger to ``target`` with SQLite's backup API;
+        returns how many editions it holds.
+
+        The copy is one read snapshot, taken in one step: a send writing meanwhile neither
+        waits for it nor shows half in it. It is written under a temporary name in
+        ``target``'s folder and renamed into place, so ``target`` is never half-written,
+        and it is one self-contained file (a rollback journal, not WAL), to carry alone.
+        """
+        target = Path(target)
+        _check_backup_target(self.path, target)
+        try:
+            handle, name = tempfile.mkstemp(
+                dir=target.parent, prefix=f".{target.name}.", suffix=".tmp"
+            )
+            os.close(handle)
+            temporary = Path(name)
+            try:
+                editions = self._copy_to(temporary)
+                temporary.replace(target)
+            except BaseException:
+                temporary.unlink(missing_ok=True)
+                raise
+        except OSError as exc:
+            reason = exc.strerror or exc
+            raise LedgerError(f"cannot back up the ledger to {target}: {reason}") from exc
+        except sqlite3.Error as exc:
+            raise LedgerError(f"cannot back up the ledger to {target}: {exc}") from exc
+        sync_folder(target.parent)
+        return editions
+
+    def _copy_to(self, path: Path) -> int:
+        copy = sqlite3.connect(path, isolation_level=None)
+        try:
+            with self._sqlite():
+                self._db.backup(copy)
+            copy.execute("PRAGMA journal_mode = DELETE")
+            return int(copy.execute("SELECT count(*) FROM editions").fetchone()[0])
+        finally:
+            copy.close()
 
     def sent_post_ids(self) -> set[str]:
         """Ids of the posts of every edition whose send has started (sending or sent).
@@ -459,6 +541,67 @@ class Ledger:
             for batch_id in batch_ids:
                 self._mark(batch_id, PENDING)
 
+    def settle(
+        self, batch_id: int, state: str, at: datetime, only: Collection[str] | None = None
+    ) -> int | None:
+        """Settle an uncertain (in flight) batch: its recipients, or only those whose
+        address as stored is in ``only``, become ``state``: accepted (the provider's log
+        shows they got it) or pending (to send them again).
+
+        Settling some of them splits the batch, in one transaction: they move to a new
+        batch of the edition in ``state``, numbered after its last, and the others stay
+        in flight in this one. Each address stays in exactly one batch of its edition.
+        Returns the id of the batch that holds the settled recipients (this one when
+        all are settled), or None if ``only`` names none of them.
+        """
+        if state not in (ACCEPTED, PENDING):
+            raise ValueError(f"an uncertain batch is settled as accepted or pending, not {state}")
+        when = _to_iso(at)
+        with self._sqlite(), self._transaction():
+            row = self._db.execute(
+                "SELECT edition, state FROM batches WHERE id = ?", (batch_id,)
+            ).fetchone()
+            if row is None or row[1] != IN_FLIGHT:
+                raise self._refused_mark(batch_id, state)
+            if only is not None:
+                recipients = unpack_recipients(self.packed_recipients(batch_id))
+                settled = [s for s in recipients if s.email in only]
+                if not settled:
+                    return None
+                if len(settled) < len(recipients):
+                    kept = [s for s in recipients if s.email not in only]
+                    return self._split(batch_id, row[0], kept, settled, state, when)
+            self._mark(batch_id, state, at=when, message_id="" if state == ACCEPTED else None)
+            return batch_id
+
+    def _split(
+        self,
+        batch_id: int,
+        edition: str,
+        kept: list[Subscriber],
+        settled: list[Subscriber],
+        state: str,
+        at: str,
+    ) -> int:
+        """Keep ``kept`` in the batch and move ``settled`` to a new batch in ``state``
+        (inside the caller's transaction)."""
+        self._db.execute("UPDATE batches SET size = ? WHERE id = ?", (len(kept), batch_id))
+        self._db.execute(
+            "UPDATE batch_recipients SET recipients = ? WHERE batch = ?",
+            (pack_recipients(kept), batch_id),
+        )
+        new_id = self._db.execute(
+            "INSERT INTO batches (edition, seq, state, size, message_id, updated_at)"
+            " SELECT ?, max(seq) + 1, ?, ?, ?, ? FROM batches WHERE edition = ?",
+            (edition, state, len(settled), "" if state == ACCEPTED else None, at, edition),
+        ).lastrowid
+        self._db.execute(
+            "INSERT INTO batch_recipients (batch, recipients) VALUES (?, ?)",
+            (new_id, pack_recipients(settled)),
+        )
+        assert new_id is not None
+        return new_id
+
     def _mark(
         self,
         batch_id: int,
@@ -546,7 +689,8 @@ class Ledger:
                    coalesce(sum(CASE b.state WHEN 'accepted' THEN b.size END), 0),
                    coalesce(sum(CASE b.state WHEN 'failed' THEN b.size END), 0),
                    coalesce(sum(CASE b.state WHEN 'in_flight' THEN b.size END), 0),
-                   coalesce(sum(CASE b.state WHEN 'rejected' THEN b.size END), 0)
+                   coalesce(sum(CASE b.state WHEN 'rejected' THEN b.size END), 0),
+                   group_concat(CASE b.state WHEN 'in_flight' THEN b.seq + 1 END)
             FROM editions e LEFT JOIN batches b ON b.edition = e.key
             GROUP BY e.key
             """
@@ -563,6 +707,7 @@ class Ledger:
             failed,
             unsure,
             refused,
+            unsure_numbers,
         ) in rows:
             yield HistoryRow(
                 kind=EDITION,
@@ -577,6 +722,7 @@ class Ledger:
                 failed=failed,
                 uncertain=unsure,
                 refused=refused,
+                uncertain_batches=_numbers(unsure_numbers),
             )
 
     def _test_history(self) -> Iterator[HistoryRow]:
@@ -689,8 +835,90 @@ def _connect(path: Path) -> sqlite3.Connection:
     return connection
 
 
+def ledger_exists(path: Path) -> bool:
+    """Whether a ledger is at ``path``, or should be: the file, or its write-ahead log
+    alone (which ``Ledger.open`` refuses rather than start afresh)."""
+    return os.path.lexists(path) or os.path.lexists(_wal(path))
+
+
+def _wal(path: Path) -> Path:
+    return path.with_name(f"{path.name}-wal")
+
+
+def _check_backup_target(live: Path, target: Path) -> None:
+    """Refuse a backup that would overwrite the live ledger or could not be a file."""
+    where = f"cannot back up the ledger to {target}"
+    if not target.parent.is_dir():
+        raise LedgerError(
+            f"{where}: the folder {target.parent} does not exist",
+            hint="create it first, or name a file in a folder that exists",
+        )
+    if target.is_dir():
+        raise LedgerError(
+            f"{where}: it is a folder", hint="name the file to write, e.g. backups/state.db"
+        )
+    own = (live, _wal(live), live.with_name(f"{live.name}-shm"))
+    if any(_same_file(target, path) for path in own):
+        raise LedgerError(
+            f"{where}: it is the live ledger itself", hint="name a file outside .digest/"
+        )
+    if os.path.lexists(_wal(target)):
+        raise LedgerError(
+            f"{where}: {_wal(target).name} is beside it, so a program has that database open"
+            " (or crashed with it open), and would read the copy wrong",
+            hint="close that program, or back up to another name",
+        )
+
+
+def _same_file(path: Path, other: Path) -> bool:
+    if path.resolve() == other.resolve():
+        return True
+    return path.exists() and other.exists() and path.samefile(other)
+
+
+def _check_file(path: Path) -> None:
+    """Refuse, before SQLite opens it, a file that cannot be a ledger: SQLite would take
+    an empty file for a new database (and delete a write-ahead log beside it)."""
+    with path.open("rb") as handle:
+        header = handle.read(len(SQLITE_HEADER))
+    if not header:
+        kept = f"; keep {_wal(path).name} beside it" if _wal(path).exists() else ""
+        raise LedgerError(
+            f"{path} is empty (0 bytes): the record of what was sent from this folder is"
+            f" gone{kept}",
+            hint=_DAMAGED_HINT,
+        )
+    if header != SQLITE_HEADER:
+        raise LedgerError(
+            f"{path} is not a SQLite database, so not digest's ledger", hint=_DAMAGED_HINT
+        )
+
+
+def _create(path: Path) -> None:
+    """Make a new ledger at ``path`` in one step: built in memory, written under a
+    temporary name beside it and renamed into place, so that a crash never leaves an
+    empty or half-made file that a later run must call damaged."""
+    wal = _wal(path)
+    if os.path.lexists(wal):
+        raise LedgerError(
+            f"{path} is missing, but its write-ahead log {wal.name} is still there: part of"
+            " the record of what was sent may be in it",
+            hint=f"put {path.name} back beside {wal.name} (from where it went, or a backup);"
+            f" only if no edition was ever sent from this folder, move {wal.name} away to"
+            " start a new ledger",
+        )
+    memory = sqlite3.connect(":memory:", isolation_level=None)
+    try:
+        _migrate(memory, 0)
+        image = memory.serialize()
+    finally:
+        memory.close()
+    replace_together({path: image})
+
+
 def _set_up(connection: sqlite3.Connection, path: Path) -> None:
-    """Refuse a newer schema, switch to WAL and apply pending migrations (under the flock)."""
+    """Refuse a newer schema or a database that is not a ledger, switch to WAL and apply
+    pending migrations (under the flock)."""
     version = connection.execute("PRAGMA user_version").fetchone()[0]
     if version > SCHEMA_VERSION:
         raise LedgerError(
@@ -698,12 +926,23 @@ def _set_up(connection: sqlite3.Connection, path: Path) -> None:
             f" {SCHEMA_VERSION})",
             hint="upgrade digest to use this folder",
         )
+    tables = {row[0] for row in connection.execute("SELECT name FROM sqlite_master")}
+    if version == 0 or CORE_TABLES - tables:
+        raise LedgerError(
+            f"{path} is a SQLite database without digest's tables, so not digest's ledger",
+            hint=_DAMAGED_HINT,
+        )
     mode = connection.execute("PRAGMA journal_mode = WAL").fetchone()[0]
     if mode != "wal":
         raise LedgerError(
             f"{path} cannot use write-ahead logging (journal mode stays {mode})",
             hint="keep the newsletter folder on a local disk, not a network share",
         )
+    _migrate(connection, version)
+
+
+def _migrate(connection: sqlite3.Connection, version: int) -> None:
+    """Apply the migrations after schema ``version``, each in its own transaction."""
     for number in range(version, SCHEMA_VERSION):
         migration = MIGRATIONS[number]
         try:
@@ -888,6 +1127,11 @@ def _chunks(items: Iterable[Subscriber], size: int) -> Iterator[list[Subscriber]
     iterator = iter(items)
     while chunk := list(itertools.islice(iterator, size)):
         yield chunk
+
+
+def _numbers(listed: str | None) -> tuple[int, ...]:
+    """The numbers SQLite's group_concat listed (None for none), in order."""
+    return tuple(sorted(int(number) for number in listed.split(","))) if listed else ()
 
 
 def _to_iso(at: datetime) -> str:

@@ -41,6 +41,22 @@ ledger.mark_in_flight(int(sys.argv[2]), datetime.fromisoformat(sys.argv[3]))
 os.kill(os.getpid(), signal.SIGKILL)
 """
 
+# Runs in a child: opens (so creates) a ledger, and dies by SIGKILL at the first audit
+# event named in argv[2] ("sqlite3.connect/handle": a database was just opened;
+# "os.rename": a file is about to be renamed into place).
+OPEN_AND_DIE_AT = """
+import os, signal, sys
+from pathlib import Path
+from digest.ledger import Ledger
+
+def die_at(event, args):
+    if event == sys.argv[2]:
+        os.kill(os.getpid(), signal.SIGKILL)
+
+sys.addaudithook(die_at)
+Ledger.open(Path(sys.argv[1]))
+"""
+
 
 def subscribers(count: int, *, start: int = 0) -> list[Subscriber]:
     """``count`` distinct subscribers, every third with a name and every fifth with fields."""

@@ -22,6 +22,7 @@ from digest.ledger import (
     PENDING,
     SCHEMA_VERSION,
     AudienceCounts,
+    Batch,
     Ledger,
     PackedBatch,
     pack_recipients,
@@ -32,6 +33,7 @@ from digest.models import Subscriber
 from tests.ledger_helpers import (
     HOLD_SEND_LOCK,
     MARK_IN_FLIGHT_THEN_DIE,
+    OPEN_AND_DIE_AT,
     T0,
     freeze,
     open_fresh_ledgers,
@@ -155,12 +157,142 @@ def test_a_half_sent_edition_from_schema_1_resumes_with_the_same_batches(db_path
     raw.close()
 
 
-def test_a_file_that_is_not_a_database_is_a_ledger_error(db_path: Path) -> None:
+def test_a_file_that_is_not_a_database_is_refused_and_left_as_it_is(db_path: Path) -> None:
     db_path.parent.mkdir(parents=True)
-    db_path.write_bytes(b"this is not SQLite, it is a text file someone put here" * 20)
+    text = b"this is not SQLite, it is a text file someone put here" * 20
+    db_path.write_bytes(text)
 
-    with pytest.raises(LedgerError, match=r"cannot open .*state\.db"):
+    with pytest.raises(LedgerError) as refused:
         Ledger.open(db_path)
+
+    assert str(refused.value).startswith(f"{db_path} is not a SQLite database")
+    assert "restore it from a backup" in str(refused.value)
+    assert db_path.read_bytes() == text
+
+
+def test_an_empty_ledger_file_is_refused_never_taken_for_a_new_one(db_path: Path) -> None:
+    # A truncated state.db: SQLite would take it for a new database, and the next send
+    # would mail an edition that went out already to every reader.
+    db_path.parent.mkdir(parents=True)
+    db_path.touch()
+    wal = db_path.with_name("state.db-wal")
+    wal.write_bytes(b"what is left of the log")
+
+    with pytest.raises(LedgerError) as refused:
+        Ledger.open(db_path)
+
+    message = str(refused.value)
+    assert message.startswith(f"{db_path} is empty (0 bytes)")
+    assert "keep state.db-wal beside it" in message
+    assert "move it away to start a new ledger" in message
+    assert db_path.read_bytes() == b""
+    assert wal.read_bytes() == b"what is left of the log", "SQLite would have deleted it"
+
+
+@pytest.mark.parametrize(
+    "schema",
+    [
+        "CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT)",
+        # What state.db alone holds when a ledger's first commits never left its WAL.
+        "PRAGMA journal_mode = WAL",
+        # Digest's version mark without its tables.
+        "PRAGMA user_version = 2",
+    ],
+    ids=["another program's", "header only", "tables gone"],
+)
+def test_a_sqlite_database_without_digests_tables_is_refused(db_path: Path, schema: str) -> None:
+    db_path.parent.mkdir(parents=True)
+    raw = sqlite3.connect(db_path)
+    raw.execute(schema)
+    raw.close()
+    before = db_path.read_bytes()
+
+    with pytest.raises(LedgerError) as refused:
+        Ledger.open(db_path)
+
+    assert str(refused.value).startswith(
+        f"{db_path} is a SQLite database without digest's tables, so not digest's ledger; "
+        "restore it from a backup"
+    )
+    assert db_path.read_bytes() == before
+
+
+def test_a_missing_ledger_beside_its_write_ahead_log_is_refused(db_path: Path) -> None:
+    db_path.parent.mkdir(parents=True)
+    wal = db_path.with_name("state.db-wal")
+    wal.write_bytes(b"frames of editions sent")
+
+    with pytest.raises(LedgerError) as refused:
+        Ledger.open(db_path)
+
+    assert str(refused.value).startswith(
+        f"{db_path} is missing, but its write-ahead log state.db-wal is still there"
+    )
+    assert "put state.db back beside state.db-wal" in str(refused.value)
+    assert not db_path.exists()
+    assert wal.read_bytes() == b"frames of editions sent"
+
+
+def test_a_new_ledger_leaves_no_temporary_file_behind(db_path: Path) -> None:
+    Ledger.open(db_path).close()
+
+    assert sorted(p.name for p in db_path.parent.iterdir()) == ["state.db", "state.lock"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("moment", ["sqlite3.connect/handle", "os.rename"])
+def test_a_crash_while_creating_the_ledger_leaves_none_or_a_whole_one(
+    db_path: Path, moment: str
+) -> None:
+    # Killed as the new database is opened, or just before it is renamed into place:
+    # no empty or half-made state.db that the next run would have to call damaged.
+    child = run_python(OPEN_AND_DIE_AT, str(db_path), moment)
+
+    assert child.wait(timeout=60) == -signal.SIGKILL
+    assert not db_path.exists()
+    with Ledger.open(db_path) as ledger:
+        start(ledger, "2026-03-09", subscribers(3))
+    assert [p.name for p in db_path.parent.iterdir() if p.name.startswith("state.db")] == [
+        "state.db"
+    ]
+
+
+def test_closing_copies_the_log_into_state_db_without_waiting_for_a_writer(
+    db_path: Path, tmp_path: Path
+) -> None:
+    ledger = Ledger.open(db_path)
+    start(ledger, "2026-03-09", subscribers(3))
+    writer = sqlite3.connect(db_path, isolation_level=None)  # another process, mid-write
+    writer.execute("BEGIN IMMEDIATE")
+    writer.execute("DELETE FROM tests")
+    try:
+        began = time.monotonic()
+        ledger.close()
+        assert time.monotonic() - began < 5, "closing waited for the writer"
+        copy = tmp_path / "copy" / "state.db"
+        copy.parent.mkdir()
+        copy.write_bytes(db_path.read_bytes())  # state.db alone, without its -wal
+    finally:
+        writer.execute("ROLLBACK")
+        writer.close()
+    with Ledger.open(copy) as copied:
+        assert copied.edition("2026-03-09") is not None
+        assert len(copied.batches("2026-03-09")) == 2
+
+
+def test_a_backup_never_overwrites_the_live_ledger_under_another_name(
+    ledger: Ledger, db_path: Path, tmp_path: Path
+) -> None:
+    start(ledger, "2026-03-09", subscribers(3))
+    (tmp_path / "linked.db").hardlink_to(db_path)
+    (tmp_path / "symlinked.db").symlink_to(db_path)
+
+    for name in ("linked.db", "symlinked.db"):
+        with pytest.raises(LedgerError, match="it is the live ledger itself"):
+            ledger.backup(tmp_path / name)
+
+    assert ledger.edition("2026-03-09") is not None
+    assert ledger.backup(tmp_path / "copy.db") == 1
 
 
 # --- starting an edition -------------------------------------------------------------
@@ -421,6 +553,97 @@ def test_a_failed_batch_keeps_the_edition_sending(ledger: Ledger) -> None:
     assert ledger.edition("2026-03-09").status == "sending"
     with pytest.raises(LedgerError, match="no edition 2026-01-01"):
         ledger.finish_if_complete("2026-01-01", T0)
+
+
+# --- settling uncertain batches -------------------------------------------------------
+
+
+def in_flight_batches(ledger: Ledger, count: int, size: int) -> list[Batch]:
+    """Edition 2026-03-09 with ``count`` batches of ``size``, all left in flight."""
+    start(ledger, "2026-03-09", subscribers(count * size), batch_size=size)
+    for batch in ledger.batches("2026-03-09"):
+        ledger.mark_in_flight(batch.id, T0)
+    return ledger.batches("2026-03-09")
+
+
+def emails_of(ledger: Ledger, batch: Batch) -> list[str]:
+    return [s.email for s in ledger.batch_recipients(batch.id)]
+
+
+def test_an_uncertain_batch_is_settled_whole_as_accepted_or_pending(ledger: Ledger) -> None:
+    arrived, lost, other = in_flight_batches(ledger, 3, 2)
+
+    assert ledger.settle(arrived.id, ACCEPTED, T0) == arrived.id
+    assert ledger.settle(lost.id, PENDING, T0) == lost.id
+
+    assert states(ledger, "2026-03-09") == [ACCEPTED, PENDING, IN_FLIGHT]
+    [row] = ledger.history()
+    assert (row.accepted, row.uncertain, row.pending, row.uncertain_batches) == (2, 2, 2, (3,))
+    for settled in (arrived, lost):
+        with pytest.raises(LedgerError, match="cannot become"):
+            ledger.settle(settled.id, ACCEPTED, T0)
+    assert [b.number for b in ledger.batches("2026-03-09")] == [1, 2, 3]
+    assert other.number == 3
+
+
+@pytest.mark.parametrize("state", [ACCEPTED, PENDING])
+def test_settling_some_readers_splits_the_batch_and_keeps_each_address_once(
+    ledger: Ledger, state: str
+) -> None:
+    first, second = in_flight_batches(ledger, 2, 4)
+    before = emails_of(ledger, first)
+    listed = {before[0], before[2]}
+
+    moved = ledger.settle(first.id, state, T0 + timedelta(minutes=1), only=listed)
+
+    batches = ledger.batches("2026-03-09")
+    assert [(b.number, b.state, b.size) for b in batches] == [
+        (1, IN_FLIGHT, 2),
+        (2, IN_FLIGHT, 4),
+        (3, state, 2),
+    ]
+    assert moved == batches[2].id
+    assert emails_of(ledger, batches[0]) == [before[1], before[3]]
+    assert emails_of(ledger, batches[2]) == [before[0], before[2]]
+    assert batches[2].updated_at == T0 + timedelta(minutes=1)
+    assert batches[0].updated_at == first.updated_at, "still in flight since then"
+    [field] = [s.fields for s in ledger.batch_recipients(batches[2].id) if s.fields]
+    assert field == {"plan": "pro", "city": "Zürich"}, "names and merge fields move along"
+    everyone = [e for b in batches for e in emails_of(ledger, b)]
+    assert sorted(everyone) == sorted(f"reader{i}@example.com" for i in range(8))
+    [row] = ledger.history()
+    assert (row.recipients, row.uncertain, row.uncertain_batches) == (8, 6, (1, 2))
+    assert (row.accepted, row.pending) == ((2, 0) if state == ACCEPTED else (0, 2))
+    assert second.id == batches[1].id
+
+
+def test_settling_all_or_none_of_a_batchs_readers_does_not_split_it(ledger: Ledger) -> None:
+    first, second = in_flight_batches(ledger, 2, 2)
+
+    assert ledger.settle(first.id, ACCEPTED, T0, only=set(emails_of(ledger, first))) == first.id
+    assert ledger.settle(second.id, PENDING, T0, only={"nobody@example.com"}) is None
+
+    assert [(b.state, b.size) for b in ledger.batches("2026-03-09")] == [
+        (ACCEPTED, 2),
+        (IN_FLIGHT, 2),
+    ]
+
+
+def test_a_split_that_fails_midway_changes_nothing(ledger: Ledger, db_path: Path) -> None:
+    first, _ = in_flight_batches(ledger, 2, 4)
+    before = emails_of(ledger, first)
+    raw = sqlite3.connect(db_path, isolation_level=None)
+    raw.execute(
+        "CREATE TRIGGER full_disk BEFORE INSERT ON batch_recipients"
+        " BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END"
+    )
+    raw.close()
+
+    with pytest.raises(LedgerError, match="disk is full"):
+        ledger.settle(first.id, ACCEPTED, T0, only={before[0]})
+
+    assert [(b.state, b.size) for b in ledger.batches("2026-03-09")] == [(IN_FLIGHT, 4)] * 2
+    assert emails_of(ledger, ledger.batches("2026-03-09")[0]) == before
 
 
 # --- history -------------------------------------------------------------------------

@@ -21,7 +21,7 @@ from ..config import Newsletter, Settings
 from ..deliver import Message
 from ..errors import BatchFailed, ConfigError, NothingToSend, TemplateError
 from ..files import replace_together
-from ..ledger import Ledger
+from ..ledger import Ledger, ledger_exists
 from ..models import Digest, RenderedEmail, is_field_name
 from ..subscribers import COLUMNS as SUBSCRIBER_COLUMNS
 from ..subscribers import merge_columns
@@ -88,7 +88,7 @@ def edition_key(now: datetime, timezone: str) -> str:
 def sent_post_ids(ctx: Context) -> set[str]:
     """Posts of earlier editions; a folder that never sent has no ledger and none."""
     path = ctx.settings.state_dir / "state.db"
-    if not path.exists():
+    if not ledger_exists(path):
         return set()
     with Ledger.open(path) as ledger:
         return ledger.sent_post_ids()

@@ -5,12 +5,15 @@ from __future__ import annotations
 from rich.table import Table
 from rich.text import Text
 
-from ..ledger import HistoryRow, Ledger
+from ..ledger import HistoryRow, Ledger, ledger_exists
 from .common import Context
 
+# "uncertain batches" numbers them as `digest send --batch N` does. It comes after the
+# counts and before the status, so scripts that read a count by its place from the
+# start, or the status as the last column, still find them.
 COLUMNS = (
     "edition", "kind", "when", "subject", "posts", "recipients", "accepted", "refused",
-    "failed", "uncertain", "pending", "status",
+    "failed", "uncertain", "pending", "uncertain batches", "status",
 )  # fmt: skip
 
 
@@ -18,7 +21,7 @@ def show_history(ctx: Context) -> int:
     """Print the ledger's editions and tests: a table on a terminal, tab-separated otherwise."""
     path = ctx.settings.state_dir / "state.db"
     rows: list[list[str]] = []
-    if path.exists():
+    if ledger_exists(path):
         with Ledger.open(path) as ledger:
             rows = [_cells(row) for row in ledger.history()]
     if not rows:
@@ -42,4 +45,5 @@ def _cells(row: HistoryRow) -> list[str]:
         row.pending,
     )  # fmt: skip
     when = row.started_at.strftime("%Y-%m-%d %H:%M UTC")
-    return [row.key, row.kind, when, row.subject, *map(str, counts), row.status]
+    batches = ",".join(map(str, row.uncertain_batches))
+    return [row.key, row.kind, when, row.subject, *map(str, counts), batches, row.status]

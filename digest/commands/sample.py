@@ -15,7 +15,7 @@ from ..addresses import InvalidAddress, normalize
 from ..deliver import Backend, Message
 from ..deliver.outbox import OutboxBackend
 from ..errors import ConfigError
-from ..ledger import Ledger, unpack_recipients, withhold
+from ..ledger import Ledger, ledger_exists, unpack_recipients, withhold
 from ..models import Recipient, RenderedEmail, Subscriber
 from ..personalize import used_tokens
 from ..subscribers import (
@@ -39,7 +39,7 @@ class SampleOutcome:
 def edition_email(ctx: Context, key: str) -> RenderedEmail:
     """The edition's email: as stored when its send has started, else freshly rendered."""
     path = ctx.settings.state_dir / "state.db"
-    if path.exists():
+    if ledger_exists(path):
         with Ledger.open(path) as ledger:
             edition = ledger.edition(key)
         if edition is not None:

@@ -27,10 +27,12 @@ from ..errors import (
     DigestError,
     RecipientRefused,
     SendRefused,
+    SettleError,
     StandDown,
 )
 from ..files import write_atomic
 from ..ledger import (
+    ACCEPTED,
     FAILED,
     IN_FLIGHT,
     PENDING,
@@ -63,6 +65,7 @@ from .common import (
 from .offload import CHUNK, Later, Offloaded
 from .progress import SendProgress
 from .senders import Job, senders
+from .settle import RESEND, Plan, Settle, how_to_settle, named, plan_settlement
 
 Confirm = Callable[[str], bool]
 # How often a send waiting on its workers passes a caught signal on to them.
@@ -73,17 +76,19 @@ STOP_POLL_SECONDS = 0.2
 class SendOptions:
     edition: str | None = None
     yes: bool = False
-    resend_uncertain: bool = False
-    accept_uncertain: bool = False
+    settle: Settle | None = None  # --resend-uncertain or --accept-uncertain, as asked
     interactive: bool = False
 
 
 @dataclass
 class SendOutcome:
-    """What one run did, for the summary: counts of recipients."""
+    """What one run did, for the summary: counts of recipients (``resent``: those of them
+    sent again after an uncertain send, ``recorded``: uncertain ones recorded as delivered)."""
 
     key: str
     accepted: int = 0
+    resent: int = 0
+    recorded: int = 0
     failed: int = 0
     uncertain: int = 0
     rejected: int = 0
@@ -93,6 +98,8 @@ class SendOutcome:
     stopped_on: DigestError | None = None
     complete: bool = False
     uncertain_listing: Path | None = None  # who the uncertain batches went to, if any
+    uncertain_batches: tuple[int, ...] = ()  # their numbers, once the run is over
+    resending: set[int] = field(default_factory=set)  # ids of batches sent again
 
 
 def check_ready(ctx: Context, backend_name: str, *, to_list: bool) -> None:
@@ -153,6 +160,7 @@ def send_edition(
             raise StandDown(f"edition {key} was sent already (finished {edition.finished_at})")
         outcome = SendOutcome(key)
         if edition is None:
+            _refuse_to_settle_unstarted(key, options.settle)
             with ledger.start_lock():
                 if options.edition is None:
                     _refuse_if_another_is_unfinished(ledger, key)
@@ -172,6 +180,16 @@ def send_edition(
             outcome.pending = sum(b.size for b in ledger.batches(key, (PENDING, FAILED)))
             _keep_uncertain_listing(ctx, ledger, key, outcome)
     return outcome
+
+
+def _refuse_to_settle_unstarted(key: str, settle: Settle | None) -> None:
+    """A batch number or a file of addresses names readers of a started edition: never
+    start a new one for them (plain --resend/--accept-uncertain still start one, as ever)."""
+    if settle is not None and (settle.batches or settle.listed):
+        raise SettleError(
+            f"edition {key} has not started, so it has no uncertain readers to settle",
+            "name the edition with --edition KEY; `digest history` lists the uncertain ones",
+        )
 
 
 def _refuse_if_another_is_unfinished(ledger: Ledger, key: str) -> None:
@@ -274,37 +292,90 @@ def _resume(
     confirm: Confirm,
     outcome: SendOutcome,
 ) -> None:
-    """Report, requeue or accept the batches an earlier run left in flight, once the
-    resume is confirmed: a refused or cancelled run leaves them uncertain, as it found them."""
-    uncertain = ledger.batches(edition.key, (IN_FLIGHT,))
-    settled = options.resend_uncertain or options.accept_uncertain
-    if not settled:
-        _report_uncertain(ctx, ledger, edition.key, uncertain, outcome)
-    _confirm_resume(ctx, ledger, edition, options, confirm)
-    if not uncertain:
+    """Report the batches an earlier run left in flight, or settle those the options
+    name, once the resume is confirmed: a refused or cancelled run leaves them uncertain,
+    as it found them. What stays uncertain after settling is reported too."""
+    key = edition.key
+    uncertain = ledger.batches(key, (IN_FLIGHT,))
+    settle = options.settle
+    plan = None if settle is None else plan_settlement(ledger, key, uncertain, settle)
+    if plan is None:
+        _report_uncertain(ctx, ledger, key, uncertain, outcome)
+    else:
+        _warn_unlisted(ctx, key, plan)
+    _confirm_resume(ctx, ledger, edition, options, confirm, plan)
+    if plan is not None:
+        _settle(ctx, ledger, plan, outcome)
+        _report_uncertain(ctx, ledger, key, ledger.batches(key, (IN_FLIGHT,)), outcome)
+
+
+def _warn_unlisted(ctx: Context, key: str, plan: Plan) -> None:
+    """Addresses of the file that are no uncertain reader: named, and never sent to."""
+    if not plan.unknown:
         return
-    if options.resend_uncertain:
-        ledger.mark_pending([batch.id for batch in uncertain])
-        ctx.say(f"Sending {len(uncertain)} uncertain batch(es) again, as --resend-uncertain asks.")
-    elif options.accept_uncertain:
-        for batch in uncertain:
-            ledger.mark_accepted(batch.id, "", ctx.clock())
-        recipients = sum(batch.size for batch in uncertain)
+    scope = f" in {named(plan.settle.batches)}" if plan.settle.batches else ""
+    more = " ..." if plan.unknown > len(plan.unknown_shown) else ""
+    ctx.warn(
+        f"{plan.unknown} address(es) in {plan.settle.listed} are not uncertain recipients of"
+        f" edition {key}{scope}: {', '.join(plan.unknown_shown)}{more}; they are left as"
+        " they are and sent nothing"
+    )
+
+
+def _settle(ctx: Context, ledger: Ledger, plan: Plan, outcome: SendOutcome) -> None:
+    """Send again, or record as delivered, the uncertain readers the plan names: one
+    transaction a batch, splitting a batch whose readers are settled in part."""
+    option = plan.settle.option
+    if not plan.readers:
+        if plan.settle.listed is not None:
+            ctx.say(f"No uncertain recipient is listed in {plan.settle.listed}: none settled.")
+        return
+    resend = plan.settle.action == RESEND
+    at = ctx.clock()
+    for batch_id, only in plan.moves.items():
+        settled = ledger.settle(batch_id, PENDING if resend else ACCEPTED, at, only)
+        if resend and settled is not None:
+            outcome.resending.add(settled)
+    if resend:
         ctx.say(
-            f"Recorded {len(uncertain)} uncertain batch(es), {recipients} recipients, as "
-            "delivered, as --accept-uncertain says."
+            f"Sending {plan.readers} uncertain recipients ({plan.where}) again, as {option} asks."
+        )
+    else:
+        outcome.recorded += plan.readers
+        ctx.say(
+            f"Recorded {plan.readers} uncertain recipients ({plan.where}) as delivered, as"
+            f" {option} says."
         )
 
 
 def _confirm_resume(
-    ctx: Context, ledger: Ledger, edition: Edition, options: SendOptions, confirm: Confirm
+    ctx: Context,
+    ledger: Ledger,
+    edition: Edition,
+    options: SendOptions,
+    confirm: Confirm,
+    plan: Plan | None,
 ) -> None:
-    left = sum(b.size for b in ledger.batches(edition.key, (PENDING, FAILED)))
-    if options.resend_uncertain:
-        left += sum(b.size for b in ledger.batches(edition.key, (IN_FLIGHT,)))
-    ctx.say(f"Resuming edition {edition.key} ({edition.subject!r}): {left} recipients to go.")
-    if not options.yes and left:
-        _ask(options, confirm, f"Resume edition {edition.key} for {left} recipients?")
+    """Say what the resume will do, and ask (unless --yes): exactly how many readers it
+    sends to, how many of them again, and how many it records as delivered."""
+    key = edition.key
+    resend = plan.readers if plan is not None and plan.settle.action == RESEND else 0
+    accept = plan.readers if plan is not None and not resend else 0
+    where = plan.where if plan is not None else ""
+    left = sum(b.size for b in ledger.batches(key, (PENDING, FAILED))) + resend
+    said = f"Resuming edition {key} ({edition.subject!r}): {left} recipients to go"
+    if resend:
+        said += f", {resend} of them uncertain ones sent again ({where})"
+    if accept:
+        said += f"; {accept} uncertain recipients ({where}) to record as delivered"
+    ctx.say(f"{said}.")
+    asks = []
+    if left:
+        asks.append(f"send to {left} recipients" + (f", {resend} of them again" if resend else ""))
+    if accept:
+        asks.append(f"record {accept} uncertain recipients as delivered")
+    if asks and not options.yes:
+        _ask(options, confirm, f"Resume edition {key}: {' and '.join(asks)}?")
 
 
 def _ask(options: SendOptions, confirm: Confirm, question: str) -> None:
@@ -408,28 +479,38 @@ def _stored_email(edition: Edition) -> RenderedEmail:
 def _report_uncertain(
     ctx: Context, ledger: Ledger, key: str, uncertain: list[Batch], outcome: SendOutcome
 ) -> None:
-    """Batches left in flight by a crash: name their recipients; they are not sent again."""
+    """Batches left in flight by a crash: name them and their recipients, and the
+    commands that settle them; they are not sent again."""
     if not uncertain:
         return
     listing, addresses = _list_uncertain(ctx, ledger, key, uncertain)
     outcome.uncertain += len(addresses)
+    numbers = [batch.number for batch in uncertain]
+    were = "was" if len(numbers) == 1 else "were"
+    how = how_to_settle(key, numbers)
     ctx.warn(
-        f"{len(uncertain)} batch(es), {len(addresses)} recipients, were in flight when an earlier "
-        f"run stopped: the provider may have delivered them. Not sent again. Recipients: "
-        f"{', '.join(addresses[:10])}{' ...' if len(addresses) > 10 else ''} (all in {listing}). "
-        "Check the provider's activity log, then rerun with --resend-uncertain if they were "
-        "not, or --accept-uncertain if they were."
+        f"{named(numbers)} of edition {key}, {len(addresses)} recipients, {were} in flight when"
+        " an earlier run stopped: the provider may have delivered them. Not sent again."
+        f" Recipients: {', '.join(addresses[:10])}{' ...' if len(addresses) > 10 else ''}"
+        f" (all in {listing}, by batch). {how[0].upper()}{how[1:]}."
     )
 
 
 def _list_uncertain(
     ctx: Context, ledger: Ledger, key: str, uncertain: list[Batch]
 ) -> tuple[Path, list[str]]:
-    """Write the recipients of the uncertain batches, one address a line, to
-    .digest/uncertain-KEY.txt, to check against the provider's activity log."""
-    addresses = [s.email for batch in uncertain for s in ledger.batch_recipients(batch.id)]
+    """Write the recipients of the uncertain batches, one address a line under a
+    ``# batch N`` line for each batch, to .digest/uncertain-KEY.txt, to check against the
+    provider's activity log (and to give, trimmed, to --accept-uncertain FILE)."""
+    lines = [f"# Edition {key}: recipients of batches left uncertain, by batch\n"]
+    addresses = []
+    for batch in uncertain:
+        batch_addresses = [s.email for s in ledger.batch_recipients(batch.id)]
+        lines.append(f"# batch {batch.number}: {len(batch_addresses)} recipients\n")
+        lines += (f"{address}\n" for address in batch_addresses)
+        addresses += batch_addresses
     listing = _uncertain_listing(ctx, key)
-    write_atomic(listing, "".join(f"{address}\n" for address in addresses).encode("utf-8"))
+    write_atomic(listing, "".join(lines).encode("utf-8"))
     return listing, addresses
 
 
@@ -437,6 +518,7 @@ def _keep_uncertain_listing(ctx: Context, ledger: Ledger, key: str, outcome: Sen
     """List the recipients of the batches still uncertain, or remove a settled list. A
     list that cannot be written is a warning: it must not hide how the send went."""
     uncertain = ledger.batches(key, (IN_FLIGHT,))
+    outcome.uncertain_batches = tuple(batch.number for batch in uncertain)
     try:
         if uncertain:
             outcome.uncertain_listing, _ = _list_uncertain(ctx, ledger, key, uncertain)
@@ -529,7 +611,7 @@ def _record(
         message_id = future.result()
     except BatchUncertain as problem:
         outcome.uncertain += batch.size
-        ctx.warn(f"batch {batch.seq}: {problem}")
+        ctx.warn(f"batch {batch.number}: {problem.message}; it stays uncertain")
     except BrokenExecutor as broken:  # a worker died, maybe after posting: stays in flight
         outcome.uncertain += batch.size
         if outcome.stopped_on is None:
@@ -549,6 +631,8 @@ def _record(
     else:
         ledger.mark_accepted(batch.id, message_id, ctx.clock())
         outcome.accepted += batch.size
+        if batch.id in outcome.resending:
+            outcome.resent += batch.size
     return None
 
 

@@ -1,5 +1,5 @@
-"""Fixtures for command tests: a newsletter folder made by `digest init`, a CLI runner, and a
-local SendGrid stand-in that accepts ``API_KEY``."""
+"""Fixtures for command tests: a newsletter folder made by `digest init`, a CLI runner, a
+local SendGrid stand-in that accepts ``API_KEY``, and the folder ready to send to it."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from tests.sendgrid_server import SendGridServer, start_server
 
 NOW = "2026-11-27T09:00:00-08:00"
 API_KEY = "SG.command-test-key-never-printed"
+SECRET = "unsubscribe-secret-never-printed"
 
 
 @dataclass
@@ -55,3 +56,15 @@ def server() -> Iterator[SendGridServer]:
     server, _ = start_server(api_key=API_KEY)
     yield server
     server.stop()
+
+
+@pytest.fixture
+def ready(folder: Folder, server: SendGridServer) -> Folder:
+    """The example folder pointed at the local server, with its secrets set."""
+    folder.env.update(
+        SENDGRID_API_KEY=API_KEY,
+        DIGEST_UNSUBSCRIBE_SECRET=SECRET,
+        DIGEST_SENDGRID_HOST=server.url,
+        DIGEST_SENDGRID_TIMEOUT="5",
+    )
+    return folder

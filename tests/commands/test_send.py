@@ -19,24 +19,11 @@ from click.testing import Result
 
 from digest.errors import LedgerError
 from digest.ledger import Ledger
-from tests.commands.conftest import API_KEY, NOW, Folder
+from tests.commands.conftest import API_KEY, NOW, SECRET, Folder
 from tests.commands.test_offload import CtrlCAtFork
 from tests.sendgrid_server import SendGridServer
 
-SECRET = "unsubscribe-secret-never-printed"
 REPO = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture
-def ready(folder: Folder, server: SendGridServer) -> Folder:
-    """The example folder pointed at the local server, with its secrets set."""
-    folder.env.update(
-        SENDGRID_API_KEY=API_KEY,
-        DIGEST_UNSUBSCRIBE_SECRET=SECRET,
-        DIGEST_SENDGRID_HOST=server.url,
-        DIGEST_SENDGRID_TIMEOUT="5",
-    )
-    return folder
 
 
 def active_readers(folder: Folder) -> list[str]:
@@ -57,6 +44,11 @@ def write_readers(folder: Folder, count: int, *, extra: str = "") -> list[str]:
 
 def send(folder: Folder, *args: str) -> Result:
     return folder.run("send", "--yes", "--now", NOW, *args)
+
+
+def listed(listing: Path) -> list[str]:
+    """The addresses in a list of uncertain readers, without its `# batch N` lines."""
+    return [line for line in listing.read_text().splitlines() if not line.startswith("#")]
 
 
 def test_the_example_goes_to_each_active_reader_once(ready: Folder, server: SendGridServer) -> None:
@@ -151,13 +143,13 @@ def test_a_read_timeout_is_uncertain_and_resent_only_when_asked(
     assert first.exit_code == 1
     assert "uncertain 1000" in first.stdout
     listing = ready.path / ".digest" / "uncertain-2026-11-27.txt"
-    assert f"1000 uncertain (listed in {listing})" in first.stderr
-    assert listing.read_text().split() == emails[:1000], "listed by the run that left them"
+    assert f"1000 uncertain (batch 1, listed in {listing})" in first.stderr
+    assert listed(listing) == emails[:1000], "listed by the run that left them"
     assert Counter(server.accepted_recipients()) == Counter(emails), "the hung batch arrived"
     second = send(ready)
     assert second.exit_code == 1
     assert "in flight when an earlier run stopped" in second.stderr
-    assert listing.read_text().split() == emails[:1000]
+    assert listed(listing) == emails[:1000]
     assert Counter(server.accepted_recipients()) == Counter(emails), "not sent twice"
     third = send(ready, "--resend-uncertain")
     assert third.exit_code == 0, third.output
@@ -381,7 +373,7 @@ def test_kill_9_mid_send_then_a_rerun_delivers_everyone_once(
     assert rerun.exit_code == 1, "uncertain batches leave the edition incomplete"
     assert "in flight when an earlier run stopped" in rerun.stderr
     listing = ready.path / ".digest" / "uncertain-2026-11-27.txt"
-    assert sorted(listing.read_text().split()) == sorted(emails[first:last])
+    assert sorted(listed(listing)) == sorted(emails[first:last])
     assert Counter(server.accepted_recipients()) == Counter(emails), "everyone exactly once"
 
 
@@ -419,7 +411,7 @@ def test_a_worker_that_dies_leaves_its_batch_uncertain_and_says_so_in_one_line(
     rerun = send(ready)
     assert rerun.exit_code == 1
     listing = ready.path / ".digest" / "uncertain-2026-11-27.txt"
-    assert sorted(listing.read_text().split()) == sorted(emails[:2000])
+    assert sorted(listed(listing)) == sorted(emails[:2000])
     assert Counter(server.accepted_recipients()) == Counter(emails), "everyone exactly once"
 
 
@@ -566,7 +558,8 @@ def test_uncertain_batches_the_provider_delivered_can_be_recorded_as_delivered(
     assert both.exit_code == 2
     accepted = send(ready, "--accept-uncertain")
     assert accepted.exit_code == 0, accepted.output
-    assert "Recorded 1 uncertain batch(es), 10 recipients, as delivered" in accepted.stdout
+    assert "Recorded 10 uncertain recipients (batch 1) as delivered" in accepted.stdout
+    assert "recorded as delivered 10;" in accepted.stdout
     assert "is complete" in accepted.stdout
     assert Counter(server.accepted_recipients()) == Counter(emails), "nothing sent twice"
     assert "was sent already" in send(ready).output

@@ -16,8 +16,11 @@ from tests.sendgrid_server import SendGridServer
 REPO = Path(__file__).resolve().parents[2]
 
 
-def run_on_terminal(folder: Folder, server: SendGridServer, answer: str) -> tuple[int, str]:
-    """Run `digest send` with a pty as its terminal, answer the prompt, return (code, screen)."""
+def run_on_terminal(
+    folder: Folder, server: SendGridServer, answer: str, *args: str
+) -> tuple[int, str]:
+    """Run `digest send [args]` with a pty as its terminal, answer the prompt, return (code,
+    screen)."""
     env = {
         **os.environ,
         **folder.env,
@@ -30,7 +33,7 @@ def run_on_terminal(folder: Folder, server: SendGridServer, answer: str) -> tupl
     }
     leader, follower = pty.openpty()
     process = subprocess.Popen(
-        [sys.executable, "-m", "digest", "send", "--now", NOW],
+        [sys.executable, "-m", "digest", "send", "--now", NOW, *args],
         cwd=folder.path,
         env=env,
         stdin=follower,

@@ -26,7 +26,9 @@ class Fault:
     """What to do with one incoming request instead of (or on top of) answering it.
 
     ``kind``: ``fail`` (answer ``status`` with an error; a mail send is not recorded),
-    ``slow`` or ``hang`` (judge and record as usual, answer after ``seconds``), ``drop``
+    ``slow`` or ``hang`` (judge and record as usual, answer after ``seconds``; a mail-send
+    ``hang`` with ``take`` records only its first ``take`` personalizations: a batch that
+    arrived in part, as an activity log showing some of its readers would say), ``drop``
     (read the request, close the connection without an answer). ``path``: only a
     request to that path (``/v3/suppression/bounces``, no query) takes it; None: the
     next request to any path.
@@ -39,6 +41,7 @@ class Fault:
     field: str | None = None
     reset_at: float | None = None
     path: str | None = None
+    take: int | None = None
 
     def answer(self) -> Answer:
         """The error answer of a ``fail``; a 429 carries SendGrid's rate-limit headers."""
@@ -100,7 +103,8 @@ def fault_from_spec(spec: dict[str, Any]) -> Fault:
 
     ``fail`` takes ``status`` and optionally ``reset_in`` (seconds from now, for
     ``X-RateLimit-Reset``), ``message`` and ``field``; ``slow`` and ``hang`` take
-    ``seconds``; any kind takes ``path``. Raises KeyError, TypeError or ValueError.
+    ``seconds`` (and ``hang`` optionally ``take``); any kind takes ``path``. Raises
+    KeyError, TypeError or ValueError.
     """
     kind, path = spec["kind"], spec.get("path")
     if path is not None and not isinstance(path, str):
@@ -116,7 +120,8 @@ def fault_from_spec(spec: dict[str, Any]) -> Fault:
             path=path,
         )
     if kind in ("slow", "hang"):
-        return Fault(kind, seconds=float(spec["seconds"]), path=path)
+        take = None if spec.get("take") is None else int(spec["take"])
+        return Fault(kind, seconds=float(spec["seconds"]), path=path, take=take)
     if kind == "drop":
         return Fault(kind, path=path)
     raise ValueError(f"unknown fault kind {kind!r}")

@@ -139,10 +139,14 @@ class SendGridServer(ThreadingHTTPServer):
         """Answer the next request (judged and recorded as usual) after ``seconds``."""
         self.faults.queue(Fault("slow", seconds=seconds, path=path))
 
-    def hang_next(self, seconds: float = 5.0, *, path: str | None = None) -> None:
+    def hang_next(
+        self, seconds: float = 5.0, *, path: str | None = None, take: int | None = None
+    ) -> None:
         """Judge and record the next request but answer only after ``seconds`` (past the
-        client's read timeout): delivered, yet the client cannot know it."""
-        self.faults.queue(Fault("hang", seconds=seconds, path=path))
+        client's read timeout): delivered, yet the client cannot know it. With ``take``,
+        only the first ``take`` recipients of a mail send are recorded: a batch that
+        arrived in part."""
+        self.faults.queue(Fault("hang", seconds=seconds, path=path, take=take))
 
     def drop_next(self, *, path: str | None = None) -> None:
         """Read the next request, then close the connection without answering or recording."""
@@ -218,7 +222,7 @@ class _Handler(BaseHTTPRequestHandler):
         elif path.startswith("/_test/"):
             self._answer(refuse(404))
         else:
-            self._serve(path, query, lambda: self._account_get(path, query))
+            self._serve(path, query, lambda _fault: self._account_get(path, query))
 
     def do_POST(self) -> None:
         path, _, query = self.path.partition("?")
@@ -232,11 +236,11 @@ class _Handler(BaseHTTPRequestHandler):
             self._mail_send(query)
         else:
             found = api.find_route(unquote(path))
-            self._serve(path, query, lambda: refuse(404 if found is None else 405))
+            self._serve(path, query, lambda _fault: refuse(404 if found is None else 405))
 
     # -- API requests ----------------------------------------------------------------------
 
-    def _serve(self, path: str, query: str, judge: Callable[[], Answer]) -> None:
+    def _serve(self, path: str, query: str, judge: Callable[[Fault | None], Answer]) -> None:
         """Take the path's fault, judge the request unless the fault answers it, record the
         call, then answer (late, for a slow or hanging fault; never, for a dropped one)."""
         fault = self.server.faults.take(path)
@@ -244,7 +248,7 @@ class _Handler(BaseHTTPRequestHandler):
             self._log_call(path, query, None)
             self.close_connection = True
             return
-        answer = fault.answer() if fault is not None and fault.kind == "fail" else judge()
+        answer = fault.answer() if fault is not None and fault.kind == "fail" else judge(fault)
         self._log_call(path, query, answer.status)
         if fault is not None and fault.kind in ("slow", "hang"):
             self.server._stopping.wait(fault.seconds)
@@ -259,9 +263,9 @@ class _Handler(BaseHTTPRequestHandler):
             self._answer(refuse(413))
             return
         raw = self.rfile.read(length)
-        self._serve(MAIL_SEND_PATH, query, lambda: self._judge_mail_send(raw))
+        self._serve(MAIL_SEND_PATH, query, lambda fault: self._judge_mail_send(raw, fault))
 
-    def _judge_mail_send(self, raw: bytes) -> Answer:
+    def _judge_mail_send(self, raw: bytes, fault: Fault | None) -> Answer:
         server = self.server
         refused = check_key(self.headers.get("Authorization"), server.api_key)
         if refused is not None:
@@ -271,6 +275,8 @@ class _Handler(BaseHTTPRequestHandler):
         errors, body = judge_body(raw, self.headers.get_content_type(), full=server.full_validation)
         if errors:
             return Answer(400, error_body(errors))
+        if fault is not None and fault.take is not None:
+            body = {**body, "personalizations": body["personalizations"][: fault.take]}
         request = server._record(body, self.headers)
         if request.sandbox:
             return Answer(200)
