@@ -10,7 +10,7 @@ import pytest
 
 from digest.models import Digest, RenderedEmail
 from digest.render import render_email
-from tests.render.helpers import NEWSLETTER, NOW, TRACKING, make_digest
+from tests.render.helpers import NEWSLETTER, NOW, TOKEN_KEY, TRACKING, make_digest
 
 Render = Callable[..., RenderedEmail]
 
@@ -33,6 +33,7 @@ def render(templates_dir: Path) -> Render:
             "tracking": TRACKING,
             "templates_dir": templates_dir,
             "now": NOW,
+            "token_key": TOKEN_KEY,
         }
         arguments.update(options)
         return render_email(digest or make_digest(), **arguments)

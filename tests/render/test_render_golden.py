@@ -19,7 +19,7 @@ from digest.config import load_settings
 from digest.models import Digest, RenderedEmail
 from digest.render import render_email
 from digest.sources import load_posts
-from tests.render.helpers import NOW, Page
+from tests.render.helpers import NOW, TOKEN_KEY, Page
 
 SCAFFOLD = Path(__file__).resolve().parents[2] / "digest" / "scaffold"
 GOLDEN = Path(__file__).parent / "golden"
@@ -45,6 +45,7 @@ def example() -> RenderedEmail:
         tracking=settings.tracking,
         templates_dir=SCAFFOLD / "templates",
         now=NOW,
+        token_key=TOKEN_KEY,
     )
 
 
