@@ -33,6 +33,10 @@ alone) but keeps every hand-written limit check. Another process reads the
 accepted addresses, in order, from ``GET /_test/accepted`` (a JSON list) and
 queues faults with ``POST /_test/faults`` (a JSON list such as
 ``[{"kind": "fail", "status": 500}, {"kind": "hang", "seconds": 5}]``).
+
+``RecordedRequest.delivered()`` assembles each recipient's message from a request as
+SendGrid documents it: the personalization's substitutions replaced in the subject and
+content, then, in an unsubscribe-group send, SendGrid's ``<%asm_...%>`` tags.
 """
 
 from __future__ import annotations
@@ -40,6 +44,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import re
 import sys
 import threading
 import time
@@ -388,6 +393,21 @@ _DEFAULT_MESSAGES = {
 }
 
 
+# SendGrid's unsubscribe-group tags, which it replaces in the content of a send with an
+# ``asm`` group: <%asm_group_unsubscribe_raw_url%>, <%asm_preferences_url%> and the like.
+ASM_TAG = re.compile(r"<%(asm_[a-z_]+)%>")
+
+
+@dataclass(frozen=True)
+class Delivered:
+    """One recipient's message as SendGrid would deliver it."""
+
+    to: str
+    subject: str
+    text: str
+    html: str
+
+
 @dataclass(frozen=True)
 class RecordedRequest:
     """One accepted mail-send request."""
@@ -407,6 +427,28 @@ class RecordedRequest:
             for kind in ("to", "cc", "bcc")
             for address in personalization.get(kind, ())
         ]
+
+    def delivered(self) -> list[Delivered]:
+        """Each ``to`` recipient's subject and content with its substitutions made (each
+        key replaced by its value, in order) and, in an ``asm`` send, SendGrid's tags
+        replaced by a link of the stand-in's that names the recipient."""
+        content = {part["type"]: part["value"] for part in self.body["content"]}
+        messages = []
+        for personalization in self.body["personalizations"]:
+            substitutions = personalization.get("substitutions", {})
+            subject = personalization.get("subject", self.body["subject"])
+            for address in personalization["to"]:
+                parts = (subject, content.get("text/plain", ""), content.get("text/html", ""))
+                made = [self._assemble(part, substitutions, address["email"]) for part in parts]
+                messages.append(Delivered(address["email"], *made))
+        return messages
+
+    def _assemble(self, text: str, substitutions: Mapping[str, str], to: str) -> str:
+        for key, value in substitutions.items():
+            text = text.replace(key, value)
+        if "asm" not in self.body:
+            return text
+        return ASM_TAG.sub(lambda tag: f"https://sendgrid.test/{tag[1]}/{to}", text)
 
 
 class SendGridServer(ThreadingHTTPServer):
