@@ -160,9 +160,7 @@ class Personalizer:
         self._template = _LINE_BREAKS.sub("", unsubscribe_url_template)
         self._sign = HmacSha256(secret.encode()) if secret else None
         self._quotes_email = "{email}" in self._template
-        # The signed token and the quoted address need no HTML escaping: the URL's
-        # HTML variant is the URL itself when its template needs none either.
-        self._url_is_html = html.escape(self._template) == self._template
+        self._url_to_html = _url_to_html(self._template)
         self._mailto = _mailto_target(unsubscribe_mailto)
         self._mailto_tail = f", {self._mailto}" if self._mailto else ""
         # RFC 8058 one-click needs https.
@@ -232,13 +230,13 @@ class Personalizer:
         for used, field, variant in self._tokens:
             value = values[field]
             if not variant:
-                if field != _UNSUBSCRIBE_URL:
+                if "<%" in value and field != _UNSUBSCRIBE_URL:
                     value = inert_tags(value)
             elif variant == HTML:
                 if field != _UNSUBSCRIBE_URL:
                     value = _html_escaped(value)
-                elif not self._url_is_html:
-                    value = html.escape(value)
+                elif self._url_to_html is not None:
+                    value = self._url_to_html(value)
             elif _URL_SAFE.fullmatch(value) is None:
                 value = quote(value, safe="")
             substitutions[used] = value
@@ -382,6 +380,20 @@ def recipient_for(
         token_key=token_key,
         name_fallback=name_fallback,
     )(subscriber)
+
+
+def _url_to_html(template: str) -> Callable[[str], str] | None:
+    """How to HTML-escape the unsubscribe URLs made from ``template`` (None: no need).
+
+    The signed token and the quoted address need no escaping, so only the template's
+    own characters decide; most templates have none or only the "&" between parameters.
+    """
+    escaped = html.escape(template)
+    if escaped == template:
+        return None
+    if escaped == template.replace("&", "&amp;"):
+        return lambda url: url.replace("&", "&amp;")
+    return html.escape
 
 
 def _bytes(text: str) -> int:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import html
 import re
 from urllib.parse import quote
 
@@ -192,14 +193,20 @@ def test_substitutions_fill_only_the_tokens_the_email_uses() -> None:
     assert unsubscribe_token("ada@example.com", SECRET) in seen.html
 
 
-def test_each_variant_is_escaped_for_where_it_lands() -> None:
+@pytest.mark.parametrize(
+    "template",
+    [
+        "https://news.example.com/u?t={token}&e={email}",
+        "https://x.example/u?t={token}&e={email}&l='a'",
+    ],
+)
+def test_each_variant_is_escaped_for_where_it_lands(template: str) -> None:
     reader = Subscriber(
         email="o'brien&co@example.com",
         name='Tom & Jerry <tj> "T"',
         fields={"company": "<%asm_group_unsubscribe_raw_url%> & Ünïcode/?#"},
     )
     tokens = {token(field, KEY, v) for field in ("name", "email", "company") for v in VARIANTS}
-    template = "https://news.example.com/u?t={token}&e={email}"
     tokens |= {token("unsubscribe_url", KEY, v) for v in VARIANTS}
 
     values = recipient(
@@ -217,8 +224,8 @@ def test_each_variant_is_escaped_for_where_it_lands() -> None:
     assert values[token("company", KEY, HTML)].startswith("&lt;%asm_group_unsubscribe_raw_url%&gt;")
     assert values[token("company", KEY, IN_URL)].endswith("%26%20%C3%9Cn%C3%AFcode%2F%3F%23")
     url = values[token("unsubscribe_url", KEY)]
-    assert url.endswith("&e=o%27brien%26co%40example.com")
-    assert values[token("unsubscribe_url", KEY, HTML)] == url.replace("&", "&amp;")
+    assert "&e=o%27brien%26co%40example.com" in url
+    assert values[token("unsubscribe_url", KEY, HTML)] == html.escape(url)
     assert values[token("unsubscribe_url", KEY, IN_URL)] == quote(url, safe="")
 
 
