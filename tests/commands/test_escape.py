@@ -54,13 +54,14 @@ def parsed(raw: bytes) -> EmailMessage:
 
 
 def from_message(to: str, message: EmailMessage) -> Delivered:
-    """What ``to`` got (named by the caller: see test_mime for the To header itself)."""
+    """What ``to`` got, its To header naming no one else, whatever the name beside it."""
 
     def body(subtype: str) -> str:
         part = message.get_body((subtype,))
         assert part is not None
         return str(part.get_content()).replace("\r\n", "\n")
 
+    assert [address.addr_spec for address in message["To"].addresses] == [to]
     return Delivered(to, str(message["Subject"]), body("plain"), body("html"))
 
 
