@@ -3,8 +3,9 @@
 Sending must survive crashes and reruns without sending anyone an edition twice,
 so every fact the send command relies on lives here, committed at once:
 
-- an **edition** (one send of one digest) with its rendered subject, HTML and text,
-  so a resumed send sends identical content, and the posts it carries;
+- an **edition** (one send of one digest) with its rendered subject, HTML and text
+  and the key of their per-reader tokens, so a resumed send sends identical content,
+  and the posts it carries;
 - its **audience**, frozen and deduplicated when the send starts, so a resumed send
   goes to the same people;
 - its **batches** (``pending -> in_flight -> accepted | failed``): a batch is marked
@@ -202,6 +203,9 @@ MIGRATIONS: tuple[str | Callable[[sqlite3.Connection], None], ...] = (
     );
     """,
     _pack_batch_audiences,
+    # Schema 3: the key of the edition's per-reader tokens; "" for editions started
+    # before tokens had keys (their tokens are the plain %%name%% kind).
+    "ALTER TABLE editions ADD COLUMN token_key TEXT NOT NULL DEFAULT ''",
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -220,6 +224,7 @@ class Edition:
     finished_at: datetime | None
     backend: str
     post_ids: tuple[str, ...]
+    token_key: str = ""
 
 
 @dataclass(frozen=True)
@@ -415,7 +420,7 @@ class Ledger:
         with self._sqlite():
             row = self._db.execute(
                 "SELECT key, status, subject, preheader, html, text, started_at, finished_at,"
-                " backend FROM editions WHERE key = ?",
+                " backend, token_key FROM editions WHERE key = ?",
                 (key,),
             ).fetchone()
             if row is None:
@@ -434,6 +439,7 @@ class Ledger:
                 finished_at=_from_iso(row[7]) if row[7] else None,
                 backend=row[8],
                 post_ids=tuple(post[0] for post in posts),
+                token_key=row[9],
             )
 
     def start_edition(
@@ -448,6 +454,7 @@ class Ledger:
         audience: Iterable[PackedBatch],
         backend: str,
         started_at: datetime,
+        token_key: str = "",
     ) -> AudienceCounts:
         """Record an edition as sending, with its content, posts and frozen audience.
 
@@ -469,8 +476,8 @@ class Ledger:
                 )
             self._db.execute(
                 "INSERT INTO editions (key, status, subject, preheader, html, text, backend,"
-                " started_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (key, SENDING, subject, preheader, html, text, backend, started),
+                " started_at, token_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (key, SENDING, subject, preheader, html, text, backend, started, token_key),
             )
             self._db.executemany(
                 "INSERT INTO edition_posts (edition, position, post_id) VALUES (?, ?, ?)",

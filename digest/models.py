@@ -1,16 +1,22 @@
 """The data every stage shares: posts, digests, subscribers and rendered email.
 
 Plain frozen dataclasses; no I/O. Per-subscriber values travel through the
-rendered email as substitution tokens (``%%name%%``) that the delivery layer
-fills per recipient, so an edition is rendered once whatever the audience.
+rendered email as substitution tokens (``%%k3J9xq2TmQ7a.name%%``) that the delivery
+layer fills per recipient, so an edition is rendered once whatever the audience.
+Each token carries its edition's random key, which no feed can know: token-like
+text in a post (``%%email%%``, or a token with another key) is plain text, filled
+by no one. A token may also name a variant, the value escaped for where it lands
+(``.html``, ``.url``); an edition started before keys existed has key "".
 """
 
 from __future__ import annotations
 
 import re
+import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from functools import lru_cache
 
 SUBSCRIBER_STATUSES = ("active", "unsubscribed", "bounced", "complained")
 
@@ -27,9 +33,61 @@ def is_edition_key(key: str) -> bool:
 FIELD_NAME = r"[A-Za-z_][A-Za-z0-9_-]*"
 
 
-def token(name: str) -> str:
-    """The substitution token for a per-subscriber value, as it appears in rendered output."""
-    return f"%%{name}%%"
+# The variants of a per-reader value: as it is (subject and text part), HTML-escaped
+# (text and attributes of the HTML part), percent-encoded (inside a URL of the HTML).
+PLAIN, HTML, URL = "", "html", "url"
+VARIANTS = (PLAIN, HTML, URL)
+TOKEN_KEY_CHARS = 12
+_KEY_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+
+
+def new_token_key() -> str:
+    """A random key for one edition's tokens: 12 letters and digits (71 bits), which
+    survive MJML, premailer and URLs untouched."""
+    return "".join(secrets.choice(_KEY_ALPHABET) for _ in range(TOKEN_KEY_CHARS))
+
+
+def token(name: str, key: str = "", variant: str = PLAIN) -> str:
+    """The substitution token for a per-subscriber value, as it appears in rendered output:
+    ``%%KEY.name%%``, ``%%KEY.name.html%%``; without a key, ``%%name%%`` (before keys)."""
+    parts = [part for part in (key, name, variant) if part]
+    return f"%%{'.'.join(parts)}%%"
+
+
+@lru_cache(maxsize=16)
+def token_pattern(key: str) -> re.Pattern[str]:
+    """Matches the tokens of one key; groups: the field and the variant ("" when plain)."""
+    prefix = rf"{re.escape(key)}\." if key else ""
+    return re.compile(rf"%%{prefix}({FIELD_NAME})(?:\.(html|url))?%%")
+
+
+def parse_token(text: str, key: str) -> tuple[str, str]:
+    """``(field, variant)`` of a token of ``key``; ValueError for anything else."""
+    found = token_pattern(key).fullmatch(text)
+    if found is None:
+        raise ValueError(f"{text!r} is not a token of this edition")
+    return found.group(1), found.group(2) or PLAIN
+
+
+def escape_unkeyed_html(html: str) -> str:
+    """The HTML of an edition started before tokens had keys, each plain token in it
+    (``%%name%%``) made HTML-escaped (``%%name.html%%``): the rest of its readers get
+    their values escaped, though not yet percent-encoded inside links."""
+    return token_pattern("").sub(
+        lambda found: found.group(0) if found.group(2) else token(found.group(1), "", HTML), html
+    )
+
+
+# SendGrid fills its own tags (``<%asm_group_unsubscribe_raw_url%>``, ``<%asm_preferences_url%>``
+# and the like) wherever they are in the subject and content of an ASM send. In text that
+# no one vetted (a post, a reader's name) a word joiner, which no one sees, keeps "<" from "%".
+PROVIDER_TAG_START = "<%"
+_INERT_TAG_START = "<\u2060%"
+
+
+def inert_tags(text: str) -> str:
+    """``text`` with every SendGrid tag in it made inert, looking the same."""
+    return text.replace(PROVIDER_TAG_START, _INERT_TAG_START)
 
 
 def is_field_name(name: str) -> bool:
@@ -105,6 +163,7 @@ class RenderedEmail:
     text: str
     warnings: tuple[str, ...] = ()
     subscriber_fields: tuple[str, ...] = ()  # what the templates asked of ``subscriber``
+    token_key: str = ""  # the key of its tokens ("" in editions started before keys)
 
     def personalized(self, substitutions: Mapping[str, str]) -> RenderedEmail:
         """The email one recipient sees, with every token filled."""

@@ -62,12 +62,18 @@ import sys
 
 from tests.sendgrid_standin.account import Account, account_from_json
 from tests.sendgrid_standin.faults import Fault
-from tests.sendgrid_standin.mail_send import RecordedRequest, check_limits, validate_mail_send
+from tests.sendgrid_standin.mail_send import (
+    Delivered,
+    RecordedRequest,
+    check_limits,
+    validate_mail_send,
+)
 from tests.sendgrid_standin.server import Call, SendGridServer, main, start_server
 
 __all__ = [
     "Account",
     "Call",
+    "Delivered",
     "Fault",
     "RecordedRequest",
     "SendGridServer",

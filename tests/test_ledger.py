@@ -157,6 +157,32 @@ def test_a_half_sent_edition_from_schema_1_resumes_with_the_same_batches(db_path
     raw.close()
 
 
+def test_an_edition_from_schema_2_has_no_token_key_and_new_ones_keep_theirs(
+    db_path: Path,
+) -> None:
+    """Editions started before tokens had keys keep their %%name%% tokens (key "")."""
+    db_path.parent.mkdir(parents=True)
+    raw = sqlite3.connect(db_path, isolation_level=None)
+    raw.executescript(f"BEGIN; {MIGRATIONS[0]}; PRAGMA user_version = 1; COMMIT;")
+    migrate_to_2 = MIGRATIONS[1]
+    assert callable(migrate_to_2)
+    migrate_to_2(raw)
+    raw.execute("PRAGMA user_version = 2")
+    raw.execute(
+        "INSERT INTO editions VALUES ('2026-03-09', 'sending', 'S %%name%%', 'P',"
+        " '<p>%%name%%</p>', 'T', 'sendgrid', '2026-03-09T16:00:00.000000+00:00', NULL)"
+    )
+    raw.close()
+
+    with Ledger.open(db_path) as ledger:
+        old = ledger.edition("2026-03-09")
+        start(ledger, "2026-03-16", subscribers(1), token_key="k3J9xq2TmQ7a")
+        new = ledger.edition("2026-03-16")
+
+    assert old is not None and (old.token_key, old.html) == ("", "<p>%%name%%</p>")
+    assert new is not None and new.token_key == "k3J9xq2TmQ7a"
+
+
 def test_a_file_that_is_not_a_database_is_refused_and_left_as_it_is(db_path: Path) -> None:
     db_path.parent.mkdir(parents=True)
     text = b"this is not SQLite, it is a text file someone put here" * 20

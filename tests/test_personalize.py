@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import html
 import re
+from urllib.parse import quote
 
 import pytest
 
 from digest.errors import ConfigError, DigestError
-from digest.models import Recipient, RenderedEmail, Subscriber
+from digest.models import HTML, VARIANTS, Recipient, RenderedEmail, Subscriber, token
+from digest.models import URL as IN_URL
 from digest.personalize import (
     OTHER_TOKENS_BYTES,
     PREVIEW_TOKEN,
@@ -34,6 +37,7 @@ ADA = Subscriber(
     line=2,
 )
 EVERY_TOKEN = frozenset({"%%name%%", "%%email%%", "%%unsubscribe_url%%", "%%company%%", "%%plan%%"})
+KEY = "k3J9xq2TmQ7a"
 
 
 def recipient(subscriber: Subscriber = ADA, **overrides: object) -> Recipient:
@@ -165,25 +169,76 @@ def test_line_breaks_never_reach_a_header_or_the_subject() -> None:
 
 
 def test_substitutions_fill_only_the_tokens_the_email_uses() -> None:
+    name, company = token("name", KEY), token("company", KEY)
+    url_html = token("unsubscribe_url", KEY, HTML)
     email = RenderedEmail(
-        subject="%%name%%, this week at %%company%%",
+        subject=f"{name}, this week at {company}",
         preheader="",
-        html='<p>Hi %%name%%</p><a href="%%unsubscribe_url%%">Unsubscribe</a> 100% sure',
-        text="Hi %%name%% (%%nickname%%)",
+        html=f'<p>Hi {token("name", KEY, HTML)}</p><a href="{url_html}">Unsubscribe</a> 100% sure',
+        text=f"Hi {name} ({token('nickname', KEY)})",
+        token_key=KEY,
     )
-    tokens = used_tokens(email.subject, email.html, email.text)
+    tokens = used_tokens(email.subject, email.html, email.text, key=KEY)
 
-    result = recipient(used_tokens=tokens)
+    result = recipient(used_tokens=tokens, token_key=KEY)
 
-    assert tokens == {"%%name%%", "%%company%%", "%%unsubscribe_url%%", "%%nickname%%"}
+    assert tokens == {name, company, token("name", KEY, HTML), url_html, token("nickname", KEY)}
     assert set(result.substitutions) == tokens
-    assert result.substitutions["%%name%%"] == "Ada Lovelace"
-    assert result.substitutions["%%company%%"] == "Analytical Engines"
-    assert result.substitutions["%%nickname%%"] == ""  # a field the subscriber lacks
+    assert result.substitutions[name] == "Ada Lovelace"
+    assert result.substitutions[company] == "Analytical Engines"
+    assert result.substitutions[token("nickname", KEY)] == ""  # a field the subscriber lacks
     seen = email.personalized(result.substitutions)
     assert seen.subject == "Ada Lovelace, this week at Analytical Engines"
     assert "%%" not in seen.html + seen.text
     assert unsubscribe_token("ada@example.com", SECRET) in seen.html
+
+
+@pytest.mark.parametrize(
+    "template",
+    [
+        "https://news.example.com/u?t={token}&e={email}",
+        "https://x.example/u?t={token}&e={email}&l='a'",
+    ],
+)
+def test_each_variant_is_escaped_for_where_it_lands(template: str) -> None:
+    reader = Subscriber(
+        email="o'brien&co@example.com",
+        name='Tom & Jerry <tj> "T"',
+        fields={"company": "<%asm_group_unsubscribe_raw_url%> & Ünïcode/?#"},
+    )
+    tokens = {token(field, KEY, v) for field in ("name", "email", "company") for v in VARIANTS}
+    tokens |= {token("unsubscribe_url", KEY, v) for v in VARIANTS}
+
+    values = recipient(
+        reader, used_tokens=tokens, token_key=KEY, unsubscribe_url_template=template
+    ).substitutions
+
+    assert values[token("name", KEY)] == 'Tom & Jerry <tj> "T"'
+    assert values[token("name", KEY, HTML)] == "Tom &amp; Jerry &lt;tj&gt; &quot;T&quot;"
+    assert values[token("name", KEY, IN_URL)] == "Tom%20%26%20Jerry%20%3Ctj%3E%20%22T%22"
+    assert values[token("email", KEY)] == "o'brien&co@example.com"
+    assert values[token("email", KEY, HTML)] == "o&#x27;brien&amp;co@example.com"
+    assert values[token("email", KEY, IN_URL)] == "o%27brien%26co%40example.com"
+    # SendGrid's own tags stay inert as text; escaped, they are not tags anyway.
+    assert values[token("company", KEY)] == "<\u2060%asm_group_unsubscribe_raw_url%> & Ünïcode/?#"
+    assert values[token("company", KEY, HTML)].startswith("&lt;%asm_group_unsubscribe_raw_url%&gt;")
+    assert values[token("company", KEY, IN_URL)].endswith("%26%20%C3%9Cn%C3%AFcode%2F%3F%23")
+    url = values[token("unsubscribe_url", KEY)]
+    assert "&e=o%27brien%26co%40example.com" in url
+    assert values[token("unsubscribe_url", KEY, HTML)] == html.escape(url)
+    assert values[token("unsubscribe_url", KEY, IN_URL)] == quote(url, safe="")
+
+
+def test_ordinary_values_are_the_same_in_every_variant() -> None:
+    tokens = {token(field, KEY, v) for field in ("name", "unsubscribe_url") for v in VARIANTS}
+
+    values = recipient(
+        Subscriber("ada@example.com", "Ada_Lovelace"), used_tokens=tokens, token_key=KEY
+    )
+
+    assert len({values.substitutions[token("name", KEY, v)] for v in VARIANTS}) == 1
+    url = values.substitutions[token("unsubscribe_url", KEY)]
+    assert values.substitutions[token("unsubscribe_url", KEY, HTML)] == url
 
 
 def test_a_nameless_subscriber_gets_the_fallback_name() -> None:
@@ -213,6 +268,32 @@ def test_substitutions_up_to_the_limit_pass_and_beyond_it_raise() -> None:
     assert recipient(with_bio(50_000), used_tokens={"%%name%%"}).substitutions
 
 
+def test_escaped_variants_count_toward_the_limit_as_they_grow() -> None:
+    """An "&" is 1 byte as it is and 5 HTML-escaped, a 4-byte character 12 percent-encoded:
+    the limit is met exactly, whatever the variants make of a value."""
+    for variant, char, grows in ((HTML, "&", 6), (IN_URL, "\U0001f600", 16)):
+        tokens = {token("name", KEY), token("bio", KEY), token("bio", KEY, variant)}
+        fixed = sum(map(len, tokens)) + len(ADA.name)
+        most = (SUBSTITUTIONS_MAX_BYTES - 1 - fixed) // grows
+        personalizer = Personalizer(
+            unsubscribe_url_template=URL,
+            unsubscribe_mailto="",
+            secret=SECRET,
+            used_tokens=tokens,
+            token_key=KEY,
+        )
+
+        def with_bio(chars: int, char: str = char) -> Subscriber:
+            return Subscriber(ADA.email, ADA.name, fields={"bio": char * chars})
+
+        fits = personalizer(with_bio(most)).substitutions
+        assert sum(len(k) + len(v.encode()) for k, v in fits.items()) < SUBSTITUTIONS_MAX_BYTES
+        assert personalizer.misfit(with_bio(most)) == ""
+        with pytest.raises(SubstitutionsTooLarge):
+            personalizer(with_bio(most + 1))
+        assert "the limit is under 10,000" in personalizer.misfit(with_bio(most + 1))
+
+
 def test_without_merge_fields_a_long_url_or_fallback_is_still_measured() -> None:
     # No merge fields, so the check per reader is skipped only when nothing can reach the limit.
     long_url = "https://news.example.com/unsubscribe?" + "p=1&" * 2_460 + "t={token}"
@@ -227,9 +308,16 @@ def test_without_merge_fields_a_long_url_or_fallback_is_still_measured() -> None
 
 
 def test_used_tokens_finds_token_shapes_only() -> None:
-    found = used_tokens("Hi %%name%%, 100%% off", "%%first-name%% %%a b%% %%%%", "%%plan%%")
+    found = used_tokens("Hi %%name%%, 100%% off", "%%first-name%% %%a b%% %%%%", "%%plan%%", key="")
 
     assert found == {"%%name%%", "%%first-name%%", "%%plan%%"}
+
+
+def test_used_tokens_finds_only_the_tokens_of_the_editions_key() -> None:
+    planted = f"%%email%% %%name.html%% %%{KEY[:-1]}x.email%% %%{KEY}.a b%% %%{KEY}.name.js%%"
+    text = f"Hi {token('name', KEY)}, <a href='{token('site', KEY, IN_URL)}'>{planted}</a>"
+
+    assert used_tokens(text, key=KEY) == {token("name", KEY), token("site", KEY, IN_URL)}
 
 
 @pytest.mark.parametrize(
@@ -238,24 +326,33 @@ def test_used_tokens_finds_token_shapes_only() -> None:
         URL,
         "https://x.example/u?e={email}&t={token}",
         "https://x.example/{email}/{email}?t={token}",
-        "https://例.jp/" + "配" * 500 + "?t={token}",  # 3 bytes a character
+        "https://例.jp/" + "配" * 150 + "?t={token}",  # 3 bytes a character, 9 quoted
     ],
 )
 def test_the_longest_reader_surely_fits_passes_still_fits_the_email(template: str) -> None:
-    """At SurelyFits' edge, with the worst characters (4 bytes, 12 once URL-quoted) and
-    as many tokens for missing columns as the email may have, the reader still fits."""
-    email = "\U0001f600" * 242 + "@example.com"  # 254 characters, the most allowed
-    unknown = [f"%%missing_column_{n:03}%%" for n in range(OTHER_TOKENS_BYTES // 24)]
-    tokens = {"%%name%%", "%%email%%", "%%unsubscribe_url%%", "%%plan%%", *unknown}
-    check_other_tokens(tokens)
+    """At SurelyFits' edge, with the worst characters (4 bytes, 12 once URL-quoted), in an
+    email that uses every value in every variant and as many tokens for missing columns
+    as it may have, the reader still fits."""
+    email = "\U0001f600" * 16 + "@example.com"
+    every = {
+        token(f, KEY, v) for f in ("name", "email", "unsubscribe_url", "plan") for v in VARIANTS
+    }
+    room = OTHER_TOKENS_BYTES - sum(len(t) for t in every if ".plan" in t)
+    unknown = [token(f"missing_column_{n:03}", KEY) for n in range(room // 35)]
+    tokens = every | set(unknown)
+    check_other_tokens(tokens, KEY)
     surely_fits = SurelyFits(template)
 
     def reader(length: int) -> Subscriber:
-        return Subscriber(email, "\U0001f600" * length, fields={"plan": "\U0001f600" * 100})
+        return Subscriber(email, "\U0001f600" * length, fields={"plan": "\U0001f600" * 50})
 
     longest = max(n for n in range(3000) if surely_fits(reader(n)))
     personalizer = Personalizer(
-        unsubscribe_url_template=template, unsubscribe_mailto="", secret=SECRET, used_tokens=tokens
+        unsubscribe_url_template=template,
+        unsubscribe_mailto="",
+        secret=SECRET,
+        used_tokens=tokens,
+        token_key=KEY,
     )
 
     substitutions = personalizer(reader(longest)).substitutions
@@ -268,4 +365,4 @@ def test_an_email_with_too_many_unknown_tokens_is_refused() -> None:
     tokens = {"%%name%%", *(f"%%column_number_{n}%%" for n in range(80))}
 
     with pytest.raises(ConfigError, match="merge-field tokens take 1,590 bytes"):
-        check_other_tokens(tokens)
+        check_other_tokens(tokens, "")

@@ -73,7 +73,8 @@ def sample_recipient(ctx: Context, email: RenderedEmail) -> Recipient:
         unsubscribe_url_template=settings.unsubscribe.url,
         unsubscribe_mailto=settings.unsubscribe.mailto,
         secret=settings.secrets.unsubscribe_secret,
-        used_tokens=used_tokens(email.subject, email.html, email.text),
+        used_tokens=used_tokens(email.subject, email.html, email.text, key=email.token_key),
+        token_key=email.token_key,
     )
     placeholders = dict.fromkeys(ASM_TAGS.values(), ASM_PLACEHOLDER_URL)
     return Recipient(

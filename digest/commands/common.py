@@ -21,8 +21,8 @@ from ..config import Newsletter, Settings
 from ..deliver import Message
 from ..errors import BatchFailed, ConfigError, NothingToSend, TemplateError
 from ..files import replace_together
-from ..ledger import Ledger, ledger_exists
-from ..models import Digest, RenderedEmail, is_field_name
+from ..ledger import Edition, Ledger, ledger_exists
+from ..models import Digest, RenderedEmail, escape_unkeyed_html, is_field_name, new_token_key
 from ..subscribers import COLUMNS as SUBSCRIBER_COLUMNS
 from ..subscribers import merge_columns
 
@@ -121,6 +121,7 @@ def next_digest(ctx: Context, key: str, sent_ids: set[str]) -> Digest:
 
 
 def render(ctx: Context, digest: Digest) -> RenderedEmail:
+    """The edition rendered under a new random key for its tokens."""
     from ..render import render_email
 
     settings = ctx.settings
@@ -131,9 +132,26 @@ def render(ctx: Context, digest: Digest) -> RenderedEmail:
         templates_dir=templates_dir(settings),
         unsubscribe_mode=unsubscribe_mode(settings),
         now=ctx.now,
+        token_key=new_token_key(),
     )
     _check_subscriber_fields(settings, email)
     return email
+
+
+def stored_email(edition: Edition) -> RenderedEmail:
+    """The email of an edition whose send has started, as the ledger keeps it.
+
+    An edition started before tokens had keys (``token_key`` "") is finished with
+    its plain tokens, but those in its HTML are given HTML-escaped values.
+    """
+    html = edition.html if edition.token_key else escape_unkeyed_html(edition.html)
+    return RenderedEmail(
+        subject=edition.subject,
+        preheader=edition.preheader,
+        html=html,
+        text=edition.text,
+        token_key=edition.token_key,
+    )
 
 
 def _check_subscriber_fields(settings: Settings, email: RenderedEmail) -> None:
@@ -212,6 +230,7 @@ def message_for(settings: Settings, email: RenderedEmail, key: str, *, test: boo
         categories=tuple(settings.sendgrid.categories),
         asm_group_id=settings.sendgrid.asm_group_id,
         sandbox=settings.sendgrid.sandbox,
+        token_key=email.token_key,
     )
 
 

@@ -17,14 +17,21 @@ from ..deliver.outbox import OutboxBackend
 from ..errors import ConfigError
 from ..ledger import Ledger, ledger_exists, unpack_recipients, withhold
 from ..models import Recipient, RenderedEmail, Subscriber
-from ..personalize import used_tokens
 from ..subscribers import (
     AudienceReport,
     read_subscribers,
     suppressed_addresses,
 )
-from .common import Context, edition_key, message_for, next_digest, render, sent_post_ids
-from .send import audience_batches, personalizer, warn_problems
+from .common import (
+    Context,
+    edition_key,
+    message_for,
+    next_digest,
+    render,
+    sent_post_ids,
+    stored_email,
+)
+from .send import audience_batches, message_personalizer, warn_problems
 
 
 @dataclass(frozen=True)
@@ -43,7 +50,7 @@ def edition_email(ctx: Context, key: str) -> RenderedEmail:
         with Ledger.open(path) as ledger:
             edition = ledger.edition(key)
         if edition is not None:
-            return RenderedEmail(edition.subject, edition.preheader, edition.html, edition.text)
+            return stored_email(edition)
     return render(ctx, next_digest(ctx, key, sent_post_ids(ctx)))
 
 
@@ -54,7 +61,7 @@ def test_mail(
     key = edition or edition_key(ctx.now, ctx.settings.schedule.timezone)
     email = edition_email(ctx, key)
     message = message_for(ctx.settings, email, key, test=True)
-    personalize = personalizer(ctx, used_tokens(message.subject, message.html, message.text))
+    personalize = message_personalizer(ctx, message)
     return key, message, [personalize(s) for s in _test_readers(ctx, addresses)]
 
 
@@ -127,7 +134,7 @@ def dry_run_edition(ctx: Context, backend: OutboxBackend, edition: str | None) -
     key = edition or edition_key(ctx.now, ctx.settings.schedule.timezone)
     email = edition_email(ctx, key)
     message = message_for(ctx.settings, email, key, test=False)
-    personalize = personalizer(ctx, used_tokens(message.subject, message.html, message.text))
+    personalize = message_personalizer(ctx, message)
     report = AudienceReport()
     path = ctx.settings.path(ctx.settings.subscribers.path)
     suppressed = suppressed_addresses(path)

@@ -43,7 +43,7 @@ from ..ledger import (
     PackedBatch,
     withhold,
 )
-from ..models import RenderedEmail, Subscriber
+from ..models import Subscriber
 from ..personalize import (
     Personalizer,
     SurelyFits,
@@ -61,6 +61,7 @@ from .common import (
     next_digest,
     render,
     require_sender,
+    stored_email,
 )
 from .offload import CHUNK, Later, Offloaded
 from .progress import SendProgress
@@ -172,7 +173,7 @@ def send_edition(
             _resume(ctx, ledger, edition, options, confirm, outcome)
         ledger.mark_pending([batch.id for batch in ledger.batches(key, (FAILED,))])
         todo = ledger.batches(key, (PENDING,))
-        message = message_for(settings, _stored_email(edition), key, test=False)
+        message = message_for(settings, stored_email(edition), key, test=False)
         try:
             _deliver(ctx, ledger, todo, backend, message, outcome)
         finally:
@@ -214,7 +215,7 @@ def _start(
     settings = ctx.settings
     check_unsubscribe_url(settings.unsubscribe.url)
     audience_path = settings.path(settings.subscribers.path)
-    tokens: Later[frozenset[str]] = Later()
+    tokens: Later[tuple[frozenset[str], str]] = Later()
     # A child reads the list while this process prepares the backend and renders the
     # email; leaving the block on any error stops it, so it never outlives an abandoned
     # start (closing tokens first frees at once a child that waits for them).
@@ -224,13 +225,13 @@ def _start(
         email = render(ctx, digest)
         for warning in email.warnings:
             ctx.warn(warning)
-        used = used_tokens(email.subject, email.html, email.text)
-        check_other_tokens(used)
+        used = used_tokens(email.subject, email.html, email.text, key=email.token_key)
+        check_other_tokens(used, email.token_key)
         if not options.yes:
             count = sum(1 for _ in active_audience(audience_path, AudienceReport()))
             question = f"Send edition {key}, {email.subject!r}, to {count} subscribers?"
             _ask(options, confirm, question)
-        tokens.give(used)
+        tokens.give((used, email.token_key))
         # While the child still reads: the rows that keep their address off the list.
         suppressed = suppressed_addresses(audience_path)
         withheld: list[str] = []
@@ -256,6 +257,7 @@ def _start(
             audience=itertools.chain([first], batches),
             backend=backend.name,
             started_at=ctx.clock(),
+            token_key=email.token_key,
         )
     report = read.result or AudienceReport()
     report.count_withheld(withheld, suppressed)
@@ -388,19 +390,28 @@ def _ask(options: SendOptions, confirm: Confirm, question: str) -> None:
         raise StandDown("not sent: cancelled at the prompt")
 
 
-def personalizer(ctx: Context, tokens: frozenset[str]) -> Personalizer:
-    """Turns subscribers into recipients with the substitutions the email's tokens need."""
+def personalizer(ctx: Context, tokens: frozenset[str], token_key: str) -> Personalizer:
+    """Turns subscribers into recipients with the substitutions the email's tokens (of
+    ``token_key``) need."""
     settings = ctx.settings
     return Personalizer(
         unsubscribe_url_template=settings.unsubscribe.url,
         unsubscribe_mailto=settings.unsubscribe.mailto,
         secret=settings.secrets.unsubscribe_secret,
         used_tokens=tokens,
+        token_key=token_key,
     )
 
 
+def message_personalizer(ctx: Context, message: Message) -> Personalizer:
+    """The Personalizer for the tokens ``message`` carries."""
+    key = message.token_key
+    tokens = used_tokens(message.subject, message.html, message.text, key=key)
+    return personalizer(ctx, tokens, key)
+
+
 def _read_in_child(
-    ctx: Context, path: Path, batch_size: int, tokens: Later[frozenset[str]]
+    ctx: Context, path: Path, batch_size: int, tokens: Later[tuple[frozenset[str], str]]
 ) -> Offloaded[PackedBatch, AudienceReport]:
     """The sendable subscribers, deduplicated and packed into the ledger's batches by a
     child process; ``result``: the child's AudienceReport.
@@ -412,7 +423,7 @@ def _read_in_child(
     report = AudienceReport()
 
     def exact() -> Personalizer:
-        return personalizer(ctx, tokens.get())
+        return personalizer(ctx, *tokens.get())
 
     def produce() -> Iterator[PackedBatch]:
         return audience_batches(ctx, path, batch_size, exact, report)
@@ -468,12 +479,6 @@ def sendable(
                 report.problems.append(Problem(subscriber.line, subscriber.email, problem))
                 continue
         yield subscriber
-
-
-def _stored_email(edition: Edition) -> RenderedEmail:
-    return RenderedEmail(
-        subject=edition.subject, preheader=edition.preheader, html=edition.html, text=edition.text
-    )
 
 
 def _report_uncertain(
@@ -547,7 +552,7 @@ def _deliver(
     Only a ledger that cannot be written leaves the answers it failed to record
     in flight, which a rerun reports as uncertain, as after a crash.
     """
-    personalize = personalizer(ctx, used_tokens(message.subject, message.html, message.text))
+    personalize = message_personalizer(ctx, message)
     workers = concurrency(ctx, backend)
     job = Job(ctx, backend, message, personalize)
     queue = iter(batches)

@@ -31,6 +31,7 @@ class Message:
     categories: tuple[str, ...] = ()
     asm_group_id: int = 0
     sandbox: bool = False
+    token_key: str = ""  # the key of the tokens in subject and bodies (models.token)
 
 
 class Backend(Protocol):

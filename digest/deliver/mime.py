@@ -17,7 +17,7 @@ import hashlib
 import re
 import unicodedata
 from datetime import datetime
-from email.headerregistry import Address, HeaderRegistry, UnstructuredHeader
+from email.headerregistry import Address, AddressHeader, HeaderRegistry, UnstructuredHeader
 from email.message import EmailMessage
 from email.utils import format_datetime, parseaddr
 from functools import lru_cache
@@ -50,10 +50,35 @@ class _UrlListHeader(UnstructuredHeader):
 URL_LIST_HEADERS = ("list-unsubscribe", "list-help", "list-subscribe", "list-post", "list-archive")
 
 
+class _MailboxHeader(AddressHeader):
+    """From, To, Reply-To: a quoted display name is never folded by the standard library.
+
+    Python releases without the fix of CPython gh-80222 (3.11.7 among them) drop the
+    quotes of a quoted-string when they fold an address header: a reader named
+    ``Bob, eve@evil.example``, long enough to be folded, became two addresses, so a
+    reply to all would reach eve. Such a header is written on one line, which RFC 5322
+    allows up to 998 characters (names are cut to 200); a name with other than ASCII
+    is an encoded word, folded safely.
+    """
+
+    def fold(self, *, policy: Any) -> str:
+        value = str(self)
+        line = f"{self.name}: {value}"
+        if '"' in value and value.isascii() and len(line) <= MAX_LINE:
+            return line + policy.linesep
+        return super().fold(policy=policy)
+
+
+MAILBOX_HEADERS = ("from", "to", "reply-to")
+MAX_LINE = 998
+
+
 def _header_registry() -> HeaderRegistry:
     registry = HeaderRegistry()
     for name in URL_LIST_HEADERS:
         registry.map_to_type(name, _UrlListHeader)
+    for name in MAILBOX_HEADERS:
+        registry.map_to_type(name, _MailboxHeader)
     return registry
 
 

@@ -4,11 +4,14 @@ Jinja renders ``digest.mjml.j2`` (autoescaped), MJML compiles it to HTML and
 premailer inlines the CSS; ``digest.txt.j2`` renders the text part from the same
 context, so both parts carry the same posts, links and footer. Post links are
 absolute and carry UTM parameters before they reach a template. Per-subscriber
-values (``subscriber.name``, ``unsubscribe_url``) are tokens the sender fills.
+values (``subscriber.name``, ``unsubscribe_url``) are tokens the sender fills: they
+carry the edition's random key, and each token in the HTML is rewritten into the
+variant its place needs (``tokens.place_tokens``).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cached_property
@@ -16,20 +19,29 @@ from pathlib import Path
 from typing import Any
 
 from ..config import Newsletter, Tracking
-from ..models import Digest, Post, RenderedEmail, token
+from ..models import VARIANTS, Digest, Post, RenderedEmail, token
 from . import links, text
 from .inline import inline_css
 from .mjml import compile_mjml
-from .templates import SubscriberTokens, environment, render_string, render_template, template_label
+from .templates import (
+    SubscriberTokens,
+    environment,
+    locate,
+    render_string,
+    render_template,
+    template_label,
+)
+from .tokens import place_tokens
 
 __all__ = ["PostView", "render_email"]
 
 HTML_TEMPLATE = "digest.mjml.j2"
 TEXT_TEMPLATE = "digest.txt.j2"
 UNSUBSCRIBE_MODES = ("url", "asm")
+# SendGrid's unsubscribe-group tags, by the link they stand for in ASM mode.
 ASM_TAGS = {
-    token("unsubscribe_url"): "<%asm_group_unsubscribe_raw_url%>",
-    token("preferences_url"): "<%asm_preferences_raw_url%>",
+    "unsubscribe_url": "<%asm_group_unsubscribe_raw_url%>",
+    "preferences_url": "<%asm_preferences_raw_url%>",
 }
 EXCERPT_CHARS, EXCERPT_WORDS = 400, 60
 SUMMARY_CHARS = 200
@@ -70,27 +82,36 @@ def render_email(
     templates_dir: Path,
     unsubscribe_mode: str = "url",
     now: datetime,
+    token_key: str,
 ) -> RenderedEmail:
     """Render ``digest`` for every subscriber at once; raise TemplateError on a template fault.
 
-    ``unsubscribe_mode`` is "url" (the self-hosted link, token ``%%unsubscribe_url%%``)
+    ``unsubscribe_mode`` is "url" (the self-hosted link, token ``%%KEY.unsubscribe_url%%``)
     or "asm" (SendGrid's unsubscribe group tags replace the tokens after compiling).
+    ``token_key`` (``models.new_token_key``) is the key of the edition's tokens.
     """
     if unsubscribe_mode not in UNSUBSCRIBE_MODES:
         raise ValueError(f"unsubscribe_mode must be one of {UNSUBSCRIBE_MODES}")
+    if not token_key.isalnum():
+        raise ValueError("token_key must be letters and digits")
     env = environment(templates_dir)
     warnings: list[str] = []
-    context = _context(digest, newsletter, tracking, unsubscribe_mode, now, warnings)
+    context = _context(digest, newsletter, tracking, unsubscribe_mode, now, token_key, warnings)
     subject = " ".join(
         render_string(env, newsletter.subject, context, "[newsletter] subject").split()
     )
     context["subject"] = subject or newsletter.name
     context["reason"] = render_string(env, newsletter.reason, context, "[newsletter] reason")
     mjml_source = render_template(env, HTML_TEMPLATE, context, templates_dir)
-    html = inline_css(compile_mjml(mjml_source, template_label(env, HTML_TEMPLATE, templates_dir)))
+    label = template_label(env, HTML_TEMPLATE, templates_dir)
+
+    def where(patterns: Sequence[str]) -> str:
+        return locate(env, ".mjml.j2", templates_dir, patterns) or label
+
+    html = place_tokens(inline_css(compile_mjml(mjml_source, label)), token_key, where)
     plain = _tidy_text(render_template(env, TEXT_TEMPLATE, context, templates_dir))
     if unsubscribe_mode == "asm":
-        html, plain = _swap_asm_tags(html), _swap_asm_tags(plain)
+        html, plain = _swap_asm_tags(html, token_key), _swap_asm_tags(plain, token_key)
     warnings += _html_warnings(html)
     return RenderedEmail(
         subject=context["subject"],
@@ -99,6 +120,7 @@ def render_email(
         text=plain,
         warnings=tuple(warnings),
         subscriber_fields=tuple(sorted(context["subscriber"].asked)),
+        token_key=token_key,
     )
 
 
@@ -108,6 +130,7 @@ def _context(
     tracking: Tracking,
     unsubscribe_mode: str,
     now: datetime,
+    token_key: str,
     warnings: list[str],
 ) -> dict[str, Any]:
     """Everything the templates, the subject and the reason may use."""
@@ -125,9 +148,9 @@ def _context(
         "posts": [featured, *teasers],
         "site_url": links.with_utm(site, utm, hosts) if site else "",
         "preheader": text.preview(featured.summary or featured.excerpt, PREHEADER_CHARS),
-        "subscriber": SubscriberTokens(),
-        "unsubscribe_url": token("unsubscribe_url"),
-        "preferences_url": token("preferences_url") if unsubscribe_mode == "asm" else "",
+        "subscriber": SubscriberTokens(token_key),
+        "unsubscribe_url": token("unsubscribe_url", token_key),
+        "preferences_url": token("preferences_url", token_key) if unsubscribe_mode == "asm" else "",
         "view_online_url": newsletter.view_online_url.replace("{edition}", digest.edition),
         "now": now,
         "year": now.year,
@@ -173,10 +196,12 @@ def _tidy_text(plain: str) -> str:
     return "\n".join(kept) + "\n"
 
 
-def _swap_asm_tags(content: str) -> str:
-    """SendGrid's unsubscribe-group tags in place of the tokens (MRML cannot parse ``<%``)."""
+def _swap_asm_tags(content: str, key: str) -> str:
+    """SendGrid's unsubscribe-group tags in place of the tokens, whatever their variant
+    (MRML cannot parse ``<%``)."""
     for name, tag in ASM_TAGS.items():
-        content = content.replace(name, tag)
+        for variant in VARIANTS:
+            content = content.replace(token(name, key, variant), tag)
     return content
 
 

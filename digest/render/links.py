@@ -14,12 +14,13 @@ from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 from ..config import Tracking
 
 WEB_SCHEMES = ("http", "https")
-PLACEHOLDER = re.compile(r"^(%%\w+%%|<%\w+%>)$")
+PLACEHOLDER = re.compile(r"^(%%[\w.-]+%%|<%\w+%>)$")
 LINK_ATTRIBUTE = re.compile(r"""\s(?:href|src)\s*=\s*(?:"([^"]*)"|'([^']*)')""", re.IGNORECASE)
 
 
 def is_placeholder(url: str) -> bool:
-    """A substitution token (``%%name%%``) or a SendGrid tag (``<%tag%>``), filled per recipient."""
+    """A substitution token (``%%KEY.name.html%%``) or a SendGrid tag (``<%tag%>``), filled per
+    recipient."""
     return bool(PLACEHOLDER.match(url.strip()))
 
 

@@ -3,14 +3,17 @@
 A newsletter folder may override a single file (say ``partials/footer.mjml.j2``)
 and inherit every other one from the package. MJML templates are autoescaped
 (post titles are text, so markup in them shows escaped); text templates,
-subjects and other strings from the config are not. Undefined names are errors,
-reported as one line naming the template file and line.
+subjects and other strings from the config are not. Every value a template
+shows has SendGrid's own tags (``<%asm_group_unsubscribe_raw_url%>``...) made inert
+(``models.inert_tags``): a post cannot plant one, while a template may. Undefined
+names are errors, reported as one line naming the template file and line.
 """
 
 from __future__ import annotations
 
+import re
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -18,7 +21,7 @@ from typing import Any
 import jinja2
 
 from ..errors import TemplateError
-from ..models import token
+from ..models import inert_tags, token
 
 BUILTIN_TEMPLATES = Path(__file__).resolve().parent.parent / "scaffold" / "templates"
 ESCAPED_SUFFIXES = (".mjml.j2", ".html.j2")
@@ -27,26 +30,36 @@ ESCAPED_SUFFIXES = (".mjml.j2", ".html.j2")
 class SubscriberTokens:
     """What templates see as ``subscriber``: each field is its substitution token.
 
-    ``subscriber.name`` is ``%%name%%``, ``subscriber.company`` is ``%%company%%``:
-    the edition is rendered once and the sender fills the values per recipient.
+    ``subscriber.name`` is ``%%KEY.name%%``, ``subscriber.company`` is
+    ``%%KEY.company%%``: the edition is rendered once and the sender fills the values
+    per recipient.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, key: str) -> None:
+        self._key = key
         self.asked: set[str] = set()  # the fields the templates used, checked against the list
 
     def __getattr__(self, name: str) -> str:
         if name.startswith("_"):
             raise AttributeError(name)
         self.asked.add(name)
-        return token(name)
+        return token(name, self._key)
 
     def __getitem__(self, name: str) -> str:
         self.asked.add(name)
-        return token(name)
+        return token(name, self._key)
 
 
 def _autoescape(name: str | None) -> bool:
     return bool(name) and str(name).endswith(ESCAPED_SUFFIXES)
+
+
+def _finalize(value: Any) -> Any:
+    """What ``{{ value }}`` shows: plain text with provider tags made inert (markup is
+    left alone: HTML escaping already keeps its ``<`` from forming a tag)."""
+    if type(value) is str:
+        return inert_tags(value)
+    return value
 
 
 class _TextLoader(jinja2.FileSystemLoader):
@@ -76,6 +89,7 @@ def environment(templates_dir: Path) -> jinja2.Environment:
         lstrip_blocks=True,
         keep_trailing_newline=True,
         auto_reload=True,
+        finalize=_finalize,
     )
 
 
@@ -86,6 +100,37 @@ def template_label(env: jinja2.Environment, name: str, templates_dir: Path) -> s
     except jinja2.TemplateError:  # say, not UTF-8: still named by its file, if it has one
         filename = str(templates_dir / name) if (templates_dir / name).is_file() else None
     return _label(filename, templates_dir) if filename else name
+
+
+def locate(
+    env: jinja2.Environment, suffix: str, templates_dir: Path, patterns: Sequence[str]
+) -> str:
+    """``file:line`` where a template ending in ``suffix`` matches the first of the regular
+    expressions ``patterns`` that any matches (Jinja comments left out), or ""."""
+    assert env.loader is not None
+    sources = []
+    for name in env.list_templates(filter_func=lambda name: name.endswith(suffix)):
+        try:
+            source, filename, _ = env.loader.get_source(env, name)
+        except jinja2.TemplateError:
+            continue
+        if filename:
+            sources.append((_JINJA_COMMENT.sub(_same_lines, source), filename))
+    for pattern in patterns:
+        found = re.compile(pattern, re.DOTALL)
+        for source, filename in sources:
+            match = found.search(source)
+            if match:
+                line = source.count("\n", 0, match.start()) + 1
+                return f"{_label(filename, templates_dir)}:{line}"
+    return ""
+
+
+_JINJA_COMMENT = re.compile(r"\{#.*?#\}", re.DOTALL)
+
+
+def _same_lines(comment: re.Match[str]) -> str:
+    return "\n" * comment.group(0).count("\n")
 
 
 def render_template(

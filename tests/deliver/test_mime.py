@@ -128,6 +128,24 @@ def test_non_ascii_names_and_subject_are_encoded_and_read_back() -> None:
     assert message["Reply-To"] == "Editor <editor@example.com>"
 
 
+@pytest.mark.parametrize(
+    "name",
+    [
+        "Bob, eve@evil.example " + "and a long tail " * 5,
+        '<a href="https://evil.example/">Verify</a>, "Eve" <eve@evil.example>; ' + "x " * 30,
+        "Tom & Jerry <tj>",
+    ],
+)
+def test_a_name_with_commas_or_brackets_stays_one_display_name(name: str) -> None:
+    """Python without the fix of CPython gh-80222 (3.11.7) unquotes a long quoted display
+    name when it folds it: "Bob, eve@evil.example ..." would add eve as a recipient."""
+    data = build(recipient=replace(RECIPIENT, name=name))
+
+    to = parse(data)["To"]
+    assert [(a.display_name, a.addr_spec) for a in to.addresses] == [(name, "ana@example.com")]
+    assert max(len(line) for line in data.split(b"\r\n")) <= 998
+
+
 def test_text_comes_before_html_both_utf8_and_filled() -> None:
     message = parse(build())
 

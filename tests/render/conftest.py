@@ -13,7 +13,7 @@ from digest.config import load_settings
 from digest.models import Digest, RenderedEmail
 from digest.render import render_email
 from digest.sources import load_posts
-from tests.render.helpers import EDITION, NEWSLETTER, NOW, TRACKING, make_digest
+from tests.render.helpers import EDITION, NEWSLETTER, NOW, TOKEN_KEY, TRACKING, make_digest
 
 SCAFFOLD = Path(__file__).resolve().parents[2] / "digest" / "scaffold"
 
@@ -38,6 +38,7 @@ def render(templates_dir: Path) -> Render:
             "tracking": TRACKING,
             "templates_dir": templates_dir,
             "now": NOW,
+            "token_key": TOKEN_KEY,
         }
         arguments.update(options)
         return render_email(digest or make_digest(), **arguments)
@@ -65,4 +66,5 @@ def example() -> RenderedEmail:
         tracking=settings.tracking,
         templates_dir=SCAFFOLD / "templates",
         now=NOW,
+        token_key=TOKEN_KEY,
     )

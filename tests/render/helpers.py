@@ -12,6 +12,8 @@ from digest.models import Digest, Post
 SITE = "https://blog.example.com"
 NOW = datetime(2026, 2, 2, 17, 0, tzinfo=UTC)
 EDITION = "2026-02-02"
+# The key of the tokens in every render of these tests (render_email draws none itself).
+TOKEN_KEY = "k3J9xq2TmQ7a"
 NEWSLETTER = Newsletter(
     name="Example Weekly",
     from_email="news@example.com",
@@ -128,6 +130,10 @@ class Page(HTMLParser):
 
     def hrefs(self) -> list[str]:
         return [element.attrs["href"] for element in self.all("a") if "href" in element.attrs]
+
+    def sources(self) -> list[str]:
+        """Every ``src`` (images and anything else that loads one)."""
+        return [element.attrs["src"] for element in self.elements if "src" in element.attrs]
 
     @property
     def text(self) -> str:

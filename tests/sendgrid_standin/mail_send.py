@@ -9,6 +9,8 @@ limits.
 from __future__ import annotations
 
 import json
+import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -330,6 +332,21 @@ def judge_body(raw: bytes, content_type: str, *, full: bool) -> tuple[list[ApiEr
     return validate_mail_send(body, full=full), body
 
 
+# SendGrid's unsubscribe-group tags, which it replaces in the content of a send with an
+# ``asm`` group: <%asm_group_unsubscribe_raw_url%>, <%asm_preferences_url%> and the like.
+ASM_TAG = re.compile(r"<%(asm_[a-z_]+)%>")
+
+
+@dataclass(frozen=True)
+class Delivered:
+    """One recipient's message as SendGrid would deliver it."""
+
+    to: str
+    subject: str
+    text: str
+    html: str
+
+
 @dataclass(frozen=True)
 class RecordedRequest:
     """One accepted mail-send request."""
@@ -349,3 +366,26 @@ class RecordedRequest:
             for kind in ("to", "cc", "bcc")
             for address in personalization.get(kind, ())
         ]
+
+    def delivered(self) -> list[Delivered]:
+        """Each ``to`` recipient's subject and content as SendGrid documents it: the
+        personalization's substitutions made (each key replaced by its value, in order)
+        and, in an ``asm`` send, SendGrid's tags replaced by a link of the stand-in's
+        that names the recipient."""
+        content = {part["type"]: part["value"] for part in self.body["content"]}
+        messages = []
+        for personalization in self.body["personalizations"]:
+            substitutions = personalization.get("substitutions", {})
+            subject = personalization.get("subject", self.body["subject"])
+            for address in personalization["to"]:
+                parts = (subject, content.get("text/plain", ""), content.get("text/html", ""))
+                made = [self._assemble(part, substitutions, address["email"]) for part in parts]
+                messages.append(Delivered(address["email"], *made))
+        return messages
+
+    def _assemble(self, text: str, substitutions: Mapping[str, str], to: str) -> str:
+        for key, value in substitutions.items():
+            text = text.replace(key, value)
+        if "asm" not in self.body:
+            return text
+        return ASM_TAG.sub(lambda tag: f"https://sendgrid.test/{tag[1]}/{to}", text)
