@@ -122,3 +122,9 @@ class BatchUncertain(DeliveryError):
     """A request went out and no answer came: the provider may or may not have taken it."""
 
     hint = "check the provider's activity log, then rerun with --resend-uncertain if it did not"
+
+
+class WebError(DigestError):
+    """A web endpoint cannot start: its address is taken or does not exist here."""
+
+    hint = "choose another --host or --port, or stop the program listening there"
