@@ -371,6 +371,29 @@ def subscribers_check(options: Globals) -> None:
     ctx.say(f"{relative}: no problems found.")
 
 
+@cli.group(name="unsubscribe")
+def unsubscribe_group() -> None:
+    """The one-click unsubscribe endpoint."""
+
+
+@unsubscribe_group.command(name="serve")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option(
+    "--port",
+    default=8080,
+    show_default=True,
+    type=click.IntRange(0, 65535),
+    help="Port to listen on (0: any free one).",
+)
+@click.pass_obj
+@reports_errors
+def unsubscribe_serve(options: Globals, host: str, port: int) -> None:
+    """Serve the one-click unsubscribe endpoint (RFC 8058) until stopped; put TLS in front."""
+    from .commands.unsubscribe import serve
+
+    serve(options.context(), host, port)
+
+
 def main() -> None:
     # Everything imported so far lives as long as the process: keep it out of the cyclic
     # collector's way, which otherwise rescans it again and again while a large send

@@ -106,14 +106,23 @@ class Secrets:
 
     sendgrid_api_key: str = field(default="", repr=False)
     unsubscribe_secret: str = field(default="", repr=False)
+    unsubscribe_retired_secrets: str = field(default="", repr=False)
     smtp_password: str = field(default="", repr=False)
+
+    @property
+    def unsubscribe_retired(self) -> tuple[str, ...]:
+        """Earlier unsubscribe secrets whose tokens still read, separated by whitespace."""
+        return tuple(self.unsubscribe_retired_secrets.split())
 
 
 SECRET_VARIABLES = {
     "sendgrid_api_key": "SENDGRID_API_KEY",
     "unsubscribe_secret": "DIGEST_UNSUBSCRIBE_SECRET",
+    "unsubscribe_retired_secrets": "DIGEST_UNSUBSCRIBE_RETIRED_SECRETS",
     "smtp_password": "DIGEST_SMTP_PASSWORD",
 }
+# The [unsubscribe] keys that hold secrets: in the file they are an error naming the variable.
+FILE_SECRETS = {"secret": "unsubscribe_secret", "retired_secrets": "unsubscribe_retired_secrets"}
 
 CHOICES = {
     ("source", "type"): ("feed", "markdown"),
@@ -192,7 +201,7 @@ def _secret_problems(secrets: Secrets) -> list[str]:
             "SENDGRID_API_KEY has characters no API key has (a space, a line break?): "
             "set it to the key alone"
         )
-    for attr in ("unsubscribe_secret", "smtp_password"):
+    for attr in ("unsubscribe_secret", "unsubscribe_retired_secrets", "smtp_password"):
         if not _is_text(getattr(secrets, attr)):
             problems.append(f"{SECRET_VARIABLES[attr]} is not valid UTF-8 text")
     return problems
@@ -249,10 +258,10 @@ def _build_section(
     hints = get_type_hints(cls)
     values: dict[str, Any] = {}
     for key, value in raw.items():
-        if name == "unsubscribe" and key == "secret":
+        if name == "unsubscribe" and key in FILE_SECRETS:
             problems.append(
-                "[unsubscribe] secret must not be in the file: "
-                "set DIGEST_UNSUBSCRIBE_SECRET in the environment instead"
+                f"[unsubscribe] {key} must not be in the file: "
+                f"set {SECRET_VARIABLES[FILE_SECRETS[key]]} in the environment instead"
             )
         elif key not in hints:
             problems.append(f"unknown key {name}.{key}")
@@ -403,13 +412,23 @@ def _http_url(example: str, *, optional: bool = False) -> Check:
 
 def _unsubscribe_url(label: str, value: str) -> str:
     """Empty, or an http(s) URL in plain ASCII: it goes into the List-Unsubscribe header,
-    where anything else would be encoded out of recognition (and one-click lost)."""
+    where anything else would be encoded out of recognition (and one-click lost).
+
+    It must not carry ``{email}``: the token alone names the reader, and an address in
+    a URL ends up in web logs and Referer headers (and costs a spam-filter point).
+    """
     if not value:
         return ""
     if not value.isascii():
         return (
             f"{label} must be plain ASCII (percent-encode the path, write the host in its "
             f"xn-- form), not {value!r}"
+        )
+    if "{email}" in value:
+        return (
+            f"{label} must not carry {{email}}: the token alone names the reader, and an "
+            f"address in a URL ends up in web logs; write it as "
+            f"https://example.com/unsubscribe?token={{token}}, not {value!r}"
         )
     return _http_url("https://example.com/unsubscribe?token={token}")(label, value)
 

@@ -129,3 +129,9 @@ class SettleError(DigestError):
     addresses that cannot be read."""
 
     hint = "`digest history` lists each edition's uncertain batches"
+
+
+class WebError(DigestError):
+    """A web endpoint cannot start: its address is taken or does not exist here."""
+
+    hint = "choose another --host or --port, or stop the program listening there"

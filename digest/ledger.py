@@ -11,7 +11,8 @@ so every fact the send command relies on lives here, committed at once:
 - its **batches** (``pending -> in_flight -> accepted | failed``): a batch is marked
   in flight, committed, *before* its request and marked again after the answer, so
   a batch left in flight after a crash is known to be uncertain;
-- **test** sends, for the history.
+- **test** sends, for the history;
+- **unsubscribes** the endpoint recorded, for sends to leave out before any sync.
 
 Setup (creating the file, switching to WAL, migrating) runs under an exclusive
 ``flock`` on a sibling lock file, so processes opening a fresh folder at once all
@@ -206,6 +207,16 @@ MIGRATIONS: tuple[str | Callable[[sqlite3.Connection], None], ...] = (
     # Schema 3: the key of the edition's per-reader tokens; "" for editions started
     # before tokens had keys (their tokens are the plain %%name%% kind).
     "ALTER TABLE editions ADD COLUMN token_key TEXT NOT NULL DEFAULT ''",
+    # Readers who unsubscribed through the endpoint (how: ``source``), by lowercased
+    # address, the first time kept: for sends to leave out at once, before
+    # `digest subscribers sync` writes them into subscribers.csv.
+    """
+    CREATE TABLE unsubscribes (
+        address TEXT PRIMARY KEY,
+        at      TEXT NOT NULL,
+        source  TEXT NOT NULL
+    ) WITHOUT ROWID;
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -680,6 +691,27 @@ class Ledger:
                 " VALUES (?, ?, ?, ?, ?, ?)",
                 (key, subject, json.dumps(list(recipients)), _to_iso(at), message_id, accepted),
             )
+
+    def record_unsubscribe(self, address: str, at: datetime, source: str) -> bool:
+        """Record, committed at once, that ``address`` unsubscribed (``source``: how, such as
+        "one-click" or "page"). The first record is kept: True if this one is it."""
+        with self._sqlite():
+            return bool(
+                self._db.execute(
+                    "INSERT OR IGNORE INTO unsubscribes (address, at, source) VALUES (?, ?, ?)",
+                    (address.lower(), _to_iso(at), source),
+                ).rowcount
+            )
+
+    def unsubscribed_addresses(self) -> frozenset[str]:
+        """Every address recorded as unsubscribed, lowercased: what a send leaves out."""
+        with self._sqlite():
+            return frozenset(row[0] for row in self._db.execute("SELECT address FROM unsubscribes"))
+
+    def unsubscribe_count(self) -> int:
+        """How many addresses are recorded as unsubscribed."""
+        with self._sqlite():
+            return self._db.execute("SELECT count(*) FROM unsubscribes").fetchone()[0]
 
     def history(self) -> list[HistoryRow]:
         """Every edition and test send, newest first, with recipient counts by batch state."""

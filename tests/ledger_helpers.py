@@ -30,6 +30,20 @@ with ledger.send_lock(sys.argv[2]):
     time.sleep(120)
 """
 
+# Runs in a child: holds the database's write lock (as a send writing does) for argv[2]
+# seconds, saying so once it has it and again just before it lets go.
+HOLD_WRITE_LOCK = """
+import sqlite3, sys, time
+db = sqlite3.connect(sys.argv[1], isolation_level=None)
+db.execute("BEGIN IMMEDIATE")
+db.execute("INSERT INTO tests (edition, subject, recipients, at, message_id, accepted)"
+           " VALUES ('2026-03-09', 'lock', '[]', '2026-03-09T16:00:00+00:00', 'm', 1)")
+print("locked", flush=True)
+time.sleep(float(sys.argv[2]))
+print("releasing", flush=True)
+db.execute("COMMIT")
+"""
+
 # Runs in a child: marks a batch in flight, then dies at once as a crash would.
 MARK_IN_FLIGHT_THEN_DIE = """
 import os, signal, sys

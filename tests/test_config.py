@@ -105,6 +105,40 @@ def test_secrets_come_from_the_environment_and_stay_out_of_repr(tmp_path: Path) 
     assert "s3cret" not in repr(settings.secrets)
 
 
+def test_retired_unsubscribe_secrets_come_from_the_environment_split_on_whitespace(
+    tmp_path: Path,
+) -> None:
+    env = {"DIGEST_UNSUBSCRIBE_RETIRED_SECRETS": " first-old\tsecond-old\n third-old "}
+    settings = load_settings(write(tmp_path, ""), env)
+    assert settings.secrets.unsubscribe_retired == ("first-old", "second-old", "third-old")
+    assert "first-old" not in repr(settings) and "second-old" not in repr(settings.secrets)
+    assert load_settings(write(tmp_path, ""), {}).secrets.unsubscribe_retired == ()
+
+
+def test_retired_secrets_are_refused_in_the_file_without_showing_them(tmp_path: Path) -> None:
+    message = problems_of(tmp_path, '[unsubscribe]\nretired_secrets = "old-hunter2"\n')
+    assert "[unsubscribe] retired_secrets must not be in the file" in message
+    assert "DIGEST_UNSUBSCRIBE_RETIRED_SECRETS" in message
+    assert "old-hunter2" not in message
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://example.com/unsubscribe?email={email}&token={token}",
+        "https://example.com/u/{email}/{token}",
+    ],
+)
+def test_an_unsubscribe_url_that_would_carry_the_address_is_refused(
+    tmp_path: Path, url: str
+) -> None:
+    message = problems_of(tmp_path, f'[unsubscribe]\nurl = "{url}"\n')
+    assert "unsubscribe.url must not carry {email}" in message
+    assert "https://example.com/unsubscribe?token={token}" in message
+    message = problems_of(tmp_path, env={"DIGEST_UNSUBSCRIBE_URL": url})
+    assert "DIGEST_UNSUBSCRIBE_URL must not carry {email}" in message
+
+
 def test_missing_and_broken_files_are_clear_errors(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="no such config file"):
         load_settings(tmp_path / "absent.toml", {})
@@ -317,7 +351,11 @@ def test_an_api_key_no_provider_could_take_is_refused_without_showing_it(
 
 def test_a_secret_that_is_not_utf8_is_refused_without_showing_it(tmp_path: Path) -> None:
     undecodable = b"s3cret\xff".decode("utf-8", "surrogateescape")  # as os.environ holds it
-    for variable in ("DIGEST_UNSUBSCRIBE_SECRET", "DIGEST_SMTP_PASSWORD"):
+    for variable in (
+        "DIGEST_UNSUBSCRIBE_SECRET",
+        "DIGEST_UNSUBSCRIBE_RETIRED_SECRETS",
+        "DIGEST_SMTP_PASSWORD",
+    ):
         message = problems_of(tmp_path, env={variable: undecodable})
         assert f"{variable} is not valid UTF-8 text" in message
         assert "s3cret" not in message

@@ -22,6 +22,7 @@ from digest.ledger import (
     PENDING,
     SCHEMA_VERSION,
     AudienceCounts,
+    AudiencePacker,
     Batch,
     Ledger,
     PackedBatch,
@@ -32,6 +33,7 @@ from digest.ledger import (
 from digest.models import Subscriber
 from tests.ledger_helpers import (
     HOLD_SEND_LOCK,
+    HOLD_WRITE_LOCK,
     MARK_IN_FLIGHT_THEN_DIE,
     OPEN_AND_DIE_AT,
     T0,
@@ -743,6 +745,63 @@ def test_a_refused_test_send_is_recorded_as_failed(ledger: Ledger) -> None:
 
 
 # --- locks ---------------------------------------------------------------------------
+
+
+# --- unsubscribes -----------------------------------------------------------------------
+
+
+def test_an_unsubscribe_is_recorded_lowercased_and_the_first_one_is_kept(
+    ledger: Ledger, db_path: Path
+) -> None:
+    assert ledger.record_unsubscribe("Ada@Example.com", T0, "one-click") is True
+    assert ledger.record_unsubscribe("ada@example.com", T0 + timedelta(hours=1), "page") is False
+    assert ledger.record_unsubscribe("bob@example.com", T0 + timedelta(hours=2), "page") is True
+
+    with Ledger.open(db_path) as reopened:
+        assert reopened.unsubscribed_addresses() == {"ada@example.com", "bob@example.com"}
+        assert reopened.unsubscribe_count() == 2
+    raw = sqlite3.connect(db_path)
+    rows = raw.execute("SELECT address, at, source FROM unsubscribes ORDER BY address").fetchall()
+    raw.close()
+    assert rows == [
+        ("ada@example.com", "2026-03-09T16:00:00.000000+00:00", "one-click"),
+        ("bob@example.com", "2026-03-09T18:00:00.000000+00:00", "page"),
+    ]
+
+
+def test_a_fresh_ledger_has_no_unsubscribes_and_withhold_takes_them(ledger: Ledger) -> None:
+    assert ledger.unsubscribed_addresses() == frozenset()
+    assert ledger.unsubscribe_count() == 0
+    ledger.record_unsubscribe("reader1@example.com", T0, "one-click")
+    packed = list(AudiencePacker(2).batches(subscribers(3)))
+    withheld: list[str] = []
+
+    kept = list(withhold(packed, ledger.unsubscribed_addresses(), withheld))
+
+    assert withheld == ["reader1@example.com"]
+    assert [s.email for b in kept for s in unpack_recipients(b.recipients)] == [
+        "reader0@example.com",
+        "reader2@example.com",
+    ]
+
+
+@pytest.mark.slow
+def test_an_unsubscribe_waits_for_a_write_lock_another_process_holds(
+    ledger: Ledger, db_path: Path
+) -> None:
+    holder = run_python(HOLD_WRITE_LOCK, str(db_path), "1.5", stdout=subprocess.PIPE)
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        started = time.monotonic()
+        assert ledger.record_unsubscribe("ada@example.com", T0, "one-click") is True
+        waited = time.monotonic() - started
+        assert holder.stdout.readline().strip() == "releasing"
+    finally:
+        holder.wait(timeout=60)
+        holder.stdout.close()
+
+    assert 1.0 < waited < 30
+    assert ledger.unsubscribed_addresses() == {"ada@example.com"}
 
 
 def test_the_send_lock_is_exclusive_and_per_edition(ledger: Ledger, db_path: Path) -> None:

@@ -60,7 +60,6 @@ def test_the_example_goes_to_each_active_reader_once(ready: Folder, server: Send
     assert body["categories"] == ["digest"]
     assert [part["type"] for part in body["content"]] == ["text/plain", "text/html"]
     for personalization in body["personalizations"]:
-        address = personalization["to"][0]["email"]
         (unsubscribe,) = [
             value
             for key, value in personalization["substitutions"].items()
@@ -70,7 +69,7 @@ def test_the_example_goes_to_each_active_reader_once(ready: Folder, server: Send
         headers = {**body.get("headers", {}), **personalization["headers"]}  # as SendGrid merges
         assert headers["List-Unsubscribe"] == f"<{unsubscribe}>"
         assert headers["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
-        assert address.split("@")[0] in unsubscribe
+        assert "@" not in unsubscribe and "%40" not in unsubscribe  # the token names the reader
     assert "1 bounced" in result.stdout and "1 unsubscribed" in result.stdout
 
 
