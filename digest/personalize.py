@@ -10,14 +10,13 @@ functions: the secret is passed in, never read from the environment.
 
 from __future__ import annotations
 
-import binascii
-import hashlib
 import html
 import re
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from urllib.parse import quote
 
+from .audience.tokens import UnsubscribeTokens, token_chars
 from .errors import ConfigError, SubscribersError
 from .models import (
     HTML,
@@ -42,19 +41,14 @@ _BUILTIN = frozenset({_NAME, _EMAIL, _UNSUBSCRIBE_URL})
 # What one character of a value may take in each variant, in UTF-8 bytes: 4 as it is,
 # 6 HTML-escaped (" is &quot;), 12 percent-encoded (a 4-byte character is %XX four times).
 _BYTES_A_CHAR = {PLAIN: 4, HTML: 6, URL: 12}
-# The same for each UTF-8 byte of an address, which is bounded in bytes (``_bytes``)...
+# The same for each UTF-8 byte of an address, which is bounded in bytes (``_bytes``).
 _BYTES_AN_ADDRESS_BYTE = {PLAIN: 1, HTML: 6, URL: 3}
-# ... and for each byte of it in the unsubscribe URL, where it is URL-quoted (3 bytes
-# at most): HTML escaping leaves that as it is, quoting it again makes "%" "%25".
-_URL_BYTES_AN_ADDRESS_BYTE = {PLAIN: 3, HTML: 3, URL: 5}
 # The most bytes an address may take: 254 characters of 4 bytes.
 ADDRESS_MAX_BYTES = 4 * 254
 # Characters HTML escaping changes, and those percent-encoding leaves as they are.
 _HTML_SPECIAL = re.compile(r"[&<>\"']")
 _URL_SAFE = re.compile(r"[A-Za-z0-9_.~-]*")
 _ONE_CLICK = {"List-Unsubscribe-Post": "List-Unsubscribe=One-Click"}
-# Addresses whose only character quote() would change is the "@".
-_PLAIN_ADDRESS = re.compile(r"[A-Za-z0-9._~-]+@[A-Za-z0-9.-]+")
 # Everything str.splitlines() breaks on: none of it may reach a header.
 _LINE_BREAKS = re.compile(r"[\r\n\v\f\x1c\x1d\x1e\x85\u2028\u2029]+")
 # Those and every other control character (NUL, ESC, DEL, ...); not the invisible
@@ -79,55 +73,11 @@ class SubstitutionsTooLarge(SubscribersError):
         super().__init__(f"{email}: {self.reason}")
 
 
-# RFC 2104: the key, padded to SHA-256's 64-byte block, XORed with 0x36 and 0x5c.
-_BLOCK = 64
-_INNER_PAD = bytes(byte ^ 0x36 for byte in range(256))
-_OUTER_PAD = bytes(byte ^ 0x5C for byte in range(256))
-
-
-class HmacSha256:
-    """HMAC-SHA256 under one key, for signing many short messages.
-
-    The two padded-key blocks are hashed once and their states copied per message:
-    about 0.9 µs a message, where ``hmac.digest`` sets the key up again each time
-    (4 µs) and ``HMAC.copy`` goes through Python (3 µs). At a million readers that
-    is seconds. tests/test_personalize.py checks it against the ``hmac`` module.
-    """
-
-    def __init__(self, key: bytes) -> None:
-        if len(key) > _BLOCK:
-            key = hashlib.sha256(key).digest()
-        key = key.ljust(_BLOCK, b"\0")
-        self._inner = hashlib.sha256(key.translate(_INNER_PAD))
-        self._outer = hashlib.sha256(key.translate(_OUTER_PAD))
-
-    def __call__(self, message: bytes) -> bytes:
-        inner = self._inner.copy()
-        inner.update(message)
-        outer = self._outer.copy()
-        outer.update(inner.digest())
-        return outer.digest()
-
-
 def used_tokens(*texts: str, key: str) -> frozenset[str]:
     """The substitution tokens of ``key`` (``%%KEY.name%%``, ``%%KEY.name.html%%``) that
     occur in any of the texts; token-like text with another key, or none, is not one."""
     pattern = token_pattern(key)
     return frozenset(found.group(0) for text in texts for found in pattern.finditer(text))
-
-
-def unsubscribe_token(email: str, secret: str) -> str:
-    """HMAC-SHA256 of the lowercased address under the secret, urlsafe base64 without padding."""
-    return _token_text(HmacSha256(secret.encode())(email.lower().encode()))
-
-
-def _token_text(digest: bytes) -> str:
-    """A digest as urlsafe base64 without padding (43 characters for SHA-256)."""
-    encoded = binascii.b2a_base64(digest, newline=False).rstrip(b"=")
-    return encoded.translate(_URLSAFE).decode("ascii")
-
-
-_URLSAFE = bytes.maketrans(b"+/", b"-_")
 
 
 def unsubscribe_url(template: str, email: str, secret: str) -> str:
@@ -140,7 +90,7 @@ def unsubscribe_url(template: str, email: str, secret: str) -> str:
 class Personalizer:
     """Turns subscribers into recipients for one edition: built once, called per recipient.
 
-    Everything that does not depend on the subscriber (the keyed HMAC, the URL
+    Everything that does not depend on the subscriber (the token cipher, the URL
     template, which tokens the email uses and in which variants, the mailto) is
     prepared here, so a million recipients cost a few microseconds each.
     ``used_tokens`` are tokens of ``token_key`` (see ``used_tokens``).
@@ -158,8 +108,7 @@ class Personalizer:
     ) -> None:
         check_unsubscribe_url(unsubscribe_url_template)
         self._template = _LINE_BREAKS.sub("", unsubscribe_url_template)
-        self._sign = HmacSha256(secret.encode()) if secret else None
-        self._quotes_email = "{email}" in self._template
+        self._seal = UnsubscribeTokens(secret).make if secret else None
         self._url_to_html = _url_to_html(self._template)
         self._mailto = _mailto_target(unsubscribe_mailto)
         self._mailto_tail = f", {self._mailto}" if self._mailto else ""
@@ -188,18 +137,14 @@ class Personalizer:
     def url(self, email: str) -> str:
         """The one-click unsubscribe URL for ``email`` ("" when none is configured).
 
-        The signed token goes in ``{token}``; ``{email}``, if the template has it, is
-        URL-quoted. Other braces are left alone: the template is not a format string.
-        Without a secret the token is a marked preview token.
+        The reader's opaque token (audience/tokens.py) goes in ``{token}``; other braces
+        are left alone: the template is not a format string. Without a secret the token
+        is a marked preview token.
         """
         if not self._template:
             return ""
-        if self._sign is None:
-            signed = PREVIEW_TOKEN
-        else:
-            signed = _token_text(self._sign(email.lower().encode()))
-        url = self._template.replace("{token}", signed)
-        return url.replace("{email}", _quoted(email)) if self._quotes_email else url
+        sealed = PREVIEW_TOKEN if self._seal is None else self._seal(email)
+        return self._template.replace("{token}", sealed)
 
     def misfit(self, subscriber: Subscriber) -> str:
         """Why the subscriber cannot be sent ("" when they can): quick unless near the limit."""
@@ -271,8 +216,10 @@ class _Budget:
             return sum(sizes[variant] for variant in variants.get(field, ()))
 
         url_variants = variants.get(_UNSUBSCRIBE_URL, ()) if url_template else ()
-        email = per_char(_EMAIL, _BYTES_AN_ADDRESS_BYTE) + url_template.count("{email}") * sum(
-            _URL_BYTES_AN_ADDRESS_BYTE[variant] for variant in url_variants
+        # The token seals the address: 4 base64 characters for each 3 of its bytes (2 a
+        # byte, rounded up), which no variant escapes further.
+        email = per_char(_EMAIL, _BYTES_AN_ADDRESS_BYTE) + 2 * url_template.count("{token}") * len(
+            url_variants
         )
         fixed = keys + sum(_url_bytes(url_template, variant) for variant in url_variants)
         fields = tuple((field, per_char(field)) for field in sorted(set(variants) - _BUILTIN))
@@ -290,13 +237,13 @@ class _Budget:
 
 def _url_bytes(template: str, variant: str) -> int:
     """The bytes of the unsubscribe URL in ``variant`` but for the address in it: the
-    template as the variant escapes it, and a 43-character token wherever it has one."""
+    template as the variant escapes it, and a token's fixed part wherever it has one."""
     escape: Callable[[str], str] = {
         PLAIN: str,
         HTML: html.escape,
         URL: lambda text: quote(text, safe=""),
     }[variant]
-    return len(escape(template).encode()) + 43 * template.count("{token}")
+    return len(escape(template).encode()) + token_chars(0) * template.count("{token}")
 
 
 def check_unsubscribe_url(template: str) -> None:
@@ -385,8 +332,8 @@ def recipient_for(
 def _url_to_html(template: str) -> Callable[[str], str] | None:
     """How to HTML-escape the unsubscribe URLs made from ``template`` (None: no need).
 
-    The signed token and the quoted address need no escaping, so only the template's
-    own characters decide; most templates have none or only the "&" between parameters.
+    The token (base64url) needs no escaping, so only the template's own characters
+    decide; most templates have none or only the "&" between parameters.
     """
     escaped = html.escape(template)
     if escaped == template:
@@ -404,13 +351,6 @@ def _bytes(text: str) -> int:
 def _html_escaped(value: str) -> str:
     """The value HTML-escaped for text and quoted attributes; most need nothing done."""
     return html.escape(value) if _HTML_SPECIAL.search(value) else value
-
-
-def _quoted(email: str) -> str:
-    """The address URL-quoted; the common plain address takes a shortcut past quote()."""
-    if _PLAIN_ADDRESS.fullmatch(email):
-        return email.replace("@", "%40")
-    return quote(email, safe="")
 
 
 def _mailto_target(mailto: str) -> str:

@@ -53,9 +53,15 @@ def _base64_chars(size: int) -> int:
     return (size * 4 + 2) // 3
 
 
-# A key id, the tag, and at least one byte / at most a valid address's 254 bytes of UTF-8.
-MIN_TOKEN_CHARS = _base64_chars(1 + _TAG_BYTES + 1)
-MAX_TOKEN_CHARS = _base64_chars(1 + _TAG_BYTES + EMAIL_MAX_LENGTH)
+def token_chars(address_bytes: int) -> int:
+    """The length of the token that seals an address of ``address_bytes`` bytes of UTF-8:
+    a key id, the tag and the sealed address, in base64url."""
+    return _base64_chars(1 + _TAG_BYTES + address_bytes)
+
+
+# At least one byte / at most a valid address's 254 bytes of UTF-8.
+MIN_TOKEN_CHARS = token_chars(1)
+MAX_TOKEN_CHARS = token_chars(EMAIL_MAX_LENGTH)
 
 _BASE64URL = re.compile(r"[A-Za-z0-9_-]+")
 _TO_URLSAFE = bytes.maketrans(b"+/", b"-_")

@@ -22,7 +22,7 @@ from urllib.parse import quote, unquote
 
 import pytest
 
-from digest.personalize import unsubscribe_token
+from digest.audience.tokens import UnsubscribeTokens
 from tests.commands.conftest import API_KEY, NOW, Folder
 from tests.deliver.smtp_server import RecordingHandler, running
 from tests.render.helpers import Page
@@ -194,7 +194,7 @@ def test_tokens_planted_in_a_feed_fill_in_no_readers_value(
     assert mails
     for mail in mails:
         row, page = rows[mail.to], Page(mail.html)
-        values = [mail.to, row["name"], row["company"], unsubscribe_token(mail.to, SECRET)]
+        values = [mail.to, row["name"], row["company"], UnsubscribeTokens(SECRET).make(mail.to)]
         values += [quote(value, safe="") for value in values] + ["sendgrid.test"]
         links = [url for url in page.hrefs() + page.sources() if "evil.example.com" in url]
         links += [line for line in mail.text.splitlines() if "evil.example.com" in line]
