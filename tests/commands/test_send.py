@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -25,6 +26,7 @@ from tests.sendgrid_server import SendGridServer
 
 SECRET = "unsubscribe-secret-never-printed"
 REPO = Path(__file__).resolve().parents[2]
+DATA = REPO / "tests" / "data" / "subscribers"
 
 
 @pytest.fixture
@@ -735,3 +737,40 @@ def test_a_reader_too_large_for_sendgrid_is_left_out_of_a_send_and_a_dry_run(
     assert f"wrote {len(emails)} messages" in dry.stdout
     assert "1 invalid" in sent.stdout
     assert sorted(server.accepted_recipients()) == sorted(emails)
+
+
+def test_a_quote_left_open_costs_its_row_only_and_no_reader_gets_anothers_data(
+    ready: Folder, server: SendGridServer
+) -> None:
+    # Line 3 leaves its company's quote open: csv would read lines 4 to 6 into it.
+    greeting = ready.path / "templates" / "digest.txt.j2"
+    greeting.write_text(
+        greeting.read_text().replace("Hi {{ subscriber.name }}", "Hi {{ subscriber.company }}")
+    )
+    (ready.path / "subscribers.csv").unlink()
+    shutil.copy(DATA / "open_quote_middle.csv", ready.path / "subscribers.csv")
+    expected = [
+        "ada@example.com", "alan@example.com", "katherine@example.com", "margaret@example.com"
+    ]  # fmt: skip
+
+    dry = ready.run("send", "--dry-run", "--now", NOW)
+    sent = send(ready)
+
+    for result in (dry, sent):
+        assert result.exit_code == 0, result.output
+        assert "subscribers.csv:3: grace@example.com: quote left open" in result.stderr
+        assert "skipped 1 duplicate, 1 invalid, 1 unsubscribed" in result.stdout
+    outbox = ready.path / "outbox" / "2026-11-27"
+    assert sorted(f.stem for f in outbox.glob("*.eml")) == expected
+    assert sorted(server.accepted_recipients()) == expected
+    companies = {
+        p["to"][0]["email"]: p["substitutions"]["%%company%%"]
+        for request in server.requests
+        for p in request.body["personalizations"]
+    }
+    assert companies == {
+        "ada@example.com": "Analytical Engines",
+        "alan@example.com": "Bletchley Park",
+        "katherine@example.com": "NASA, Langley",
+        "margaret@example.com": "MIT",
+    }
