@@ -31,7 +31,6 @@ from .commands.common import Context, describe_skipped, message_id_domain, utc_n
 from .config import find_config, load_settings
 from .errors import DigestError, NothingToSend, StandDown
 from .models import is_edition_key
-from .subscribers import check_subscribers
 
 if TYPE_CHECKING:
     from .commands.send import SendOutcome
@@ -276,10 +275,12 @@ def subscribers_group() -> None:
 @click.pass_obj
 @reports_errors
 def subscribers_check(options: Globals) -> None:
-    """Validate subscribers.csv: each problem with its line number; exit 1 if any."""
+    """Validate subscribers.csv: each row a send would leave out, with its line; exit 1 if any."""
+    from .commands.subscribers import check
+
     ctx = options.context()
     relative = ctx.settings.subscribers.path
-    problems = check_subscribers(ctx.settings.path(relative))
+    problems = check(ctx)
     for problem in problems:
         click.echo(f"{relative}:{problem.line}: {problem.email}: {problem.reason}", err=True)
     if problems:

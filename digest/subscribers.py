@@ -94,6 +94,11 @@ class AudienceReport:
             self.problems.append(Problem(why.line, email, reason, DUPLICATE))
 
 
+def _fits(_subscriber: Subscriber) -> str:
+    """Every row fits (``check_subscribers`` without an email to size rows against)."""
+    return ""
+
+
 def read_subscribers(path: Path) -> Iterator[Subscriber | Problem]:
     """Each row of the file in order: a Subscriber, or a Problem when the row is invalid.
 
@@ -176,19 +181,46 @@ def _extra_columns(path: Path, handle: TextIO) -> Iterator[tuple[str, ...]]:
         yield tuple(name for name, _ in layout.merge)
 
 
-def check_subscribers(path: Path) -> list[Problem]:
-    """Every problem in the file, in line order, including case-insensitive duplicates."""
+def check_subscribers(path: Path, misfit: Callable[[Subscriber], str] = _fits) -> list[Problem]:
+    """Every row that a send leaves out for a reason other than its status, in line order.
+
+    That is: invalid rows; active rows whose merge fields are too large, as ``misfit``
+    (the send's own test, for the email's tokens) says; active rows whose address
+    another row marks unsubscribed, bounced or complained (the send withholds them);
+    and duplicates (addresses compare case-insensitively). A row marked inactive is a
+    duplicate only of another inactive one: repeating an active row, it is the row that
+    keeps the address off the list, and the active row is the one reported.
+    """
+    suppressed = suppressed_addresses(path)
+    seen: dict[bool, dict[str, int]] = {True: {}, False: {}}  # by whether the row is active
     problems: list[Problem] = []
-    seen: dict[str, int] = {}
     for row in read_subscribers(path):
-        if isinstance(row, Problem):
-            problems.append(row)
-            continue
-        key = row.email.lower()
-        first = seen.setdefault(key, row.line)
-        if first != row.line:
-            problems.append(Problem(row.line, row.email, f"duplicate of line {first}", DUPLICATE))
+        problem = row if isinstance(row, Problem) else _left_out(row, misfit, suppressed, seen)
+        if problem is not None:
+            problems.append(problem)
     return problems
+
+
+def _left_out(
+    row: Subscriber,
+    misfit: Callable[[Subscriber], str],
+    suppressed: Mapping[str, Suppression],
+    seen: dict[bool, dict[str, int]],
+) -> Problem | None:
+    """Why a send leaves a valid row out, beyond its status; None when it does not."""
+    key = row.email.lower()
+    if row.active:
+        too_large = misfit(row)
+        if too_large:
+            return Problem(row.line, row.email, too_large)
+        if key in suppressed:
+            why = suppressed[key]
+            reason = f"line {why.line} marks this address {why.status}, so this row is not sent"
+            return Problem(row.line, row.email, reason, DUPLICATE)
+    first = seen[row.active].setdefault(key, row.line)
+    if first != row.line:
+        return Problem(row.line, row.email, f"duplicate of line {first}", DUPLICATE)
+    return None
 
 
 def first_active(path: Path) -> Subscriber | None:

@@ -131,10 +131,49 @@ def test_invalid_rows_are_reported_with_line_and_reason() -> None:
     assert reasons[5].startswith("unknown status 'retired'")
     assert reasons[6] == "duplicate of line 2"
     assert "special-use or reserved" in reasons[7]
-    assert reasons[11] == "duplicate of line 8"  # duplicates count whatever the status
+    # The active row the send withholds, not the row that keeps the address off the list.
+    assert reasons[11] == "line 8 marks this address unsubscribed, so this row is not sent"
     assert str(problems[0]) == (
         "line 3: not-an-address: invalid address: An email address must have an @-sign."
     )
+
+
+def test_check_names_the_active_row_another_row_keeps_off_the_list(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        "email,name,status\n"
+        "ann@example.com,Ann,active\n"
+        "bob@example.com,Bob,bounced\n"
+        "ANN@example.com,Ann,unsubscribed\n"
+        "BOB@example.com,Bob,active\n"
+        "bob@EXAMPLE.com,Bob,complained\n",
+    )
+
+    assert [(p.line, p.reason, p.kind) for p in check_subscribers(path)] == [
+        (2, "line 4 marks this address unsubscribed, so this row is not sent", "duplicate"),
+        (5, "line 3 marks this address bounced, so this row is not sent", "duplicate"),
+        # Not line 4: told it repeats line 2, one might delete the row that unsubscribes.
+        (6, "duplicate of line 3", "duplicate"),
+    ]
+
+
+def test_check_sizes_active_rows_with_the_test_it_is_given(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        "email,status,company\n"
+        "ann@example.com,active,huge\n"
+        "bob@example.com,unsubscribed,huge\n"
+        "ANN@example.com,active,small\n",
+    )
+
+    def misfit(subscriber: Subscriber) -> str:
+        return "too large" if subscriber.fields["company"] == "huge" else ""
+
+    # Line 4 is no duplicate: line 2 is left out, so a send mails line 4.
+    assert check_subscribers(path, misfit) == [Problem(2, "ann@example.com", "too large")]
+    assert check_subscribers(path) == [
+        Problem(4, "ANN@example.com", "duplicate of line 2", "duplicate")
+    ]
 
 
 def test_a_clean_file_has_no_problems() -> None:

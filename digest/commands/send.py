@@ -317,13 +317,17 @@ def _ask(options: SendOptions, confirm: Confirm, question: str) -> None:
         raise StandDown("not sent: cancelled at the prompt")
 
 
-def personalizer(ctx: Context, tokens: frozenset[str]) -> Personalizer:
-    """Turns subscribers into recipients with the substitutions the email's tokens need."""
+def personalizer(ctx: Context, tokens: frozenset[str], *, secret: str = "") -> Personalizer:
+    """Turns subscribers into recipients with the substitutions the email's tokens need.
+
+    ``secret`` stands in for an unset DIGEST_UNSUBSCRIBE_SECRET where only sizes matter:
+    a token signed under any secret is as long as the send's, a preview token is not.
+    """
     settings = ctx.settings
     return Personalizer(
         unsubscribe_url_template=settings.unsubscribe.url,
         unsubscribe_mailto=settings.unsubscribe.mailto,
-        secret=settings.secrets.unsubscribe_secret,
+        secret=settings.secrets.unsubscribe_secret or secret,
         used_tokens=tokens,
     )
 
