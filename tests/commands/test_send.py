@@ -774,3 +774,44 @@ def test_a_quote_left_open_costs_its_row_only_and_no_reader_gets_anothers_data(
         "katherine@example.com": "NASA, Langley",
         "margaret@example.com": "MIT",
     }
+
+
+# `digest ARGS...` under a file size limit of LIMIT bytes: `python -c LIMITED LIMIT ARGS...`.
+LIMITED = """
+import resource, sys
+limit = int(sys.argv[1])
+resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+from digest.cli import main
+sys.argv = ["digest", *sys.argv[2:]]
+main()
+"""
+
+
+def test_no_room_for_the_audience_spool_is_one_line_and_records_nothing(
+    ready: Folder, server: SendGridServer
+) -> None:
+    """A real write that fails: the spool (about 700 KB here) passes the file size limit."""
+    emails = write_readers(ready, 20_000)
+    limited = [sys.executable, "-c", LIMITED, str(256 * 1024), "send", "--yes", "--now", NOW]
+
+    full = subprocess.run(
+        limited,
+        cwd=ready.path,
+        env={**os.environ, **ready.env, "PYTHONPATH": str(REPO)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+    assert full.returncode == 1, full.stderr
+    (line,) = full.stderr.splitlines()
+    assert line.startswith("error: reading subscribers.csv: cannot write its spool file in ")
+    assert line.endswith(
+        ".digest/ (File too large); free some space there (or raise the file size limit), "
+        "then run the command again; nothing was sent or recorded"
+    )
+    assert server.requests == []
+    assert ready.run("history").stdout.strip() == "No editions sent from this folder yet."
+    assert send(ready).exit_code == 0
+    assert sorted(server.accepted_recipients()) == sorted(emails)
