@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import functools
 import gc
+import logging
 import os
 import sys
 import traceback
@@ -31,7 +32,7 @@ from .commands.common import Context, describe_skipped, message_id_domain, utc_n
 from .config import find_config, load_settings
 from .errors import BatchUncertain, DigestError, NothingToSend, StandDown
 from .models import is_edition_key
-from .subscribers import check_subscribers
+from .text import terminal_safe
 
 if TYPE_CHECKING:
     from .commands.send import SendOutcome
@@ -79,15 +80,37 @@ def reports_errors(command: Command) -> Command:
         try:
             return command(*args, **kwargs)
         except (StandDown, NothingToSend) as done:
-            click.echo(str(done))
+            echo(str(done))
             sys.exit(0)
         except DigestError as error:
             if options.verbose:
-                traceback.print_exc()
-            click.echo(f"error: {error}", err=True)
+                for line in traceback.format_exc().splitlines():
+                    echo(line, err=True)
+            echo(f"error: {error}", err=True)
             sys.exit(1)
 
     return wrapper  # type: ignore[return-value]
+
+
+def echo(line: str, *, err: bool = False) -> None:
+    """Print a line made terminal-safe: errors quote feeds, lists and servers."""
+    click.echo(terminal_safe(line), err=err)
+
+
+def confirm(question: str) -> bool:
+    """Ask on the terminal; the question (it quotes the subject) is made terminal-safe."""
+    return click.confirm(terminal_safe(question))
+
+
+class _SafeLastResort(logging.Handler):
+    """Where a warning logged by digest or a library goes when nothing else takes it (as
+    logging's own last resort would), made terminal-safe: it may quote a server's words."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            echo(self.format(record), err=True)
+        except Exception:
+            self.handleError(record)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -103,6 +126,7 @@ def reports_errors(command: Command) -> Command:
 def cli(ctx: click.Context, config: str | None, verbose: bool, quiet: bool) -> None:
     """Build an email digest of a blog's recent posts and send it through SendGrid."""
     ctx.obj = Globals(config=config, verbose=verbose, quiet=quiet)
+    logging.lastResort = _SafeLastResort(logging.WARNING)
 
 
 def _edition_option(_ctx: click.Context, _param: click.Parameter, key: str | None) -> str | None:
@@ -239,7 +263,7 @@ def send_command(
             settle=settle,
             interactive=sys.stdin.isatty(),
         )
-        outcome = send_edition(ctx, send_options, backend, confirm=click.confirm)
+        outcome = send_edition(ctx, send_options, backend, confirm=confirm)
     finally:
         backend.close()
     _summarize(ctx, outcome)
@@ -347,8 +371,8 @@ def init_command(options: Globals, directory: Path) -> None:
     from .commands.init import init_folder
 
     for path in init_folder(directory):
-        click.echo(f"created {path}")
-    click.echo(f"Next: cd {directory} && digest build")
+        echo(f"created {path}")
+    echo(f"Next: cd {directory} && digest build")
 
 
 @cli.group(name="subscribers")
@@ -360,12 +384,14 @@ def subscribers_group() -> None:
 @click.pass_obj
 @reports_errors
 def subscribers_check(options: Globals) -> None:
-    """Validate subscribers.csv: each problem with its line number; exit 1 if any."""
+    """Validate subscribers.csv: each row a send would leave out, with its line; exit 1 if any."""
+    from .commands.subscribers import check
+
     ctx = options.context()
     relative = ctx.settings.subscribers.path
-    problems = check_subscribers(ctx.settings.path(relative))
+    problems = check(ctx)
     for problem in problems:
-        click.echo(f"{relative}:{problem.line}: {problem.email}: {problem.reason}", err=True)
+        echo(f"{relative}:{problem.line}: {problem.email}: {problem.reason}", err=True)
     if problems:
         sys.exit(1)
     ctx.say(f"{relative}: no problems found.")

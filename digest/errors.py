@@ -59,6 +59,16 @@ class SubscribersError(DigestError):
     hint = "check [subscribers] path and the CSV's header row"
 
 
+class DiskFull(DigestError):
+    """A working file could not be written for want of room: the disk or the quota is
+    full, or the file reached the size limit (``ulimit -f``). Nothing was recorded."""
+
+    hint = (
+        "free some space there (or raise the file size limit), then run the command again; "
+        "nothing was sent or recorded"
+    )
+
+
 class NothingToSend(DigestError):
     """No new posts: no edition. Not a failure; the CLI says it and exits 0."""
 

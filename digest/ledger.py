@@ -43,7 +43,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Self
 
-from .errors import LedgerError, StandDown
+from .errors import DiskFull, LedgerError, StandDown
 from .files import replace_together, sync_folder
 from .models import Subscriber, is_edition_key
 
@@ -1112,14 +1112,16 @@ class _SeenAddresses:
         first = self._met
         self._met += len(chunk)
         if self._memory is None:
-            return self._first_ones_on_disk(chunk, keys, first)
+            with _room_for_addresses():
+                return self._first_ones_on_disk(chunk, keys, first)
         seen, kept = self._memory, []
         for subscriber, key in zip(chunk, keys, strict=True):
             if key not in seen:
                 seen.add(key)
                 kept.append(subscriber)
         if len(seen) > self._in_memory:
-            self._move_to_disk(seen)
+            with _room_for_addresses():
+                self._move_to_disk(seen)
         return kept
 
     def _move_to_disk(self, seen: set[str]) -> None:
@@ -1160,6 +1162,20 @@ class _SeenAddresses:
     def close(self) -> None:
         if self._db is not None:
             self._db.close()
+
+
+@contextmanager
+def _room_for_addresses() -> Iterator[None]:
+    """SQLite's errors on the private table of addresses seen as one line: a table in a
+    temporary file fails for want of room (full, or "disk I/O error" past a size limit)."""
+    try:
+        yield
+    except sqlite3.Error as exc:
+        raise DiskFull(
+            f"cannot keep the list's addresses in a temporary file ({exc})",
+            "free space in the temporary folder (TMPDIR) or raise the file size limit, "
+            "then run the command again; nothing was sent or recorded",
+        ) from None
 
 
 def _chunks(items: Iterable[Subscriber], size: int) -> Iterator[list[Subscriber]]:

@@ -7,6 +7,7 @@ import re
 import signal
 import sqlite3
 import subprocess
+import sys
 import time
 from datetime import timedelta
 from pathlib import Path
@@ -919,3 +920,37 @@ def test_a_file_where_the_state_folder_goes_is_named_with_what_to_do(tmp_path: P
         f"cannot open {tmp_path}/.digest/state.db: {tmp_path}/.digest is a file, "
         "where digest keeps its state; move that file away (digest makes the .digest/ folder)"
     )
+
+
+# Packs N generated readers with the address set on disk at once, under a file size
+# limit of LIMIT bytes: `python -c PACK_LIMITED LIMIT N`. Prints the error, if any.
+PACK_LIMITED = """
+import resource, sys
+limit, readers = int(sys.argv[1]), int(sys.argv[2])
+resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+from digest.errors import DigestError
+from digest.ledger import AudiencePacker
+from digest.models import Subscriber
+audience = (Subscriber(f"reader{n}@example.com") for n in range(readers))
+try:
+    batches = sum(1 for _ in AudiencePacker(1000, in_memory=0).batches(audience))
+except DigestError as error:
+    print(type(error).__name__, error)
+else:
+    print("packed", batches)
+"""
+
+
+def test_no_room_for_the_addresses_kept_on_disk_is_one_clear_error() -> None:
+    """A real write that fails: the packer's temporary table passes the file size limit."""
+    run = subprocess.run(
+        [sys.executable, "-c", PACK_LIMITED, str(200_000), "100000"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+    assert run.stderr == ""
+    assert run.stdout.startswith("DiskFull cannot keep the list's addresses in a temporary file")
+    assert "free space in the temporary folder (TMPDIR)" in run.stdout

@@ -15,6 +15,8 @@ import pytest
 from digest.errors import SubscribersError
 from digest.models import Subscriber
 from digest.subscribers import (
+    LEFT_OPEN_QUOTE,
+    ROWS_IN_VALUE,
     AudienceReport,
     Problem,
     Suppression,
@@ -129,10 +131,49 @@ def test_invalid_rows_are_reported_with_line_and_reason() -> None:
     assert reasons[5].startswith("unknown status 'retired'")
     assert reasons[6] == "duplicate of line 2"
     assert "special-use or reserved" in reasons[7]
-    assert reasons[11] == "duplicate of line 8"  # duplicates count whatever the status
+    # The active row the send withholds, not the row that keeps the address off the list.
+    assert reasons[11] == "line 8 marks this address unsubscribed, so this row is not sent"
     assert str(problems[0]) == (
         "line 3: not-an-address: invalid address: An email address must have an @-sign."
     )
+
+
+def test_check_names_the_active_row_another_row_keeps_off_the_list(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        "email,name,status\n"
+        "ann@example.com,Ann,active\n"
+        "bob@example.com,Bob,bounced\n"
+        "ANN@example.com,Ann,unsubscribed\n"
+        "BOB@example.com,Bob,active\n"
+        "bob@EXAMPLE.com,Bob,complained\n",
+    )
+
+    assert [(p.line, p.reason, p.kind) for p in check_subscribers(path)] == [
+        (2, "line 4 marks this address unsubscribed, so this row is not sent", "duplicate"),
+        (5, "line 3 marks this address bounced, so this row is not sent", "duplicate"),
+        # Not line 4: told it repeats line 2, one might delete the row that unsubscribes.
+        (6, "duplicate of line 3", "duplicate"),
+    ]
+
+
+def test_check_sizes_active_rows_with_the_test_it_is_given(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        "email,status,company\n"
+        "ann@example.com,active,huge\n"
+        "bob@example.com,unsubscribed,huge\n"
+        "ANN@example.com,active,small\n",
+    )
+
+    def misfit(subscriber: Subscriber) -> str:
+        return "too large" if subscriber.fields["company"] == "huge" else ""
+
+    # Line 4 is no duplicate: line 2 is left out, so a send mails line 4.
+    assert check_subscribers(path, misfit) == [Problem(2, "ann@example.com", "too large")]
+    assert check_subscribers(path) == [
+        Problem(4, "ANN@example.com", "duplicate of line 2", "duplicate")
+    ]
 
 
 def test_a_clean_file_has_no_problems() -> None:
@@ -164,26 +205,75 @@ def test_blank_rows_are_skipped_but_a_row_with_anything_in_it_is_not(tmp_path: P
     assert [row.email for row in rows if isinstance(row, Subscriber)] == ["grace@example.com"]
 
 
-def test_a_quote_left_open_is_reported_not_swallowing_the_rows_after_it(tmp_path: Path) -> None:
-    path = write(
-        tmp_path,
-        'email,name,status\nada@example.com,Ada,active\nbob@example.com,"Bob\n'
-        "carol@example.com,Carol,active\ndan@example.com,Dan,active\n",
+def shown(rows: list[Subscriber | Problem]) -> list[tuple[int, str, str]]:
+    """Each row as (line, address, what): the reason for a Problem, else the status."""
+    return [
+        (row.line, row.email, row.reason if isinstance(row, Problem) else row.status)
+        for row in rows
+    ]
+
+
+def test_a_quote_left_open_in_a_merge_field_skips_that_row_only() -> None:
+    path = DATA / "open_quote_middle.csv"
+
+    rows = list(read_subscribers(path))
+    report = AudienceReport()
+    audience = list(active_audience(path, report))
+
+    assert shown(rows) == [
+        (2, "ada@example.com", "active"),
+        (3, "grace@example.com", LEFT_OPEN_QUOTE),
+        (4, "alan@example.com", "active"),
+        (5, "ADA@example.com", "active"),
+        (6, "katherine@example.com", "active"),
+        (7, "edsger@example.com", "unsubscribed"),
+        (8, "margaret@example.com", "active"),
+    ]
+    katherine = by_line(rows)[6]
+    assert isinstance(katherine, Subscriber)
+    assert katherine.fields == {"company": "NASA, Langley"}
+    assert not any("\n" in value for row in audience for value in row.fields.values())
+    assert [row.email for row in audience] == [
+        "ada@example.com",
+        "alan@example.com",
+        "ADA@example.com",
+        "katherine@example.com",
+        "margaret@example.com",
+    ]
+    assert report.skipped == Counter({"invalid": 1, "unsubscribed": 1})
+    assert [(p.line, p.reason) for p in report.problems] == [(3, LEFT_OPEN_QUOTE)]
+    # The rows the open quote had swallowed are checked like any other.
+    assert check_subscribers(path) == [
+        Problem(3, "grace@example.com", LEFT_OPEN_QUOTE),
+        Problem(5, "ADA@example.com", "duplicate of line 2", "duplicate"),
+    ]
+    assert suppressed_addresses(path) == {"edsger@example.com": Suppression(7, "unsubscribed")}
+
+
+@pytest.mark.parametrize(
+    "name", ["open_quote_last_row.csv", "open_quote_at_eof.csv", "open_quote_then_text.csv"]
+)
+def test_a_quote_left_open_on_the_last_row_is_reported(name: str) -> None:
+    rows = list(read_subscribers(DATA / name))
+
+    assert shown(rows)[:2] == [
+        (2, "ada@example.com", "active"),
+        (3, "grace@example.com", LEFT_OPEN_QUOTE),
+    ]
+    # What followed the open quote is read as rows: here a line that is no row at all.
+    assert [(row.line, row.email) for row in rows[2:]] == (
+        [(4, "Mark I")] if name == "open_quote_then_text.csv" else []
     )
 
-    problems = check_subscribers(path)
-    report = AudienceReport()
-    audience = [subscriber.email for subscriber in active_audience(path, report)]
 
-    assert [(p.line, p.email, p.reason) for p in problems] == [
-        (
-            3,
-            "bob@example.com",
-            "unbalanced quote: the rows after it were read into this field; close the quote",
-        )
+def test_two_quotes_left_open_in_a_row_are_each_reported() -> None:
+    rows = list(read_subscribers(DATA / "open_quote_twice.csv"))
+
+    assert shown(rows) == [
+        (2, "ada@example.com", LEFT_OPEN_QUOTE),
+        (3, "grace@example.com", LEFT_OPEN_QUOTE),
+        (4, "alan@example.com", "active"),
     ]
-    assert audience == ["ada@example.com"]
-    assert report.skipped == Counter({"invalid": 1})
 
 
 def test_a_quote_left_open_in_the_email_column_is_reported_on_one_line(tmp_path: Path) -> None:
@@ -192,10 +282,57 @@ def test_a_quote_left_open_in_the_email_column_is_reported_on_one_line(tmp_path:
         'email,name\n"ada@example.com,Ada\ngrace@example.com,Grace\nalan@example.com,Alan\n',
     )
 
-    (problem,) = check_subscribers(path)
+    assert shown(list(read_subscribers(path))) == [
+        (2, "ada@example.com,Ada", LEFT_OPEN_QUOTE),
+        (3, "grace@example.com", "active"),
+        (4, "alan@example.com", "active"),
+    ]
 
-    assert (problem.line, problem.email) == (2, "ada@example.com,Ada")
-    assert problem.reason.startswith("unbalanced quote")
+
+def test_a_quote_left_open_before_more_than_csv_holds_in_a_field(tmp_path: Path) -> None:
+    """csv stops a value at 128 KB: the rows it had read into it are read again."""
+    readers = [f"reader{n}@example.com,Reader {n},ACME" for n in range(5000)]  # 170 KB
+    path = write(tmp_path, "\n".join(["email,name,company", 'ada@example.com,Ada,"ACME', *readers]))
+
+    rows = list(read_subscribers(path))
+
+    assert shown(rows[:2]) == [
+        (2, "ada@example.com", LEFT_OPEN_QUOTE),
+        (3, "reader0@example.com", "active"),
+    ]
+    assert [row.line for row in rows] == list(range(2, 5003))
+    assert all(isinstance(row, Subscriber) for row in rows[1:])
+
+
+def test_quoted_values_over_several_lines_are_read_whole() -> None:
+    rows = list(read_subscribers(DATA / "multiline_values.csv"))
+
+    assert all(isinstance(row, Subscriber) for row in rows)
+    ada, grace, alan = rows
+    assert (ada.line, grace.line, alan.line) == (2, 6, 8)
+    assert ada.name == "Ada\r\nLovelace"  # type: ignore[union-attr]
+    assert ada.fields["address"].splitlines() == [  # type: ignore[union-attr]
+        "12 St James's Square",
+        "London SW1Y 4JH",
+        "United Kingdom",
+    ]
+    assert grace.fields["address"] == 'Office "B",\r\nHarvard, Cambridge MA'  # type: ignore[union-attr]
+    assert check_subscribers(DATA / "multiline_values.csv") == []
+
+
+def test_a_well_formed_value_that_holds_rows_is_reported_not_sent() -> None:
+    """A quote left open that happens to close well still never sends rows as a value."""
+    path = DATA / "rows_in_value.csv"
+
+    rows = list(read_subscribers(path))
+
+    assert shown(rows) == [(2, "ada@example.com", ROWS_IN_VALUE), (5, "alan@example.com", "active")]
+    assert [s.email for s in active_audience(path, AudienceReport())] == ["alan@example.com"]
+
+
+def test_a_quote_left_open_in_the_header_is_an_error() -> None:
+    with pytest.raises(SubscribersError, match=r"line 1 \(the header row\) has a quote left open"):
+        check_subscribers(DATA / "open_quote_header.csv")
 
 
 def test_a_quoted_name_over_several_lines_is_not_taken_for_an_open_quote(

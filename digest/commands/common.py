@@ -8,7 +8,7 @@ the render stage alone takes 0.4 s to import (premailer brings requests and cssu
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -25,6 +25,7 @@ from ..ledger import Edition, Ledger, ledger_exists
 from ..models import Digest, RenderedEmail, escape_unkeyed_html, is_field_name, new_token_key
 from ..subscribers import COLUMNS as SUBSCRIBER_COLUMNS
 from ..subscribers import merge_columns
+from ..text import terminal_safe
 
 ASM_PLACEHOLDER_URL = "https://sendgrid.example/unsubscribe-link-added-by-sendgrid"
 
@@ -65,16 +66,24 @@ class Context:
             )
 
     def say(self, text: str) -> None:
-        """A line of normal output (suppressed by --quiet through the console)."""
-        self.console.print(text, markup=False, highlight=False, soft_wrap=True)
+        """A line of normal output (suppressed by --quiet through the console), terminal-safe:
+        it may quote a reader's name or a feed's title."""
+        _print(self.console, terminal_safe(text))
 
-    def say_raw(self, text: str) -> None:
-        """A line exactly as given (tabs kept), for output meant for other programs."""
+    def say_fields(self, fields: Sequence[str]) -> None:
+        """A line of tab-separated fields for other programs, each terminal-safe (a tab or
+        newline inside a field shows as ``\\t`` or ``\\n``, so the columns hold)."""
         if not self.console.quiet:
-            self.console.file.write(text + "\n")
+            self.console.file.write("\t".join(map(terminal_safe, fields)) + "\n")
 
     def warn(self, text: str) -> None:
-        self.errors.print(f"warning: {text}", markup=False, highlight=False, soft_wrap=True)
+        """A warning line on stderr, terminal-safe like ``say``."""
+        _print(self.errors, f"warning: {terminal_safe(text)}")
+
+
+def _print(console: Console, line: str) -> None:
+    """The line as it is: no markup such as ``[bold]``, emoji codes or highlighting."""
+    console.print(line, markup=False, emoji=False, highlight=False, soft_wrap=True)
 
 
 def edition_key(now: datetime, timezone: str) -> str:

@@ -6,6 +6,7 @@ from rich.table import Table
 from rich.text import Text
 
 from ..ledger import HistoryRow, Ledger, ledger_exists
+from ..text import terminal_safe
 from .common import Context
 
 # "uncertain batches" numbers them as `digest send --batch N` does. It comes after the
@@ -31,11 +32,11 @@ def show_history(ctx: Context) -> int:
         table = Table(*COLUMNS)
         for cells in rows:
             # As Text, not markup: a subject (a post's title) may hold "[" and "]".
-            table.add_row(*map(Text, cells))
+            table.add_row(*(Text(terminal_safe(cell)) for cell in cells))
         ctx.console.print(table)
     else:
         for cells in [list(COLUMNS), *rows]:
-            ctx.say_raw("\t".join(cells))
+            ctx.say_fields(cells)
     return len(rows)
 
 

@@ -18,6 +18,7 @@ decides; it kills the child when the stream is abandoned) and exits with its par
 from __future__ import annotations
 
 import contextlib
+import errno
 import multiprocessing
 import os
 import pickle
@@ -31,7 +32,7 @@ from multiprocessing.process import BaseProcess
 from pathlib import Path
 from typing import IO, Any, Generic, Self, TypeVar, cast
 
-from ..errors import DigestError
+from ..errors import DigestError, DiskFull
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -135,7 +136,8 @@ class Offloaded(Generic[T, R]):
         receiving.close()
         ignore_sigint()
         exit_with_parent(parent)
-        spooler = _Spooler(self._spool.fileno(), sending)
+        folder = self._spool_dir or Path(tempfile.gettempdir())
+        spooler = _Spooler(self._spool.fileno(), sending, self._doing, folder)
         chunk: list[T] = []
         try:
             for item in self._produce():
@@ -161,20 +163,38 @@ def _stop(child: BaseProcess) -> None:
 
 class _Spooler:
     """The child's side of the stream: each chunk of items goes into the spool file, and
-    only its length through the pipe, so the child never waits for the parent to read."""
+    only its length through the pipe, so the child never waits for the parent to read.
 
-    def __init__(self, spool: int, sending: Connection) -> None:
+    ``doing`` and ``folder`` (the spool's) are named in errors.
+    """
+
+    def __init__(self, spool: int, sending: Connection, doing: str, folder: Path) -> None:
         self._spool = spool
         self._sending = sending
+        self._doing = doing
+        self._folder = folder
         self._written = 0
 
     def send(self, chunk: list[Any]) -> None:
         data = memoryview(pickle.dumps(chunk, protocol=pickle.HIGHEST_PROTOCOL))
         size = len(data)
-        while data:
-            data = data[os.pwrite(self._spool, data, self._written + size - len(data)) :]
+        try:
+            while data:
+                data = data[os.pwrite(self._spool, data, self._written + size - len(data)) :]
+        except OSError as error:
+            raise self._cannot_write(error) from None
         self._written += size
         self._sending.send(("items", size))
+
+    def _cannot_write(self, error: OSError) -> DigestError:
+        """A failed write as one line: a full disk or quota, or a size limit, says so."""
+        why = error.strerror or str(error)
+        said = f"{self._doing}: cannot write its spool file in {self._folder}/ ({why})"
+        return DiskFull(said) if error.errno in _NO_ROOM else ChildError(said)
+
+
+# What a write fails with when there is no room: a full disk, a full quota, a size limit.
+_NO_ROOM = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG})
 
 
 class Later(Generic[V]):

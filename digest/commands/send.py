@@ -390,14 +390,20 @@ def _ask(options: SendOptions, confirm: Confirm, question: str) -> None:
         raise StandDown("not sent: cancelled at the prompt")
 
 
-def personalizer(ctx: Context, tokens: frozenset[str], token_key: str) -> Personalizer:
+def personalizer(
+    ctx: Context, tokens: frozenset[str], token_key: str, *, secret: str = ""
+) -> Personalizer:
     """Turns subscribers into recipients with the substitutions the email's tokens (of
-    ``token_key``) need."""
+    ``token_key``) need.
+
+    ``secret`` stands in for an unset DIGEST_UNSUBSCRIBE_SECRET where only sizes matter:
+    a token sealed under any secret is as long as the send's, a preview token is not.
+    """
     settings = ctx.settings
     return Personalizer(
         unsubscribe_url_template=settings.unsubscribe.url,
         unsubscribe_mailto=settings.unsubscribe.mailto,
-        secret=settings.secrets.unsubscribe_secret,
+        secret=settings.secrets.unsubscribe_secret or secret,
         used_tokens=tokens,
         token_key=token_key,
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -24,6 +25,7 @@ from tests.commands.test_offload import CtrlCAtFork
 from tests.sendgrid_server import SendGridServer
 
 REPO = Path(__file__).resolve().parents[2]
+DATA = REPO / "tests" / "data" / "subscribers"
 
 
 def active_readers(folder: Folder) -> list[str]:
@@ -730,4 +732,84 @@ def test_a_reader_too_large_for_sendgrid_is_left_out_of_a_send_and_a_dry_run(
         assert "subscribers.csv:5: huge@example.com: substitutions take" in result.stderr
     assert f"wrote {len(emails)} messages" in dry.stdout
     assert "1 invalid" in sent.stdout
+    assert sorted(server.accepted_recipients()) == sorted(emails)
+
+
+def test_a_quote_left_open_costs_its_row_only_and_no_reader_gets_anothers_data(
+    ready: Folder, server: SendGridServer
+) -> None:
+    # Line 3 leaves its company's quote open: csv would read lines 4 to 6 into it.
+    greeting = ready.path / "templates" / "digest.txt.j2"
+    greeting.write_text(
+        greeting.read_text().replace("Hi {{ subscriber.name }}", "Hi {{ subscriber.company }}")
+    )
+    (ready.path / "subscribers.csv").unlink()
+    shutil.copy(DATA / "open_quote_middle.csv", ready.path / "subscribers.csv")
+    expected = [
+        "ada@example.com", "alan@example.com", "katherine@example.com", "margaret@example.com"
+    ]  # fmt: skip
+
+    dry = ready.run("send", "--dry-run", "--now", NOW)
+    sent = send(ready)
+
+    for result in (dry, sent):
+        assert result.exit_code == 0, result.output
+        assert "subscribers.csv:3: grace@example.com: quote left open" in result.stderr
+        assert "skipped 1 duplicate, 1 invalid, 1 unsubscribed" in result.stdout
+    outbox = ready.path / "outbox" / "2026-11-27"
+    assert sorted(f.stem for f in outbox.glob("*.eml")) == expected
+    assert sorted(server.accepted_recipients()) == expected
+    companies = {
+        p["to"][0]["email"]: value
+        for request in server.requests
+        for p in request.body["personalizations"]
+        for key, value in p["substitutions"].items()
+        if key.endswith(".company%%")
+    }
+    assert companies == {
+        "ada@example.com": "Analytical Engines",
+        "alan@example.com": "Bletchley Park",
+        "katherine@example.com": "NASA, Langley",
+        "margaret@example.com": "MIT",
+    }
+
+
+# `digest ARGS...` under a file size limit of LIMIT bytes: `python -c LIMITED LIMIT ARGS...`.
+LIMITED = """
+import resource, sys
+limit = int(sys.argv[1])
+resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+from digest.cli import main
+sys.argv = ["digest", *sys.argv[2:]]
+main()
+"""
+
+
+def test_no_room_for_the_audience_spool_is_one_line_and_records_nothing(
+    ready: Folder, server: SendGridServer
+) -> None:
+    """A real write that fails: the spool (about 700 KB here) passes the file size limit."""
+    emails = write_readers(ready, 20_000)
+    limited = [sys.executable, "-c", LIMITED, str(256 * 1024), "send", "--yes", "--now", NOW]
+
+    full = subprocess.run(
+        limited,
+        cwd=ready.path,
+        env={**os.environ, **ready.env, "PYTHONPATH": str(REPO)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+    assert full.returncode == 1, full.stderr
+    (line,) = full.stderr.splitlines()
+    assert line.startswith("error: reading subscribers.csv: cannot write its spool file in ")
+    assert line.endswith(
+        ".digest/ (File too large); free some space there (or raise the file size limit), "
+        "then run the command again; nothing was sent or recorded"
+    )
+    assert server.requests == []
+    assert ready.run("history").stdout.strip() == "No editions sent from this folder yet."
+    assert send(ready).exit_code == 0
     assert sorted(server.accepted_recipients()) == sorted(emails)

@@ -2,7 +2,18 @@
 
 from __future__ import annotations
 
-from tests.commands.conftest import Folder
+import shutil
+from pathlib import Path
+
+import pytest
+from click.testing import Result
+
+from digest.models import Subscriber
+from digest.personalize import Personalizer
+from tests.commands.conftest import NOW, Folder
+
+# The example folder's [unsubscribe] url.
+UNSUBSCRIBE_URL = "https://ftvconsulting.example.com/unsubscribe?email={email}&token={token}"
 
 
 def test_the_example_list_is_clean(folder: Folder) -> None:
@@ -28,3 +39,118 @@ def test_each_problem_is_named_with_its_line(folder: Folder) -> None:
     assert [line.split(":")[1] for line in lines] == ["3", "4", "5"]
     assert "duplicate" in lines[1]
     assert "retired" in lines[2]
+
+
+DATA = Path(__file__).resolve().parents[1] / "data" / "subscribers"
+SECRET = "check-test-secret"
+
+
+def use_list(folder: Folder, name: str) -> None:
+    target = folder.path / "subscribers.csv"
+    target.unlink()
+    shutil.copy(DATA / name, target)
+
+
+def use_company_in_templates(folder: Folder) -> None:
+    """The text part greets each reader with their company, as a template may."""
+    template = folder.path / "templates" / "digest.txt.j2"
+    text = template.read_text(encoding="utf-8")
+    template.write_text(
+        text.replace(
+            "Hi {{ subscriber.name }}", "Hi {{ subscriber.name }} of {{ subscriber.company }}"
+        ),
+        encoding="utf-8",
+    )
+
+
+def flagged(result: Result) -> dict[int, str]:
+    """The lines `subscribers check` flagged, with their reasons."""
+    lines = result.stderr.strip().splitlines()
+    return {int(line.split(":")[1]): line.split(": ", 2)[2] for line in lines}
+
+
+def dry_run(folder: Folder) -> tuple[Result, list[str]]:
+    """A dry run with the unsubscribe secret set, as for a send; the addresses it wrote."""
+    folder.env["DIGEST_UNSUBSCRIBE_SECRET"] = SECRET
+    try:
+        result = folder.run("send", "--dry-run", "--now", NOW)
+    finally:
+        folder.env["DIGEST_UNSUBSCRIBE_SECRET"] = ""
+    assert result.exit_code == 0, result.output
+    outbox = folder.path / "outbox" / "2026-11-27"
+    written = sorted(path.stem for path in outbox.glob("*.eml"))
+    shutil.rmtree(outbox)
+    return result, written
+
+
+def test_a_quote_left_open_is_flagged_and_the_rows_it_swallowed_are_checked(
+    folder: Folder,
+) -> None:
+    use_list(folder, "open_quote_middle.csv")
+
+    result = folder.run("subscribers", "check")
+
+    assert result.exit_code == 1
+    assert flagged(result) == {
+        3: "quote left open: the row is skipped and the lines after it are read as rows; "
+        "close the quote",
+        5: "duplicate of line 2",
+    }
+
+
+@pytest.mark.parametrize("company_in_templates", [False, True], ids=["unused", "used"])
+def test_check_flags_every_row_a_send_leaves_out_and_none_it_sends(
+    folder: Folder, company_in_templates: bool
+) -> None:
+    # left_out.csv: line 3 leaves a quote open, line 5 has 20 KB of company, line 6 is
+    # active but line 8 unsubscribes the address, line 9 repeats line 2, line 10 is broken.
+    use_list(folder, "left_out.csv")
+    if company_in_templates:
+        use_company_in_templates(folder)
+
+    check = folder.run("subscribers", "check")
+    dry, written = dry_run(folder)
+
+    problems = flagged(check)
+    assert check.exit_code == 1
+    expected = {3, 6, 9, 10} | ({5} if company_in_templates else set())
+    assert set(problems) == expected
+    assert problems[6] == "line 8 marks this address unsubscribed, so this row is not sent"
+    if company_in_templates:
+        assert problems[5].startswith("substitutions take 20,")
+        assert written == ["ada@example.com", "alan@example.com", "katherine@example.com"]
+        assert "skipped 2 duplicate, 3 invalid, 1 unsubscribed" in dry.stdout
+    else:
+        assert written == [
+            "ada@example.com", "alan@example.com", "huge@example.com", "katherine@example.com"
+        ]  # fmt: skip
+        assert "skipped 2 duplicate, 2 invalid, 1 unsubscribed" in dry.stdout
+    assert {"ada@example.com", "alan@example.com", "katherine@example.com"} <= set(written)
+
+
+def test_check_sizes_unsubscribe_links_as_signed_even_without_the_secret(folder: Folder) -> None:
+    """A row that fits with a preview token but not with a signed one is flagged."""
+    use_company_in_templates(folder)
+    email = "edge@example.com"
+
+    def misfit(length: int, secret: str) -> str:
+        return Personalizer(
+            unsubscribe_url_template=UNSUBSCRIBE_URL,
+            unsubscribe_mailto="",
+            secret=secret,
+            used_tokens=frozenset({"%%name%%", "%%company%%", "%%unsubscribe_url%%"}),
+        ).misfit(Subscriber(email, "Edge", fields={"company": "A" * length}))
+
+    length = next(n for n in range(9000, 10_000) if misfit(n, SECRET))
+    assert not misfit(length, "")  # the preview token is shorter than a signed one
+    (folder.path / "subscribers.csv").write_text(
+        f"email,name,status,company\nada@example.com,Ada,active,Acme\n"
+        f"{email},Edge,active,{'A' * length}\n",
+        encoding="utf-8",
+    )
+
+    check = folder.run("subscribers", "check")
+    _, written = dry_run(folder)
+
+    assert list(flagged(check)) == [3]
+    assert written == ["ada@example.com"]

@@ -1,0 +1,59 @@
+"""`digest subscribers check`: every row of the list that a send would leave out, and why."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from ..models import Digest, Post
+from ..personalize import check_other_tokens, used_tokens
+from ..subscribers import Problem, check_subscribers
+from .common import Context, render
+from .send import personalizer
+
+# Seals the sample unsubscribe links when DIGEST_UNSUBSCRIBE_SECRET is not set: only
+# their length matters to a check, and a token is as long under any secret.
+SIZING_SECRET = "subscribers-check-sizing-only"
+
+
+def check(ctx: Context) -> list[Problem]:
+    """The list's problems, in line order, as ``check_subscribers`` finds them, each row
+    sized for the email's tokens by the send's own test (``Personalizer.misfit``)."""
+    tokens, key = email_tokens(ctx)
+    misfit = personalizer(ctx, tokens, key, secret=SIZING_SECRET).misfit
+    return check_subscribers(ctx.settings.path(ctx.settings.subscribers.path), misfit=misfit)
+
+
+def email_tokens(ctx: Context) -> tuple[frozenset[str], str]:
+    """The substitution tokens the email uses, and their key, from the templates rendered
+    for a sample edition: which subscriber fields the templates use, and where, does not
+    depend on the posts.
+
+    Refuses, as a send does, templates that use a field the list lacks or more tokens
+    than the room a send keeps for them.
+    """
+    email = render(ctx, sample_digest(ctx.now))
+    tokens = used_tokens(email.subject, email.html, email.text, key=email.token_key)
+    check_other_tokens(tokens, email.token_key)
+    return tokens, email.token_key
+
+
+def sample_digest(now: datetime) -> Digest:
+    """An edition of two made-up posts with every field filled, so that templates show
+    whatever they show for a post."""
+    posts = [
+        Post(
+            id=f"https://example.com/sample-{n}",
+            title=f"Sample post {n}",
+            url=f"https://example.com/sample-{n}",
+            published=now,
+            updated=now,
+            author="A. Writer",
+            summary="A sample summary.",
+            content="<p>A sample paragraph.</p>",
+            image=f"https://example.com/sample-{n}.png",
+            image_alt="A sample image",
+            tags=("sample",),
+        )
+        for n in (1, 2)
+    ]
+    return Digest(edition="sample", featured=posts[0], teasers=(posts[1],))
