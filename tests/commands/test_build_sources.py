@@ -1,0 +1,48 @@
+"""`digest build` on sources that used to break it: each builds, or fails in one line."""
+
+from __future__ import annotations
+
+import re
+import shutil
+from pathlib import Path
+
+from tests.commands.conftest import NOW, Folder
+
+CONTROLS = Path(__file__).resolve().parents[1] / "sources" / "data" / "controls"
+# Control characters (tab and line breaks aside) and noncharacters.
+UNWANTED = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ufdd0-\ufdef\ufffe\uffff]")
+
+
+def one_error_line(folder: Folder, *args: str) -> str:
+    """Run `digest ARGS`: it must fail with exactly one line on stderr and no traceback."""
+    result = folder.run(*args)
+    assert result.exit_code == 1, result.output
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("error: ")
+    return lines[0]
+
+
+def use_source(folder: Folder, source: Path, kind: str = "feed") -> None:
+    shutil.copy(source, folder.path / source.name)
+    folder.env["DIGEST_SOURCE_TYPE"] = kind
+    folder.env["DIGEST_SOURCE_LOCATION"] = source.name
+
+
+def test_control_characters_in_a_feed_build_and_show_nowhere(folder: Folder) -> None:
+    """They used to make MJML fail, with an error blaming templates/digest.mjml.j2."""
+    use_source(folder, CONTROLS / "controls.xml")
+    result = folder.run("build", "--now", NOW)
+    assert result.exit_code == 0, result.output
+    assert "Red[31m alert[2J and bell" in result.output
+    for output in sorted((folder.path / "out").iterdir()):
+        text = output.read_text(encoding="utf-8")
+        assert UNWANTED.search(text) is None, output.name
+    html = (folder.path / "out" / "digest.html").read_text(encoding="utf-8")
+    assert "Red[31m alert[2J and bell and nonchar" in html
+
+
+def test_a_json_feed_with_half_a_character_is_one_line(folder: Folder) -> None:
+    use_source(folder, CONTROLS / "surrogate.json")
+    line = one_error_line(folder, "build", "--now", NOW)
+    assert "surrogate.json: a text in the feed holds half a character" in line
