@@ -20,6 +20,7 @@ from urllib.parse import urljoin, urlsplit
 import nh3
 
 from ..models import Post
+from .nesting import MAX_DEPTH, cap_nesting
 
 TAGS = {
     "a", "abbr", "b", "blockquote", "br", "caption", "cite", "code", "dd", "del", "div", "dl",
@@ -51,6 +52,9 @@ TITLE_LIMIT = 80
 # A summary needs only a post's opening words: reading this much HTML for them keeps a
 # megabyte-long post from being parsed a second time.
 TEXT_PREFIX = 64 * 1024
+# Far beyond what an email can show (Gmail clips at about 102 KB), and cleaned in a fraction
+# of a second.
+MAX_CONTENT_CHARS = 2_000_000
 UNTITLED = "Untitled"
 
 _BLOCK_START = re.compile(
@@ -102,7 +106,8 @@ class RawPost:
         the opening words of the post, a missing summary its text, a missing image the
         first image of the content.
         """
-        raw = self._visible()
+        notes: list[str] = []
+        raw = self._prepared(notes)
         entry_id = collapse(raw.id)
         url = absolute_url(raw.url, base_url) or (entry_id if _is_web_url(entry_id) else "")
         if not url and entry_id:
@@ -110,7 +115,7 @@ class RawPost:
         if not url:
             return None
         content = clean_html(raw.content, base_url)
-        text = html_to_text(raw.summary[:TEXT_PREFIX]) or html_to_text(content[:TEXT_PREFIX])
+        text = html_to_text(raw.summary) or html_to_text(content[:TEXT_PREFIX])
         image = absolute_url(raw.image, base_url)
         alt = html_to_text(raw.image_alt) or image_alt(content, image)
         if not image:
@@ -127,17 +132,43 @@ class RawPost:
             image=image,
             image_alt=alt,
             tags=_unique(html_to_text(tag) for tag in raw.tags),
+            warnings=tuple(f"post {url}: {note}" for note in notes),
         )
 
-    def _visible(self) -> RawPost:
-        """The same post with ``visible_text`` in every text field (what an entity such as
-        ``&#x1b;`` decodes to goes later, as the HTML is cleaned or made text)."""
+    def _prepared(self, notes: list[str]) -> RawPost:
+        """The same post ready to parse: ``visible_text`` in every field (what an entity such
+        as ``&#x1b;`` decodes to goes later, as the HTML is cleaned or made text), and each
+        HTML field within bounds, noting what a reader would miss (see ``_bounded``)."""
         texts = {
             item.name: visible_text(value)
             for item in fields(self)
             if isinstance(value := getattr(self, item.name), str)
         }
-        return replace(self, **texts, tags=[visible_text(tag) for tag in self.tags])
+        raw = replace(self, **texts, tags=[visible_text(tag) for tag in self.tags])
+        return replace(
+            raw,
+            title=_bounded(raw.title, "title", TEXT_PREFIX, notes),
+            author=_bounded(raw.author, "author", TEXT_PREFIX, notes),
+            # Only a summary's opening words are used: what a cut leaves out is no loss (and
+            # feedparser often fills the summary with the content, warned about already).
+            summary=cap_nesting(raw.summary[:TEXT_PREFIX])[0],
+            content=_bounded(raw.content, "content", MAX_CONTENT_CHARS, notes),
+            image_alt=_bounded(raw.image_alt, "image alt text", TEXT_PREFIX, notes),
+            tags=[_bounded(tag, "tag", TEXT_PREFIX, notes) for tag in raw.tags],
+        )
+
+
+def _bounded(fragment: str, field: str, limit: int, notes: list[str]) -> str:
+    """``fragment`` cut at ``limit`` characters, and before any element that would nest
+    more than MAX_DEPTH deep: an HTML parser's work grows with depth times length (a post
+    of 100,000 nested divs took minutes), and beyond 255 levels premailer drops the rest
+    of the email. A cut is noted in ``notes``, naming the field."""
+    kept, deep = cap_nesting(fragment[:limit])
+    if deep:
+        notes.append(f"its {field} nests elements more than {MAX_DEPTH} deep: it was cut there")
+    elif len(fragment) > limit:
+        notes.append(f"its {field} is longer than {limit:,} characters: the rest was left out")
+    return kept
 
 
 def as_utc(moment: datetime | None) -> datetime | None:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
+import time
 from pathlib import Path
 
 from tests.commands.conftest import NOW, Folder
@@ -46,3 +48,29 @@ def test_a_json_feed_with_half_a_character_is_one_line(folder: Folder) -> None:
     use_source(folder, CONTROLS / "surrogate.json")
     line = one_error_line(folder, "build", "--now", NOW)
     assert "surrogate.json: a text in the feed holds half a character" in line
+
+
+def test_a_post_nested_100000_deep_builds_in_seconds_and_the_cut_is_said(folder: Folder) -> None:
+    """Such a post kept the sanitizer busy for over two minutes."""
+    deep = "<div>" * 100_000 + "deep text" + "</div>" * 100_000
+    feed = folder.path / "deep.xml"
+    feed.write_text(
+        '<rss version="2.0"><channel><title>Deep</title><item><title>Deep post</title>'
+        "<link>https://deep.example.com/deep/</link>"
+        "<pubDate>Wed, 07 Jan 2026 12:00:00 GMT</pubDate>"
+        f"<description><![CDATA[<p>Before the descent.</p>{deep}]]></description>"
+        "</item></channel></rss>",
+        encoding="utf-8",
+    )
+    folder.env["DIGEST_SOURCE_LOCATION"] = feed.name
+    started = time.perf_counter()
+    result = folder.run("build", "--now", NOW)
+    assert time.perf_counter() - started < 10
+    assert result.exit_code == 0, result.output
+    said = (
+        "post https://deep.example.com/deep/: its content nests elements more than 100 deep: "
+        "it was cut there"
+    )
+    assert f"warning: {said}" in result.stderr
+    manifest = json.loads((folder.path / "out" / "manifest.json").read_text(encoding="utf-8"))
+    assert said in manifest["warnings"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import http.server
+import re
 import socket
 import threading
 from collections.abc import Callable, Iterator
@@ -126,3 +127,16 @@ def closed_port_url() -> str:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     return f"http://127.0.0.1:{port}/feed.xml"
+
+
+DEEP_MARKER = re.compile(r"<!-- DEEP (.*?) -->")
+DEEP_LEVELS = 100_000
+
+
+@pytest.fixture(scope="session")
+def deep_feed(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """data/deep.xml with each DEEP marker's markup repeated 100,000 times, never closed."""
+    text = (DATA / "deep.xml").read_text(encoding="utf-8")
+    path = tmp_path_factory.mktemp("deep") / "deep.xml"
+    path.write_text(DEEP_MARKER.sub(lambda m: m.group(1) * DEEP_LEVELS, text), encoding="utf-8")
+    return path
