@@ -24,8 +24,8 @@ def load_posts(
 ) -> list[Post]:
     """The posts at ``location``: a path relative to ``base_dir``, or an http(s) URL for a feed.
 
-    ``site_url`` makes relative links absolute; ``timeout`` (seconds) bounds each network
-    wait when the feed is fetched. Raises SourceError naming the file or URL on failure.
+    ``site_url`` makes relative links absolute; ``timeout`` (seconds) bounds the whole
+    download when the feed is fetched. Raises SourceError naming the file or URL on failure.
     """
     if kind == "feed":
         if is_url(location):

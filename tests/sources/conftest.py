@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import http.server
 import re
 import socket
@@ -77,6 +78,47 @@ def http_server() -> Iterator[Callable[[dict[str, tuple[bytes, str]]], str]]:
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
                 self.wfile.write(body)
+
+            def log_message(self, format: str, *args: object) -> None:
+                """Keep test output quiet."""
+
+        server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        servers.append(server)
+        threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
+        return f"http://127.0.0.1:{server.server_address[1]}"
+
+    yield start
+    for server in servers:
+        server.shutdown()
+        server.server_close()
+
+
+Respond = Callable[[http.server.BaseHTTPRequestHandler], None]
+
+
+@pytest.fixture
+def scripted_server() -> Iterator[Callable[[dict[str, Respond]], str]]:
+    """Start a server on 127.0.0.1 where each path's function writes the whole answer
+    (status line, headers, body) to the handler; other paths get a 404.
+
+    Returns the server's base URL. Handlers still writing when the test ends are left to
+    fail on the closed connection.
+    """
+    servers: list[http.server.ThreadingHTTPServer] = []
+
+    def start(routes: dict[str, Respond]) -> str:
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_GET(self) -> None:
+                respond = routes.get(self.path)
+                if respond is not None:
+                    with contextlib.suppress(OSError):
+                        respond(self)
+                    return
+                self.send_response(404)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
 
             def log_message(self, format: str, *args: object) -> None:
                 """Keep test output quiet."""
