@@ -17,8 +17,10 @@ from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from .errors import ConfigError
+from .files import special_kind
 
 CONFIG_FILE = "digest.toml"
+MAX_CONFIG_BYTES = 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -226,7 +228,10 @@ def _unknown_variables(env: Mapping[str, str]) -> list[str]:
 
 def _read_toml(path: Path) -> dict[str, Any]:
     try:
-        text = path.read_text(encoding="utf-8-sig")  # Windows editors may start with a BOM
+        kind = special_kind(path)
+        too_large = not kind and path.stat().st_size > MAX_CONFIG_BYTES
+        # Windows editors may start with a BOM.
+        text = "" if kind or too_large else path.read_text(encoding="utf-8-sig")
     except FileNotFoundError:
         raise ConfigError(
             f"{path}: no such config file",
@@ -236,6 +241,12 @@ def _read_toml(path: Path) -> dict[str, Any]:
         raise ConfigError(
             f"{path}: cannot read the config file ({exc})", "check the file"
         ) from None
+    if kind or too_large:
+        what = f"is {kind}" if kind else f"is larger than {MAX_CONFIG_BYTES // 1024} KB"
+        raise ConfigError(
+            f"{path}: {what}, not a config file",
+            "point --config (or DIGEST_CONFIG) at the newsletter's digest.toml",
+        )
     try:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:

@@ -9,6 +9,7 @@ file (the header is line 1), correct across quoted fields that span lines.
 from __future__ import annotations
 
 import csv
+import functools
 import re
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -19,6 +20,7 @@ from typing import TextIO, TypeVar
 
 from .addresses import InvalidAddress, normalize
 from .errors import SubscribersError
+from .files import special_kind
 from .models import SUBSCRIBER_STATUSES, Subscriber
 
 COLUMNS = ("email", "name", "status", "tags", "subscribed_at")
@@ -28,6 +30,8 @@ DUPLICATE = "duplicate"
 # the sign of a quote left open, which makes csv read every following row into that field.
 SWALLOWED_ROW = re.compile(r'\n[^,\s"]+@[^,\s]+,')
 UNBALANCED_QUOTE = "unbalanced quote: the rows after it were read into this field; close the quote"
+# Far beyond any row (SendGrid takes 10,000 bytes of merge fields per reader).
+MAX_LINE_CHARS = 1024 * 1024
 T = TypeVar("T")
 
 
@@ -107,11 +111,16 @@ def suppressed_addresses(path: Path) -> dict[str, Suppression]:
     return suppressed
 
 
-def _reading(path: Path, rows: Callable[[Path, TextIO], Iterator[T]]) -> Iterator[T]:
-    """``rows(path, handle)`` over the open file, with one clear error if it cannot be read."""
+def _reading(path: Path, rows: Callable[[Path, Iterable[str]], Iterator[T]]) -> Iterator[T]:
+    """``rows(path, lines)`` over the file's lines, with one clear error if it cannot be read."""
     try:
+        kind = special_kind(path)
+        if kind:
+            raise SubscribersError(
+                f"{path}: is {kind}, not a CSV file", "set [subscribers] path to the list's file"
+            )
         with path.open(encoding="utf-8-sig", newline="") as handle:
-            yield from rows(path, handle)
+            yield from rows(path, _lines(path, handle))
     except FileNotFoundError:
         raise SubscribersError(
             f"{path}: no such file",
@@ -125,6 +134,20 @@ def _reading(path: Path, rows: Callable[[Path, TextIO], Iterator[T]]) -> Iterato
         ) from None
     except OSError as exc:
         raise SubscribersError(f"{path}: cannot read the file ({exc.strerror or exc})") from None
+
+
+def _lines(path: Path, handle: TextIO) -> Iterator[str]:
+    """The file's lines, each shorter than MAX_LINE_CHARS: csv reads a whole line before
+    it looks at it, so a file without line breaks (a device, a corrupt export) would
+    otherwise be read into memory whole. (csv's own limit bounds a field across lines.)"""
+    lines = iter(functools.partial(handle.readline, MAX_LINE_CHARS), "")
+    for number, line in enumerate(lines, start=1):
+        if len(line) >= MAX_LINE_CHARS:
+            raise SubscribersError(
+                f"{path}: line {number} is longer than {MAX_LINE_CHARS:,} characters",
+                "this is not a subscriber list, or a broken one: check [subscribers] path",
+            )
+        yield line
 
 
 def active_audience(path: Path, report: AudienceReport) -> Iterator[Subscriber]:
@@ -148,7 +171,7 @@ def merge_columns(path: Path) -> tuple[str, ...]:
     return next(_reading(path, _extra_columns), ())
 
 
-def _extra_columns(path: Path, handle: TextIO) -> Iterator[tuple[str, ...]]:
+def _extra_columns(path: Path, handle: Iterable[str]) -> Iterator[tuple[str, ...]]:
     """The header's columns beyond the known ones (the merge fields), if it has a header."""
     header = next(csv.reader(handle), None)
     if header is not None:
@@ -179,7 +202,7 @@ def first_active(path: Path) -> Subscriber | None:
     return None
 
 
-def _rows(path: Path, handle: TextIO) -> Iterator[Subscriber | Problem]:
+def _rows(path: Path, handle: Iterable[str]) -> Iterator[Subscriber | Problem]:
     reader = csv.reader(handle)
     try:
         header = next(reader, None)
@@ -198,7 +221,7 @@ def _rows(path: Path, handle: TextIO) -> Iterator[Subscriber | Problem]:
         raise _not_csv(path, reader.line_num, exc) from None
 
 
-def _inactive_rows(path: Path, handle: TextIO) -> Iterator[tuple[int, str, str]]:
+def _inactive_rows(path: Path, handle: Iterable[str]) -> Iterator[tuple[int, str, str]]:
     """(line, address as written, status) of each row with a known status other than active."""
     reader = csv.reader(handle)
     try:
@@ -319,9 +342,11 @@ def _row(
 
 
 def _undecodable_line(path: Path) -> int:
-    """The first physical line that is not UTF-8 (decoding errors surface a buffer late)."""
+    """The first physical line that is not UTF-8 (decoding errors surface a buffer late);
+    lines are read at most MAX_LINE_CHARS bytes at a time, as the file may have none."""
     with path.open("rb") as handle:
-        for number, raw in enumerate(handle, start=1):
+        lines = iter(functools.partial(handle.readline, MAX_LINE_CHARS), b"")
+        for number, raw in enumerate(lines, start=1):
             try:
                 raw.decode("utf-8")
             except UnicodeDecodeError:
