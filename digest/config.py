@@ -8,6 +8,7 @@ Secrets come only from the environment and never appear in a repr.
 from __future__ import annotations
 
 import math
+import re
 import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -484,6 +485,20 @@ def _host_name(label: str, value: str) -> str:
     return f"{label} must be the server's host name, such as smtp.example.com, not {value!r}"
 
 
+_URL_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://")
+
+
+def _source_location(label: str, value: str) -> str:
+    """A file path, or an http(s) URL: anything else with a scheme (ftp://, file://) would
+    otherwise be taken for a relative path that does not exist."""
+    url = value.strip()
+    if url.lower().startswith(("http:", "https:")):  # as sources.is_url tells a URL
+        return _http_url("https://example.com/feed.xml")(label, url)
+    if _URL_SCHEME.match(url):
+        return f"{label} must be a file path or an http(s) URL, not {value!r}"
+    return _file_path(label, value)
+
+
 def _file_path(label: str, value: str) -> str:
     """A path the file system can take (a NUL byte ends a path in C) and whose ``~user``, if
     it starts with one, exists."""
@@ -524,6 +539,9 @@ def _categories(label: str, value: list[str]) -> str:
 # Keys with a rule beyond their type; any other number must only not be negative.
 CHECKS: dict[tuple[str, str], Check] = {
     ("newsletter", "site_url"): _http_url("https://example.com", optional=True),
+    ("newsletter", "view_online_url"): _http_url(
+        "https://example.com/newsletter/{edition}/", optional=True
+    ),
     ("newsletter", "name"): _header_text,
     ("newsletter", "from_email"): _address,
     ("newsletter", "reply_to"): _address,
@@ -532,7 +550,7 @@ CHECKS: dict[tuple[str, str], Check] = {
     ("newsletter", "templates"): _file_path,
     ("subscribers", "path"): _file_path,
     ("delivery", "outbox"): _file_path,
-    ("source", "location"): _file_path,
+    ("source", "location"): _source_location,
     ("source", "timeout"): _seconds,
     ("selection", "max_posts"): _between(1, None),
     ("selection", "max_age_days"): _between(0, 36500, " (100 years; 0 means no limit)"),

@@ -74,3 +74,23 @@ def test_a_post_nested_100000_deep_builds_in_seconds_and_the_cut_is_said(folder:
     assert f"warning: {said}" in result.stderr
     manifest = json.loads((folder.path / "out" / "manifest.json").read_text(encoding="utf-8"))
     assert said in manifest["warnings"]
+
+
+def test_a_javascript_view_online_url_is_refused_at_load(folder: Folder) -> None:
+    """It used to be rendered as a live "View in browser" link in every email."""
+    folder.env["DIGEST_NEWSLETTER_VIEW_ONLINE_URL"] = "javascript:alert(document.cookie)"
+    line = one_error_line(folder, "build", "--now", NOW)
+    assert "DIGEST_NEWSLETTER_VIEW_ONLINE_URL must be an http(s) URL such as https://" in line
+
+
+def test_item_links_and_images_that_are_not_http_never_reach_the_email(folder: Folder) -> None:
+    use_source(folder, CONTROLS.parent / "unsafe_urls.xml")
+    result = folder.run("build", "--now", NOW)
+    assert result.exit_code == 0, result.output
+    html = (folder.path / "out" / "digest.html").read_text(encoding="utf-8")
+    text = (folder.path / "out" / "digest.txt").read_text(encoding="utf-8")
+    links = re.findall(r"""\s(?:href|src)\s*=\s*["']([^"']*)""", html)
+    assert links
+    assert all(link.startswith(("https://", "http://", "mailto:")) for link in links), links
+    for scheme in ("javascript:", "vbscript:", "data:", "ftp:", "file:"):
+        assert scheme not in html.lower() and scheme not in text.lower(), scheme
