@@ -1,207 +1,221 @@
-"""A cheap linear pre-pass that bounds how deep untrusted HTML nests, before it is sanitized.
+"""How deep HTML nests, counted in one cheap linear pass, to cut it where it goes too deep.
 
 An HTML parser checks scopes by walking its stack of open elements, so its work grows
 with depth times length: one post of 100,000 nested ``<div>``s kept the sanitizer busy
-for minutes, and beyond about 250 levels premailer's parser silently drops the rest of
-the email (the footer and its unsubscribe link with it). ``cap_nesting`` finds where a
-fragment would first nest deeper than a limit and cuts it there.
+for minutes. And beyond about 250 levels premailer's parser silently drops the rest of
+the email, the footer and its unsubscribe link with it.
 
-It follows the HTML parsing rules that decide depth closely enough to never count less
-than a parser builds, except by a small constant factor: tags close only what they
-would close in a browser (an end tag beyond a table cell's scope is ignored, ``<p>`` and
-``<li>`` close their open siblings), formatting elements such as ``<b>`` stay counted
-until their own end tag (a parser reopens them in every following block), text inside
-``<script>`` or a comment is not markup, and ``<path/>`` closes itself only inside SVG
-or MathML. Where a rule is unsure it counts more, never less: a sloppy but ordinary post
-(unclosed paragraphs, list items, table cells) stays far below the limit.
+``cap_nesting`` counts the elements a parser has open, but closes one only when the parser
+surely does: when its end tag, or a start tag that implies its end (``<li>`` ends the
+``<li>`` before it), comes while it is the innermost element, or while only formatting
+(``<b>``...) or a ``<p>`` is open inside it (or a list item in a list, a cell in a table).
+Where a parser would close more (an end tag past other elements, SVG's ``<path/>``), the
+count stays higher. Formatting closed by another element's end stays counted until its own
+end tag, as a parser reopens it in every following block. So the parser is never much
+deeper than the count (by a table's implied ``<tbody>`` and ``<tr>``), whatever the
+markup; the price is that very long sloppy markup (hundreds of paragraphs each leaving a
+``<font>`` open) counts deep too. Text a parser reads as text (comments, ``<script>``) is
+skipped only where it surely is text: a comment ends at its earliest possible end, and
+where SVG, MathML or a ``<select>`` is open, ``<script>`` is read as markup and a comment
+ends at the next ``>``. On well-formed HTML, such as the sanitizer's own output, the count
+is exact.
 """
 
 from __future__ import annotations
 
 import functools
 import re
-from typing import NamedTuple
+from collections.abc import Iterable
 
+# Where cleaned post HTML is cut (premailer drops all beyond about 250 levels, and the
+# email's own layout takes some 25 of them).
 MAX_DEPTH = 100
+# Where HTML is cut before it is parsed: a parser at a few times this depth still takes
+# only a second or two over a two-megabyte post.
+MAX_PARSE_DEPTH = 400
 
 VOID = frozenset({
     "area", "base", "basefont", "bgsound", "br", "col", "embed", "frame", "hr", "image", "img",
     "input", "keygen", "link", "meta", "param", "source", "track", "wbr",
 })  # fmt: skip
-# Whose text is never markup (noscript is left out: without scripting it is markup).
+# Whose text is no markup, in HTML (in SVG, MathML or a <select> it may be). noscript is
+# among them as the sanitizer's parser runs with scripting on, as browsers do.
 RAW_TEXT = frozenset({
-    "iframe", "noembed", "noframes", "plaintext", "script", "style", "textarea", "title", "xmp",
+    "iframe", "noembed", "noframes", "noscript", "plaintext", "script", "style", "textarea",
+    "title", "xmp",
 })  # fmt: skip
-# Reopened by the parser in each following block until their own end tag closes them.
+RAW_TEXT_OFF = ("math", "select", "svg")
+# A fragment is parsed inside a body: these start tags open nothing.
+IGNORED = frozenset({"body", "frameset", "head", "html"})
 FORMATTING = frozenset({
     "a", "b", "big", "code", "em", "font", "i", "nobr", "s", "small", "strike", "strong", "tt",
     "u",
 })  # fmt: skip
-# Formatting opened inside one of these ends with it.
+# Formatting opened inside one of these is reopened only inside it.
 MARKERS = frozenset({"applet", "caption", "marquee", "object", "td", "template", "th"})
-# A start tag closes these while they are the innermost open element.
-_TABLE_PARTS = frozenset({
-    "caption", "colgroup", "p", "tbody", "td", "tfoot", "th", "thead", "tr",
-})  # fmt: skip
-IMPLIED_ENDS = {
-    "p": frozenset({"p"}),
-    "li": frozenset({"li", "p"}),
-    "dd": frozenset({"dd", "dt", "p"}),
-    "dt": frozenset({"dd", "dt", "p"}),
-    "option": frozenset({"option"}),
-    "optgroup": frozenset({"option", "optgroup"}),
-    "tr": frozenset({"p", "td", "th", "tr"}),
-    "td": frozenset({"p", "td", "th"}),
-    "th": frozenset({"p", "td", "th"}),
-    "tbody": _TABLE_PARTS,
-    "thead": _TABLE_PARTS,
-    "tfoot": _TABLE_PARTS,
+HEADINGS = frozenset({"h1", "h2", "h3", "h4", "h5", "h6"})
+TABLE_PARTS = frozenset({"caption", "colgroup", "tbody", "td", "tfoot", "th", "thead", "tr"})
+# What an end tag closes past (and the start tags that end an element): formatting and
+# <p>, and what the element itself may hold with its end tag left out.
+_PAST = FORMATTING | {"p"}
+PAST: dict[str, frozenset[str]] = {
+    "ul": _PAST | {"li"},
+    "ol": _PAST | {"li"},
+    "dl": _PAST | {"dd", "dt"},
+    "select": _PAST | {"optgroup", "option"},
+    "optgroup": _PAST | {"option"},
+    "ruby": _PAST | {"rb", "rp", "rt", "rtc"},
+    **dict.fromkeys(TABLE_PARTS | {"table"}, _PAST | TABLE_PARTS),
 }
-# An end tag closes its element only if none of these lies between (the element's scope).
-_SCOPE = frozenset({
-    "applet", "caption", "html", "marquee", "object", "table", "td", "template", "th",
-})  # fmt: skip
-_TABLE_SCOPE = frozenset({"html", "table", "template"})
-_TABLE_ELEMENTS = ("caption", "colgroup", "table", "tbody", "td", "tfoot", "th", "thead", "tr")
-SCOPES = {
-    **dict.fromkeys(_TABLE_ELEMENTS, _TABLE_SCOPE),
-    "li": _SCOPE | {"ol", "ul"},
-    "p": _SCOPE | {"button"},
-}
-FOREIGN_ROOTS = frozenset({"math", "svg"})
-# Inside SVG or MathML, these hold HTML again.
-INTEGRATION_POINTS = frozenset({
-    "annotation-xml", "desc", "foreignobject", "mi", "mn", "mo", "ms", "mtext", "title",
-})  # fmt: skip
-# Inside SVG or MathML, these end the foreign content and open as HTML.
-BREAKOUT = frozenset({
-    "b", "big", "blockquote", "body", "br", "center", "code", "dd", "div", "dl", "dt", "em",
-    "embed", "font", "h1", "h2", "h3", "h4", "h5", "h6", "head", "hr", "i", "img", "li",
-    "listing", "menu", "meta", "nobr", "ol", "p", "pre", "ruby", "s", "small", "span", "strike",
-    "strong", "sub", "sup", "table", "tt", "u", "ul", "var",
-})  # fmt: skip
-# How many identical formatting elements a parser keeps open ("Noah's Ark").
-KEPT_ALIKE = 3
+# How far from the innermost element an end is looked for: farther is no ordinary markup.
+_REACH = 16
 
-_MARKUP = re.compile(r"<(?:(/?)([A-Za-z][^\t\n\f\r />]*)([^>]*)>?|!--|[!?/])")
+# What an element's start tag ends, rule by rule: an element of the first set, when only
+# elements of the second set are open inside it.
+Rule = tuple[frozenset[str], frozenset[str]]
+_P: Rule = (frozenset({"p"}), FORMATTING)
+_CLOSING_P = (
+    "address", "article", "aside", "blockquote", "center", "details", "dialog", "dir", "div",
+    "dl", "fieldset", "figcaption", "figure", "footer", "form", "header", "hgroup", "hr",
+    "listing", "main", "menu", "nav", "ol", "p", "plaintext", "pre", "search", "section",
+    "summary", "ul", "xmp",
+)  # fmt: skip
+START_ENDS: dict[str, tuple[Rule, ...]] = {
+    **dict.fromkeys(_CLOSING_P, (_P,)),
+    **dict.fromkeys(HEADINGS, (_P, (HEADINGS, frozenset()))),
+    "a": ((frozenset({"a"}), FORMATTING),),
+    "li": ((frozenset({"li"}), _PAST), _P),
+    "dd": ((frozenset({"dd", "dt"}), _PAST), _P),
+    "dt": ((frozenset({"dd", "dt"}), _PAST), _P),
+    "option": ((frozenset({"option"}), frozenset()),),
+    "optgroup": ((frozenset({"option"}), frozenset()),),
+    "table": (_P, (frozenset({"table"}), frozenset())),
+    "td": ((frozenset({"td", "th"}), _PAST),),
+    "th": ((frozenset({"td", "th"}), _PAST),),
+    "tr": ((frozenset({"td", "th", "tr"}), _PAST),),
+    **dict.fromkeys(("caption", "colgroup", "tbody", "tfoot", "thead"), ((TABLE_PARTS, _PAST),)),
+}
+
+_MARKUP = re.compile(r"<(?:(/?)([A-Za-z][^\t\n\f\r />]*)[^>]*>?|!--|[!?/])")
 _COMMENT_END = re.compile(r"--!?>")
 
 
-class _Open(NamedTuple):
-    """An open element: its name, how much formatting was open when it started, and
-    whether what it holds is SVG or MathML (foreign content) rather than HTML."""
+class _Stack:
+    """The elements a parser has open (closed only where it surely closes them), and the
+    formatting it will reopen, by name, in segments: from the innermost table cell (or
+    other marker) on, where an end tag can stop a parser reopening one."""
 
-    name: str
-    formatting: int
-    foreign: bool
-
-
-class _Tree:
-    """The open elements as a parser would hold them, kept only as far as depth needs:
-    the elements, the formatting a parser would reopen, and whether the innermost
-    element holds foreign content."""
-
-    __slots__ = ("foreign", "formatting", "stack")
+    __slots__ = ("counts", "names", "reopened", "segments")
 
     def __init__(self) -> None:
-        self.stack: list[_Open] = []
-        self.formatting: list[tuple[str, str]] = []
-        self.foreign = False
+        self.names: list[str] = []
+        self.counts: dict[str, int] = {}
+        self.segments: list[dict[str, int]] = [{}]
+        self.reopened = 0
 
     @property
     def depth(self) -> int:
-        return len(self.stack) + len(self.formatting)
+        return len(self.names) + self.reopened
 
-    def start(self, name: str, attributes: str) -> None:
-        """Open ``name``, unless it is void (or closes itself, in SVG or MathML)."""
-        if self.foreign and name in BREAKOUT:
-            while self.foreign:
-                self._pop()
-        if self.foreign:
-            if not attributes.rstrip().endswith("/"):
-                self._push(name, foreign=name not in INTEGRATION_POINTS)
-        elif name in FORMATTING:
-            self._open_formatting(name, attributes.strip())
-        elif name not in VOID:
-            implied = IMPLIED_ENDS.get(name, ())
-            while self.stack and self.stack[-1].name in implied:
-                self._pop()
-            self._push(name, foreign=name in FOREIGN_ROOTS)
+    def has(self, names: Iterable[str]) -> bool:
+        return any(self.counts.get(name) for name in names)
+
+    def start(self, name: str) -> None:
+        """Open ``name``, after ending what its start tag surely ends."""
+        if name in IGNORED:
+            return
+        for rule in START_ENDS.get(name, ()):
+            while self._ends(*rule):
+                pass
+        if name == "a":  # a new link ends the one before, even one waiting to be reopened
+            self._forget("a")
+        if name not in VOID:
+            self.names.append(name)
+            self.counts[name] = self.counts.get(name, 0) + 1
+            if name in MARKERS:
+                self.segments.append({})
 
     def end(self, name: str) -> None:
-        """Close ``name`` as a parser would; ignored when it is not open within its scope."""
+        """Close ``name`` if its end tag surely closes it (``</h2>`` any heading)."""
         if name in FORMATTING:
-            for index in range(len(self.formatting) - 1, -1, -1):
-                if self.formatting[index][0] == name:
-                    del self.formatting[index]
-                    return
-            return
-        scope = SCOPES.get(name, _SCOPE)
-        for index in range(len(self.stack) - 1, -1, -1):
-            open_name = self.stack[index].name
-            if open_name == name:
-                while len(self.stack) > index:
-                    self._pop()
-                return
-            if open_name in scope:
-                return
-
-    def _push(self, name: str, *, foreign: bool) -> None:
-        self.stack.append(_Open(name, len(self.formatting), foreign))
-        self.foreign = foreign
-
-    def _pop(self) -> None:
-        closed = self.stack.pop()
-        if closed.name in MARKERS:
-            del self.formatting[closed.formatting :]
-        self.foreign = bool(self.stack) and self.stack[-1].foreign
-
-    def _open_formatting(self, name: str, attributes: str) -> None:
-        """Formatting joins the list a parser reopens; a new ``<a>`` ends the link before
-        it, and a fourth element alike (same name and attributes) drops the oldest."""
-        entry = (name, attributes)
-        if name == "a":
-            self.formatting = [held for held in self.formatting if held[0] != "a"]
+            if not self._ends(frozenset({name}), FORMATTING) and not self.counts.get(name):
+                self._forget(name)
         else:
-            alike = [index for index, held in enumerate(self.formatting) if held == entry]
-            if len(alike) >= KEPT_ALIKE:
-                del self.formatting[alike[0]]
-        self.formatting.append(entry)
+            self._ends(HEADINGS if name in HEADINGS else frozenset({name}), PAST.get(name, _PAST))
+
+    def _ends(self, names: frozenset[str], inside: frozenset[str]) -> bool:
+        """Close the innermost element of ``names`` if only elements of ``inside`` are
+        open within it, and say whether there was one."""
+        if not self.has(names):
+            return False
+        for index in range(len(self.names) - 1, max(len(self.names) - _REACH, 0) - 1, -1):
+            if self.names[index] in names:
+                while len(self.names) > index:
+                    self._pop(reopen=len(self.names) - 1 > index)
+                return True
+            if self.names[index] not in inside:
+                return False
+        return False
+
+    def _pop(self, *, reopen: bool) -> None:
+        """Close the innermost element: formatting closed by another's end is counted as
+        reopened, and what a marker's segment held stays counted after it (a parser
+        forgets it there, but the marker may be one the parser never opened)."""
+        name = self.names.pop()
+        self.counts[name] -= 1
+        if name in MARKERS:
+            for held, count in self.segments.pop().items():
+                self.segments[-1][held] = self.segments[-1].get(held, 0) + count
+        elif reopen and name in FORMATTING:
+            self.segments[-1][name] = self.segments[-1].get(name, 0) + 1
+            self.reopened += 1
+
+    def _forget(self, name: str) -> None:
+        """One formatting element ``name`` is no longer to be reopened (its end tag came
+        while none was open, or a new link replaces it)."""
+        segment = self.segments[-1]
+        if segment.get(name):
+            segment[name] -= 1
+            self.reopened -= 1
 
 
 def cap_nesting(fragment: str, max_depth: int = MAX_DEPTH) -> tuple[str, bool]:
-    """``fragment`` cut before the first tag that would nest deeper than ``max_depth``
-    elements, and whether it was cut. Linear in the fragment's length."""
+    """``fragment`` cut before the first tag that would open more than ``max_depth``
+    elements (see the module's docstring for how they are counted), and whether it was."""
     if fragment.count("<") <= max_depth:
         return fragment, False
-    tree = _Tree()
+    stack = _Stack()
     position = 0
     while (match := _MARKUP.search(fragment, position)) is not None:
-        closing, name, attributes = match.groups()
+        closing, name = match.groups()
         position = match.end()
         if name is None:
-            position = _after_comment(fragment, match)
+            position = _after_comment(fragment, match, cautious=stack.has(RAW_TEXT_OFF))
             continue
-        name = name.lower()
+        if name.isascii():  # as HTML lowercases names: the Kelvin sign is no k
+            name = name.lower()
         if closing:
-            tree.end(name)
+            stack.end(name)
             continue
-        raw_text = name in RAW_TEXT and not tree.foreign
-        tree.start(name, attributes)
-        if tree.depth > max_depth:
+        stack.start(name)
+        if stack.depth > max_depth:
             return fragment[: match.start()], True
-        if raw_text:
+        if name in RAW_TEXT and not stack.has(RAW_TEXT_OFF):
             position = _after_raw_text(fragment, name, position)
     return fragment, False
 
 
-def _after_comment(fragment: str, match: re.Match[str]) -> int:
+def _after_comment(fragment: str, match: re.Match[str], *, cautious: bool) -> int:
     """Where markup resumes after ``<!--`` (which ``<!-->`` ends at once), ``<!``, ``<?``
-    or ``</`` not followed by a letter (up to the next ``>``): the end when it never does."""
-    if match.group(0) == "<!--":
+    or ``</`` not followed by a letter (up to the next ``>``): the end when it never does.
+
+    It resumes at the earliest place a parser could, never later. ``cautious`` (where
+    raw text is read as markup: ``<!--`` may be no comment) resumes at the next ``>``.
+    """
+    if match.group(0) == "<!--" and not cautious:
         end = _COMMENT_END.search(fragment, match.start() + 2)
         return end.end() if end else len(fragment)
-    end = fragment.find(">", match.end())
+    end = fragment.find(">", match.start() + 2)
     return end + 1 if end >= 0 else len(fragment)
 
 

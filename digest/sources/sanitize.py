@@ -20,7 +20,7 @@ from urllib.parse import urljoin, urlsplit
 import nh3
 
 from ..models import Post
-from .nesting import MAX_DEPTH, cap_nesting
+from .nesting import MAX_DEPTH, MAX_PARSE_DEPTH, cap_nesting
 
 TAGS = {
     "a", "abbr", "b", "blockquote", "br", "caption", "cite", "code", "dd", "del", "div", "dl",
@@ -114,7 +114,7 @@ class RawPost:
             url = absolute_url(base_url, "")
         if not url:
             return None
-        content = clean_html(raw.content, base_url)
+        content = _shallow(clean_html(raw.content, base_url), base_url, notes)
         text = html_to_text(raw.summary) or html_to_text(content[:TEXT_PREFIX])
         image = absolute_url(raw.image, base_url)
         alt = html_to_text(raw.image_alt) or image_alt(content, image)
@@ -151,7 +151,7 @@ class RawPost:
             author=_bounded(raw.author, "author", TEXT_PREFIX, notes),
             # Only a summary's opening words are used: what a cut leaves out is no loss (and
             # feedparser often fills the summary with the content, warned about already).
-            summary=cap_nesting(raw.summary[:TEXT_PREFIX])[0],
+            summary=cap_nesting(raw.summary[:TEXT_PREFIX], MAX_PARSE_DEPTH)[0],
             content=_bounded(raw.content, "content", MAX_CONTENT_CHARS, notes),
             image_alt=_bounded(raw.image_alt, "image alt text", TEXT_PREFIX, notes),
             tags=[_bounded(tag, "tag", TEXT_PREFIX, notes) for tag in raw.tags],
@@ -159,16 +159,31 @@ class RawPost:
 
 
 def _bounded(fragment: str, field: str, limit: int, notes: list[str]) -> str:
-    """``fragment`` cut at ``limit`` characters, and before any element that would nest
-    more than MAX_DEPTH deep: an HTML parser's work grows with depth times length (a post
-    of 100,000 nested divs took minutes), and beyond 255 levels premailer drops the rest
-    of the email. A cut is noted in ``notes``, naming the field."""
-    kept, deep = cap_nesting(fragment[:limit])
+    """``fragment`` cut at ``limit`` characters, and where it nests deeper than a parser
+    should be led (its work grows with depth times length: a post of 100,000 nested divs
+    took minutes). A cut is noted in ``notes``, naming the field."""
+    kept, deep = cap_nesting(fragment[:limit], MAX_PARSE_DEPTH)
     if deep:
-        notes.append(f"its {field} nests elements more than {MAX_DEPTH} deep: it was cut there")
+        notes.append(_too_deep(field))
     elif len(fragment) > limit:
         notes.append(f"its {field} is longer than {limit:,} characters: the rest was left out")
     return kept
+
+
+def _shallow(content: str, base_url: str, notes: list[str]) -> str:
+    """Cleaned content cut where it nests more than MAX_DEPTH deep (and cleaned again, to
+    close what the cut left open): beyond about 250 levels, premailer silently drops the
+    rest of the email, its footer and unsubscribe link included."""
+    kept, deep = cap_nesting(content, MAX_DEPTH)
+    if not deep:
+        return content
+    if _too_deep("content") not in notes:
+        notes.append(_too_deep("content"))
+    return clean_html(kept, base_url)
+
+
+def _too_deep(field: str) -> str:
+    return f"its {field} nests elements too deeply (past {MAX_DEPTH} levels): it was cut there"
 
 
 def as_utc(moment: datetime | None) -> datetime | None:

@@ -68,12 +68,43 @@ def test_a_post_nested_100000_deep_builds_in_seconds_and_the_cut_is_said(folder:
     assert time.perf_counter() - started < 10
     assert result.exit_code == 0, result.output
     said = (
-        "post https://deep.example.com/deep/: its content nests elements more than 100 deep: "
-        "it was cut there"
+        "post https://deep.example.com/deep/: its content nests elements too deeply "
+        "(past 100 levels): it was cut there"
     )
     assert f"warning: {said}" in result.stderr
     manifest = json.loads((folder.path / "out" / "manifest.json").read_text(encoding="utf-8"))
     assert said in manifest["warnings"]
+
+
+def test_a_post_300_levels_deep_keeps_the_footer_of_a_template_showing_content(
+    folder: Folder,
+) -> None:
+    """With ``featured.content | safe`` in a template, premailer dropped everything past
+    about 250 levels: the footer and its unsubscribe link silently went missing."""
+    partials = folder.path / "templates" / "partials"
+    featured = (partials / "featured.mjml.j2").read_text(encoding="utf-8")
+    assert "{{ featured.excerpt }}" in featured
+    (partials / "featured.mjml.j2").write_text(
+        featured.replace("{{ featured.excerpt }}", "{{ featured.content | safe }}"),
+        encoding="utf-8",
+    )
+    deep = "<div>" * 300 + "deep text" + "</div>" * 300
+    (folder.path / "deep.xml").write_text(
+        '<rss version="2.0"><channel><title>Deep</title><item><title>Deep post</title>'
+        "<link>https://deep.example.com/deep/</link>"
+        "<pubDate>Wed, 07 Jan 2026 12:00:00 GMT</pubDate>"
+        f"<description><![CDATA[<p>Before.</p>{deep}]]></description>"
+        "</item></channel></rss>",
+        encoding="utf-8",
+    )
+    folder.env["DIGEST_SOURCE_LOCATION"] = "deep.xml"
+    result = folder.run("build", "--now", NOW)
+    assert result.exit_code == 0, result.output
+    html = (folder.path / "out" / "digest.html").read_text(encoding="utf-8")
+    assert "Before." in html
+    assert ">Unsubscribe</a>" in html
+    assert html.rstrip().endswith("</html>")
+    assert "its content nests elements too deeply" in result.stderr
 
 
 def test_a_javascript_view_online_url_is_refused_at_load(folder: Folder) -> None:
