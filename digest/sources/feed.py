@@ -98,7 +98,16 @@ def _refuse_truncated(problem: Exception | None, data: bytes, source: str) -> No
 
 def _xml_feed(data: bytes, source: str, site_url: str) -> list[Post]:
     data, alts = _lift_media_text(_valid_references(data))
-    parsed = feedparser.parse(io.BytesIO(data), sanitize_html=False, resolve_relative_uris=False)
+    try:
+        parsed = feedparser.parse(
+            io.BytesIO(data), sanitize_html=False, resolve_relative_uris=False
+        )
+    except (UnicodeError, ValueError, OverflowError) as exc:
+        # What _valid_references cannot reach (a UTF-16 feed's references) crashes it so.
+        raise SourceError(
+            f"{source}: feedparser cannot read the feed ({type(exc).__name__}: {exc})",
+            "a character reference in it names no character: fix the feed, or ask its publisher to",
+        ) from None
     if not parsed.get("version"):
         raise _not_a_feed(source)
     _refuse_truncated(parsed.get("bozo_exception"), data, source)

@@ -105,3 +105,18 @@ def test_a_json_feed_nested_beyond_any_reader_is_one_line(tmp_path: Path) -> Non
     (tmp_path / "deep.json").write_bytes(deep)
     with pytest.raises(SourceError, match=r"deep\.json: .*nested too deeply"):
         load("feed", tmp_path / "deep.json")
+
+
+def test_a_reference_to_no_character_in_a_utf16_feed_is_one_line(tmp_path: Path) -> None:
+    """The references of a UTF-16 feed are not rewritten before feedparser reads them."""
+    feed = (
+        '<?xml version="1.0" encoding="UTF-16"?><rss version="2.0"><channel><title>t</title>'
+        "<item><title>a &#55296; b</title><link>https://x.example.com/a</link></item>"
+        "</channel></rss>"
+    )
+    (tmp_path / "utf16.xml").write_bytes(feed.encode("utf-16"))
+    with pytest.raises(SourceError) as caught:
+        load("feed", tmp_path / "utf16.xml")
+    message = str(caught.value)
+    assert message.startswith(f"{tmp_path / 'utf16.xml'}: feedparser cannot read the feed (")
+    assert "\n" not in message
