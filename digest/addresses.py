@@ -102,6 +102,19 @@ def ascii_domain(domain: str) -> str:
     return domain if domain.isascii() else _ascii_domain(domain)
 
 
+def ascii_address(address: str) -> str:
+    """``address`` with its domain in ASCII (``ascii_domain``), the local part as it is:
+    user@bücher.example is user@xn--bcher-kva.example. Most addresses are ASCII already
+    and come back as they are, at the cost of one ``isascii``.
+
+    Raises InvalidAddress for a domain that is not a valid name.
+    """
+    if address.isascii():
+        return address
+    local, at, domain = address.rpartition("@")
+    return f"{local}{at}{ascii_domain(domain)}"
+
+
 @functools.lru_cache(maxsize=1024)
 def _ascii_domain(domain: str) -> str:
     try:

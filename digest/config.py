@@ -8,6 +8,7 @@ Secrets come only from the environment and never appear in a repr.
 from __future__ import annotations
 
 import math
+import re
 import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -16,9 +17,11 @@ from typing import Any, get_type_hints
 from urllib.parse import urlsplit
 
 from .errors import ConfigError
+from .files import special_kind
 from .schedule import cron_problem, grace_problem, zone_problem
 
 CONFIG_FILE = "digest.toml"
+MAX_CONFIG_BYTES = 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -235,7 +238,10 @@ def _unknown_variables(env: Mapping[str, str]) -> list[str]:
 
 def _read_toml(path: Path) -> dict[str, Any]:
     try:
-        text = path.read_text(encoding="utf-8-sig")  # Windows editors may start with a BOM
+        kind = special_kind(path)
+        too_large = not kind and path.stat().st_size > MAX_CONFIG_BYTES
+        # Windows editors may start with a BOM.
+        text = "" if kind or too_large else path.read_text(encoding="utf-8-sig")
     except FileNotFoundError:
         raise ConfigError(
             f"{path}: no such config file",
@@ -245,6 +251,12 @@ def _read_toml(path: Path) -> dict[str, Any]:
         raise ConfigError(
             f"{path}: cannot read the config file ({exc})", "check the file"
         ) from None
+    if kind or too_large:
+        what = f"is {kind}" if kind else f"is larger than {MAX_CONFIG_BYTES // 1024} KB"
+        raise ConfigError(
+            f"{path}: {what}, not a config file",
+            "point --config (or DIGEST_CONFIG) at the newsletter's digest.toml",
+        )
     try:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
@@ -492,6 +504,20 @@ def _host_name(label: str, value: str) -> str:
     return f"{label} must be the server's host name, such as smtp.example.com, not {value!r}"
 
 
+_URL_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://")
+
+
+def _source_location(label: str, value: str) -> str:
+    """A file path, or an http(s) URL: anything else with a scheme (ftp://, file://) would
+    otherwise be taken for a relative path that does not exist."""
+    url = value.strip()
+    if url.lower().startswith(("http:", "https:")):  # as sources.is_url tells a URL
+        return _http_url("https://example.com/feed.xml")(label, url)
+    if _URL_SCHEME.match(url):
+        return f"{label} must be a file path or an http(s) URL, not {value!r}"
+    return _file_path(label, value)
+
+
 def _file_path(label: str, value: str) -> str:
     """A path the file system can take (a NUL byte ends a path in C) and whose ``~user``, if
     it starts with one, exists."""
@@ -524,6 +550,9 @@ def _categories(label: str, value: list[str]) -> str:
 # Keys with a rule beyond their type; any other number must only not be negative.
 CHECKS: dict[tuple[str, str], Check] = {
     ("newsletter", "site_url"): _http_url("https://example.com", optional=True),
+    ("newsletter", "view_online_url"): _http_url(
+        "https://example.com/newsletter/{edition}/", optional=True
+    ),
     ("newsletter", "name"): _header_text,
     ("newsletter", "from_email"): _address,
     ("newsletter", "reply_to"): _address,
@@ -532,7 +561,7 @@ CHECKS: dict[tuple[str, str], Check] = {
     ("newsletter", "templates"): _file_path,
     ("subscribers", "path"): _file_path,
     ("delivery", "outbox"): _file_path,
-    ("source", "location"): _file_path,
+    ("source", "location"): _source_location,
     ("source", "timeout"): _seconds,
     ("selection", "max_posts"): _between(1, None),
     ("selection", "max_age_days"): _between(0, 36500, " (100 years; 0 means no limit)"),

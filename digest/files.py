@@ -1,9 +1,11 @@
-"""Atomic file writes, shared by every stage that writes output: nothing is ever half-written."""
+"""Files shared by every stage: atomic writes (nothing is ever half-written), and what a
+path holds (a device or a pipe named as an input is refused, not read forever)."""
 
 from __future__ import annotations
 
 import contextlib
 import os
+import stat
 import tempfile
 from collections.abc import Mapping
 from pathlib import Path
@@ -114,3 +116,21 @@ def sync_folder(folder: Path) -> None:
             os.fsync(handle)
         finally:
             os.close(handle)
+
+
+def special_kind(path: Path) -> str:
+    """What ``path`` is if not a regular file ("a folder", "a device", "a named pipe",
+    "a socket"), for an error to name; "" for a regular file (links followed).
+
+    Raises OSError, FileNotFoundError included, as ``os.stat`` does.
+    """
+    mode = path.stat().st_mode
+    if stat.S_ISREG(mode):
+        return ""
+    if stat.S_ISDIR(mode):
+        return "a folder"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    if stat.S_ISFIFO(mode):
+        return "a named pipe"
+    return "a socket" if stat.S_ISSOCK(mode) else "something other than a file"

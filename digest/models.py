@@ -104,7 +104,11 @@ def fill_tokens(text: str, substitutions: Mapping[str, str]) -> str:
 
 @dataclass(frozen=True)
 class Post:
-    """One blog post as read from a source: title is plain text, content is sanitized HTML."""
+    """One blog post as read from a source: title is plain text, content is sanitized HTML.
+
+    ``warnings`` say what the source had to leave out to read it (HTML nested too deep, or
+    content too long), for the editor to hear when the post is in an edition.
+    """
 
     id: str
     title: str
@@ -117,6 +121,7 @@ class Post:
     image: str = ""
     image_alt: str = ""
     tags: tuple[str, ...] = ()
+    warnings: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

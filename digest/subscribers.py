@@ -17,6 +17,7 @@ is reported and skipped too (``_Layout.swallows_rows``): no value spanning rows 
 from __future__ import annotations
 
 import csv
+import functools
 import re
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -27,6 +28,7 @@ from typing import TextIO, TypeVar
 
 from .addresses import InvalidAddress, normalize
 from .errors import SubscribersError
+from .files import special_kind
 from .models import SUBSCRIBER_STATUSES, Subscriber
 
 COLUMNS = ("email", "name", "status", "tags", "subscribed_at")
@@ -49,6 +51,8 @@ _ADDRESS = re.compile(r'[^@\s"]+@[^@\s"]+')
 _LEFT_OPEN = 0
 # Given to csv to close a value whose quote is open at the end of the file.
 _CLOSING_QUOTE = '"\n'
+# Far beyond any row (SendGrid takes 10,000 bytes of merge fields per reader).
+MAX_LINE_CHARS = 1024 * 1024
 T = TypeVar("T")
 
 
@@ -133,11 +137,16 @@ def suppressed_addresses(path: Path) -> dict[str, Suppression]:
     return suppressed
 
 
-def _reading(path: Path, rows: Callable[[Path, TextIO], Iterator[T]]) -> Iterator[T]:
-    """``rows(path, handle)`` over the open file, with one clear error if it cannot be read."""
+def _reading(path: Path, rows: Callable[[Path, Iterable[str]], Iterator[T]]) -> Iterator[T]:
+    """``rows(path, lines)`` over the file's lines, with one clear error if it cannot be read."""
     try:
+        kind = special_kind(path)
+        if kind:
+            raise SubscribersError(
+                f"{path}: is {kind}, not a CSV file", "set [subscribers] path to the list's file"
+            )
         with path.open(encoding="utf-8-sig", newline="") as handle:
-            yield from rows(path, handle)
+            yield from rows(path, _lines(path, handle))
     except FileNotFoundError:
         raise SubscribersError(
             f"{path}: no such file",
@@ -151,6 +160,20 @@ def _reading(path: Path, rows: Callable[[Path, TextIO], Iterator[T]]) -> Iterato
         ) from None
     except OSError as exc:
         raise SubscribersError(f"{path}: cannot read the file ({exc.strerror or exc})") from None
+
+
+def _lines(path: Path, handle: TextIO) -> Iterator[str]:
+    """The file's lines, each shorter than MAX_LINE_CHARS: csv reads a whole line before
+    it looks at it, so a file without line breaks (a device, a corrupt export) would
+    otherwise be read into memory whole. (csv's own limit bounds a field across lines.)"""
+    lines = iter(functools.partial(handle.readline, MAX_LINE_CHARS), "")
+    for number, line in enumerate(lines, start=1):
+        if len(line) >= MAX_LINE_CHARS:
+            raise SubscribersError(
+                f"{path}: line {number} is longer than {MAX_LINE_CHARS:,} characters",
+                "this is not a subscriber list, or a broken one: check [subscribers] path",
+            )
+        yield line
 
 
 def active_audience(path: Path, report: AudienceReport) -> Iterator[Subscriber]:
@@ -174,7 +197,7 @@ def merge_columns(path: Path) -> tuple[str, ...]:
     return next(_reading(path, _extra_columns), ())
 
 
-def _extra_columns(path: Path, handle: TextIO) -> Iterator[tuple[str, ...]]:
+def _extra_columns(path: Path, handle: Iterable[str]) -> Iterator[tuple[str, ...]]:
     """The header's columns beyond the known ones (the merge fields), if it has a header."""
     layout = _header(path, iter(_Records(path, handle)))
     if layout is not None:
@@ -232,7 +255,7 @@ def first_active(path: Path) -> Subscriber | None:
     return None
 
 
-def _rows(path: Path, handle: TextIO) -> Iterator[Subscriber | Problem]:
+def _rows(path: Path, handle: Iterable[str]) -> Iterator[Subscriber | Problem]:
     records = iter(_Records(path, handle))
     layout = _header(path, records)
     if layout is None:
@@ -248,7 +271,7 @@ def _rows(path: Path, handle: TextIO) -> Iterator[Subscriber | Problem]:
             yield row
 
 
-def _inactive_rows(path: Path, handle: TextIO) -> Iterator[tuple[int, str, str]]:
+def _inactive_rows(path: Path, handle: Iterable[str]) -> Iterator[tuple[int, str, str]]:
     """(line, address as written, status) of each row with a known status other than active."""
     records = iter(_Records(path, handle))
     layout = _header(path, records)
@@ -297,9 +320,9 @@ class _Records:
     most csv's field size limit (128 KB); the file is otherwise streamed.
     """
 
-    def __init__(self, path: Path, handle: TextIO) -> None:
+    def __init__(self, path: Path, handle: Iterable[str]) -> None:
         self._path = path
-        self._handle = handle
+        self._handle = iter(handle)  # resumed where it stopped after lines read again
         self._again: deque[str] = deque()  # lines to read (again) before the file's next
         self._held: list[str] = []  # the lines of a record that spans lines, as csv reads it
         self._done = 0  # csv's line count when it gave its last record
@@ -487,9 +510,11 @@ def _row(
 
 
 def _undecodable_line(path: Path) -> int:
-    """The first physical line that is not UTF-8 (decoding errors surface a buffer late)."""
+    """The first physical line that is not UTF-8 (decoding errors surface a buffer late);
+    lines are read at most MAX_LINE_CHARS bytes at a time, as the file may have none."""
     with path.open("rb") as handle:
-        for number, raw in enumerate(handle, start=1):
+        lines = iter(functools.partial(handle.readline, MAX_LINE_CHARS), b"")
+        for number, raw in enumerate(lines, start=1):
             try:
                 raw.decode("utf-8")
             except UnicodeDecodeError:

@@ -39,6 +39,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple
 
+from ..addresses import InvalidAddress, ascii_address
 from ..errors import (
     BatchFailed,
     BatchRefused,
@@ -113,7 +114,7 @@ def build_body(message: Message, recipients: Sequence[Recipient]) -> dict[str, A
     if shared:
         body["headers"] = shared
     if message.reply_to:
-        body["reply_to"] = {"email": message.reply_to}
+        body["reply_to"] = {"email": _ascii_address(message.reply_to)}
     if message.categories:
         body["categories"] = _categories(message.categories)
     if message.edition:
@@ -155,11 +156,12 @@ def _personalizations(
     result = []
     for recipient in recipients:
         email = recipient.email
-        key = email.lower()
+        to = _address(email, recipient.name)
+        key = to["email"].lower()
         if key in seen:
             raise DeliveryError(f"{email} appears twice in one SendGrid batch")
         seen.add(key)
-        personalization: dict[str, Any] = {"to": [_address(email, recipient.name)]}
+        personalization: dict[str, Any] = {"to": [to]}
         if recipient.substitutions:
             personalization["substitutions"] = _substitutions(recipient.substitutions, email)
         if recipient.headers:
@@ -175,7 +177,13 @@ def _personalizations(
 
 
 def _address(email: str, name: str) -> dict[str, str]:
-    """An email object; SendGrid refuses ``,`` and ``;`` in names, so they become spaces."""
+    """An email object; SendGrid refuses ``,`` and ``;`` in names, so they become spaces.
+
+    The address goes with its domain in ASCII (IDNA 2008), as SMTP and the outbox write it:
+    SendGrid has refused Unicode domains, and one refused address stops the whole send.
+    """
+    if not email.isascii():  # tested here: this runs for every reader
+        email = _ascii_address(email)
     if not name:
         return {"email": email}
     # Printable means no whitespace but " ": then only these make the cleaning change it.
@@ -189,6 +197,16 @@ def _address(email: str, name: str) -> dict[str, str]:
     ):
         name = " ".join(name.replace(",", " ").replace(";", " ").split())
     return {"email": email, "name": name} if name else {"email": email}
+
+
+def _ascii_address(email: str) -> str:
+    try:
+        return ascii_address(email)
+    except InvalidAddress as error:
+        raise DeliveryError(
+            f"{email}: the domain is not a valid international name ({error})",
+            "fix the address (in subscribers.csv, or newsletter.from_email in digest.toml)",
+        ) from None
 
 
 def _substitutions(substitutions: Mapping[str, str], email: str) -> dict[str, str]:

@@ -164,7 +164,9 @@ def _post_view(
     hosts: frozenset[str],
     warnings: list[str],
 ) -> PostView:
-    """The template-facing view of one post; a link that cannot work from an inbox is warned."""
+    """The template-facing view of one post; a link that cannot work from an inbox is warned,
+    and so is what the source had to leave out of the post."""
+    warnings.extend(post.warnings)
     url = links.absolute(post.url, site)
     if not links.is_absolute(url):
         warnings.append(

@@ -10,9 +10,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..errors import SourceError
+from ..files import special_kind
 from ..models import Post
 from .feed import parse_feed
-from .fetch import fetch, is_url
+from .fetch import MAX_BYTES, fetch, is_url
 
 KINDS = ("feed", "markdown")
 
@@ -24,8 +25,8 @@ def load_posts(
 ) -> list[Post]:
     """The posts at ``location``: a path relative to ``base_dir``, or an http(s) URL for a feed.
 
-    ``site_url`` makes relative links absolute; ``timeout`` (seconds) bounds each network
-    wait when the feed is fetched. Raises SourceError naming the file or URL on failure.
+    ``site_url`` makes relative links absolute; ``timeout`` (seconds) bounds the whole
+    download when the feed is fetched. Raises SourceError naming the file or URL on failure.
     """
     if kind == "feed":
         if is_url(location):
@@ -47,14 +48,26 @@ def load_posts(
 
 
 def _read_bytes(path: Path) -> bytes:
+    """The feed file's bytes: a regular file of at most MAX_BYTES (a device such as
+    /dev/urandom would be read until memory ran out)."""
     try:
-        return path.read_bytes()
+        kind = special_kind(path)
+        too_large = not kind and path.stat().st_size > MAX_BYTES
+        data = b"" if kind or too_large else path.read_bytes()
     except FileNotFoundError:
         raise SourceError(f"{path}: no such feed file") from None
-    except IsADirectoryError:
+    except OSError as exc:
+        raise SourceError(f"{path}: cannot read the feed file ({exc.strerror})") from None
+    if kind == "a folder":
         raise SourceError(
             f"{path}: is a folder, not a feed file",
             'for a folder of Markdown posts set [source] type = "markdown"',
-        ) from None
-    except OSError as exc:
-        raise SourceError(f"{path}: cannot read the feed file ({exc.strerror})") from None
+        )
+    if kind:
+        raise SourceError(f"{path}: is {kind}, not a feed file")
+    if too_large:
+        raise SourceError(
+            f"{path}: the feed file is larger than {MAX_BYTES // (1024 * 1024)} MB",
+            "check [source] location: it should name the feed, not a large file",
+        )
+    return data

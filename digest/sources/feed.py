@@ -75,6 +75,9 @@ def _posts(raws: Iterator[RawPost], base_url: str, source: str) -> list[Post]:
 _CUT_SHORT = frozenset({"no element found", "unclosed token", "unclosed CDATA section"})
 _ITEM_START = re.compile(rb"<(?:item|entry)[\s>/]")
 _ITEM_END = re.compile(rb"</(?:item|entry)\s*>")
+# A numeric character reference long enough to name a surrogate half or no character at all.
+_LARGE_REFERENCE = re.compile(rb"&#(?:[xX]0*([0-9a-fA-F]{4,})|0*([0-9]{5,}));?")
+REPLACEMENT_REFERENCE = b"&#xFFFD;"
 
 
 def _refuse_truncated(problem: Exception | None, data: bytes, source: str) -> None:
@@ -94,8 +97,17 @@ def _refuse_truncated(problem: Exception | None, data: bytes, source: str) -> No
 
 
 def _xml_feed(data: bytes, source: str, site_url: str) -> list[Post]:
-    data, alts = _lift_media_text(data)
-    parsed = feedparser.parse(io.BytesIO(data), sanitize_html=False, resolve_relative_uris=False)
+    data, alts = _lift_media_text(_valid_references(data))
+    try:
+        parsed = feedparser.parse(
+            io.BytesIO(data), sanitize_html=False, resolve_relative_uris=False
+        )
+    except (UnicodeError, ValueError, OverflowError) as exc:
+        # What _valid_references cannot reach (a UTF-16 feed's references) crashes it so.
+        raise SourceError(
+            f"{source}: feedparser cannot read the feed ({type(exc).__name__}: {exc})",
+            "a character reference in it names no character: fix the feed, or ask its publisher to",
+        ) from None
     if not parsed.get("version"):
         raise _not_a_feed(source)
     _refuse_truncated(parsed.get("bozo_exception"), data, source)
@@ -103,6 +115,21 @@ def _xml_feed(data: bytes, source: str, site_url: str) -> list[Post]:
     is_atom = parsed.version.startswith("atom")
     entries = (_xml_entry(entry, alts, is_atom) for entry in parsed.entries)
     return _posts(entries, base_url, source)
+
+
+def _valid_references(data: bytes) -> bytes:
+    """Each character reference to a surrogate half or beyond U+10FFFF made U+FFFD's, as an
+    HTML parser reads it: feedparser's lenient parser would crash on it."""
+    return _LARGE_REFERENCE.sub(_valid_reference, data)
+
+
+def _valid_reference(match: re.Match[bytes]) -> bytes:
+    hexadecimal, decimal = match.groups()
+    digits = hexadecimal or decimal
+    code = int(digits, 16 if hexadecimal else 10) if len(digits) <= 8 else None
+    if code is not None and code <= 0x10FFFF and not 0xD800 <= code <= 0xDFFF:
+        return match.group(0)
+    return REPLACEMENT_REFERENCE
 
 
 def _lift_media_text(data: bytes) -> tuple[bytes, dict[str, str]]:
@@ -252,12 +279,25 @@ def _is_image(url: str, medium: str, mime_type: str) -> bool:
 
 # JSON Feed
 
+# Python reads "\ud800" alone in a JSON string as half a character, which nothing can
+# encode or print; other JSON readers refuse it.
+_ESCAPED_SURROGATE = re.compile(rb"\\u[dD][89a-fA-F]")
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
 
 def _json_feed(data: bytes, source: str, site_url: str) -> list[Post]:
     try:
         document = json.loads(data)
     except (ValueError, UnicodeDecodeError) as exc:
         raise _not_a_feed(source, f"invalid JSON: {exc}") from None
+    except RecursionError:
+        raise _not_a_feed(source, "invalid JSON: arrays or objects nested too deeply") from None
+    if _has_lone_surrogate(data, document):
+        raise SourceError(
+            f"{source}: a text in the feed holds half a character (a lone surrogate, "
+            "such as \\ud800, without its pair)",
+            "the feed's generator wrote broken text: fix it there, or ask its publisher to",
+        )
     if not isinstance(document, dict) or not _text(document, "version").startswith(
         JSON_FEED_VERSION
     ):
@@ -267,6 +307,13 @@ def _json_feed(data: bytes, source: str, site_url: str) -> list[Post]:
         raise _not_a_feed(source, "a JSON Feed needs an items list")
     base_url = _base_url(site_url, _text(document, "home_page_url"), source)
     return _posts((_json_item(item) for item in items if isinstance(item, dict)), base_url, source)
+
+
+def _has_lone_surrogate(data: bytes, document: Any) -> bool:
+    """Whether a string of the document holds a surrogate: only an escape can put one there."""
+    return bool(_ESCAPED_SURROGATE.search(data)) and bool(
+        _SURROGATE.search(json.dumps(document, ensure_ascii=False))
+    )
 
 
 def _json_item(item: Mapping[str, Any]) -> RawPost:

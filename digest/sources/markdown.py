@@ -25,6 +25,7 @@ from markdown_it import MarkdownIt
 
 from ..errors import SourceError
 from ..models import Post
+from .fetch import MAX_BYTES
 from .sanitize import RawPost, absolute_url
 
 SUFFIXES = {".md", ".markdown"}
@@ -96,6 +97,11 @@ def _url(path: Path, given: str, slug: str, site_url: str) -> str:
 
 def _load(path: Path) -> tuple[Mapping[str, Any], str]:
     try:
+        if path.stat().st_size > MAX_BYTES:
+            raise SourceError(
+                f"{path}: larger than {MAX_BYTES // (1024 * 1024)} MB, more than any post",
+                "move whatever it is out of the posts folder",
+            )
         text = path.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError:
         raise SourceError(f"{path}: not UTF-8 text", "save the file as UTF-8") from None

@@ -2,9 +2,10 @@
 
 Everything a source reads (a feed from anywhere, a Markdown file from anyone) passes
 through here before it becomes a Post: content keeps only email-safe formatting with
-absolute http(s)/mailto links, titles and summaries become plain text, and URLs are
-resolved against the site. nh3 serializes its output in a normal form (attributes as
-``name="value"`` with ``"`` escaped), which the small regular expressions below rely on.
+absolute http(s)/mailto links, titles and summaries become plain text, URLs are
+resolved against the site, and no field keeps a control character. nh3 serializes its
+output in a normal form (attributes as ``name="value"`` with ``"`` escaped), which the
+small regular expressions below rely on.
 """
 
 from __future__ import annotations
@@ -12,13 +13,14 @@ from __future__ import annotations
 import html
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields, replace
 from datetime import UTC, datetime
 from urllib.parse import urljoin, urlsplit
 
 import nh3
 
 from ..models import Post
+from .nesting import MAX_DEPTH, MAX_PARSE_DEPTH, cap_nesting
 
 TAGS = {
     "a", "abbr", "b", "blockquote", "br", "caption", "cite", "code", "dd", "del", "div", "dl",
@@ -50,6 +52,9 @@ TITLE_LIMIT = 80
 # A summary needs only a post's opening words: reading this much HTML for them keeps a
 # megabyte-long post from being parsed a second time.
 TEXT_PREFIX = 64 * 1024
+# Far beyond what an email can show (Gmail clips at about 102 KB), and cleaned in a fraction
+# of a second.
+MAX_CONTENT_CHARS = 2_000_000
 UNTITLED = "Untitled"
 
 _BLOCK_START = re.compile(
@@ -62,6 +67,18 @@ _IMG = re.compile(rf"<img{_ATTRS}\s*/?>")
 _ATTR = re.compile(r'([\w:-]+)="([^"]*)"')
 _LINK = re.compile(rf"<a{_ATTRS}>(.*?)</a>", re.DOTALL)
 _WHITESPACE = re.compile(r"\s+")
+# What no text may carry: C0 controls but tab, line feed and carriage return; DEL and the C1
+# controls; Unicode's noncharacters. MJML's parser fails on some (and the build then blames
+# the template) and a terminal obeys others. Lone surrogates (half a character, which no
+# encoder takes) are among them too, to become U+FFFD.
+_UNWANTED = re.compile(
+    "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ufdd0-\ufdef\ufffe\uffff\ud800-\udfff]"
+)
+# The noncharacters beyond the first plane, looked for only in text that reaches that far
+# (a class of 32 characters makes every search several times slower).
+_FAR = re.compile("[\U0001fffe-\U0010ffff]")
+_PLANES = range(0x10000, 0x110000, 0x10000)
+_FAR_NONCHARACTERS = re.compile(f"[{''.join(chr(p + 0xFFFE) + chr(p + 0xFFFF) for p in _PLANES)}]")
 _BLANK_LINE = re.compile(r"\n\s*\n")
 
 
@@ -89,31 +106,84 @@ class RawPost:
         the opening words of the post, a missing summary its text, a missing image the
         first image of the content.
         """
-        entry_id = collapse(self.id)
-        url = absolute_url(self.url, base_url) or (entry_id if _is_web_url(entry_id) else "")
+        notes: list[str] = []
+        raw = self._prepared(notes)
+        entry_id = collapse(raw.id)
+        url = absolute_url(raw.url, base_url) or (entry_id if _is_web_url(entry_id) else "")
         if not url and entry_id:
             url = absolute_url(base_url, "")
         if not url:
             return None
-        content = clean_html(self.content, base_url)
-        text = html_to_text(self.summary[:TEXT_PREFIX]) or html_to_text(content[:TEXT_PREFIX])
-        image = absolute_url(self.image, base_url)
-        alt = html_to_text(self.image_alt) or image_alt(content, image)
+        content = _shallow(clean_html(raw.content, base_url), base_url, notes)
+        text = html_to_text(raw.summary) or html_to_text(content[:TEXT_PREFIX])
+        image = absolute_url(raw.image, base_url)
+        alt = html_to_text(raw.image_alt) or image_alt(content, image)
         if not image:
             image, alt = first_image(content)
         return Post(
             id=entry_id or url,
-            title=html_to_text(self.title) or summarize(text, TITLE_LIMIT) or UNTITLED,
+            title=html_to_text(raw.title) or summarize(text, TITLE_LIMIT) or UNTITLED,
             url=url,
-            published=as_utc(self.published),
-            updated=as_utc(self.updated),
-            author=html_to_text(self.author),
+            published=as_utc(raw.published),
+            updated=as_utc(raw.updated),
+            author=html_to_text(raw.author),
             summary=summarize(text),
             content=content,
             image=image,
             image_alt=alt,
-            tags=_unique(html_to_text(tag) for tag in self.tags),
+            tags=_unique(html_to_text(tag) for tag in raw.tags),
+            warnings=tuple(f"post {url}: {note}" for note in notes),
         )
+
+    def _prepared(self, notes: list[str]) -> RawPost:
+        """The same post ready to parse: ``visible_text`` in every field (what an entity such
+        as ``&#x1b;`` decodes to goes later, as the HTML is cleaned or made text), and each
+        HTML field within bounds, noting what a reader would miss (see ``_bounded``)."""
+        texts = {
+            item.name: visible_text(value)
+            for item in fields(self)
+            if isinstance(value := getattr(self, item.name), str)
+        }
+        raw = replace(self, **texts, tags=[visible_text(tag) for tag in self.tags])
+        return replace(
+            raw,
+            title=_bounded(raw.title, "title", TEXT_PREFIX, notes),
+            author=_bounded(raw.author, "author", TEXT_PREFIX, notes),
+            # Only a summary's opening words are used: what a cut leaves out is no loss (and
+            # feedparser often fills the summary with the content, warned about already).
+            summary=cap_nesting(raw.summary[:TEXT_PREFIX], MAX_PARSE_DEPTH)[0],
+            content=_bounded(raw.content, "content", MAX_CONTENT_CHARS, notes),
+            image_alt=_bounded(raw.image_alt, "image alt text", TEXT_PREFIX, notes),
+            tags=[_bounded(tag, "tag", TEXT_PREFIX, notes) for tag in raw.tags],
+        )
+
+
+def _bounded(fragment: str, field: str, limit: int, notes: list[str]) -> str:
+    """``fragment`` cut at ``limit`` characters, and where it nests deeper than a parser
+    should be led (its work grows with depth times length: a post of 100,000 nested divs
+    took minutes). A cut is noted in ``notes``, naming the field."""
+    kept, deep = cap_nesting(fragment[:limit], MAX_PARSE_DEPTH)
+    if deep:
+        notes.append(_too_deep(field))
+    elif len(fragment) > limit:
+        notes.append(f"its {field} is longer than {limit:,} characters: the rest was left out")
+    return kept
+
+
+def _shallow(content: str, base_url: str, notes: list[str]) -> str:
+    """Cleaned content cut where it nests more than MAX_DEPTH deep (and cleaned again, to
+    close what the cut left open): beyond about 250 levels, premailer silently drops the
+    rest of the email, its footer and unsubscribe link included."""
+    kept, deep = cap_nesting(content, MAX_DEPTH)
+    if not deep:
+        return content
+    if _too_deep("content") not in notes:
+        notes.append(_too_deep("content"))
+    return clean_html(kept, base_url)
+
+
+def _too_deep(field: str) -> str:
+    return f"its {field} nests elements too deeply (past {MAX_DEPTH} levels): it was cut there"
 
 
 def as_utc(moment: datetime | None) -> datetime | None:
@@ -146,20 +216,32 @@ def clean_html(fragment: str, base_url: str) -> str:
         link_rel=LINK_REL,
     )
     cleaned = _LINK.sub(_unwrap_hrefless_link, cleaned)
-    return _IMG.sub(_fix_image, cleaned)
+    return visible_text(_IMG.sub(_fix_image, cleaned))
 
 
 def html_to_text(fragment: str) -> str:
     """The plain text of an HTML fragment: tags stripped, entities decoded, whitespace collapsed."""
     spaced = _BLOCK_START.sub(" <", fragment)
     stripped = nh3.clean(spaced, tags=set(), clean_content_tags=DROPPED_WITH_CONTENT)
-    return collapse(html.unescape(stripped))
+    return collapse(visible_text(html.unescape(stripped)))
 
 
 def text_to_html(text: str) -> str:
     """Plain text as HTML paragraphs (split at blank lines), every character escaped."""
     paragraphs = _BLANK_LINE.split(text.strip())
     return "".join(f"<p>{html.escape(collapse(part))}</p>" for part in paragraphs if part.strip())
+
+
+def visible_text(text: str) -> str:
+    """``text`` without control characters (tab and line breaks kept) and noncharacters, and
+    with U+FFFD for each lone surrogate."""
+    if _FAR.search(text):
+        text = _FAR_NONCHARACTERS.sub("", text)
+    return _UNWANTED.sub(_replacement, text)
+
+
+def _replacement(match: re.Match[str]) -> str:
+    return "\ufffd" if "\ud800" <= match.group() <= "\udfff" else ""
 
 
 def collapse(text: str) -> str:

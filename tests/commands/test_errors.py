@@ -87,7 +87,8 @@ def test_init_into_a_file_names_it(tmp_path: Path) -> None:
 def test_a_malformed_feed_url_is_named(folder: Folder) -> None:
     folder.env["DIGEST_SOURCE_LOCATION"] = "http://[::1"
     line = one_error_line(folder, "build", "--now", NOW)
-    assert "http://[::1: not a valid URL (Invalid IPv6 URL)" in line
+    assert "DIGEST_SOURCE_LOCATION must be an http(s) URL such as " in line
+    assert "not 'http://[::1'" in line
 
 
 @pytest.mark.parametrize("value", ["nan", "1e400", "inf"])

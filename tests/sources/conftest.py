@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import http.server
+import re
 import socket
 import threading
 from collections.abc import Callable, Iterator
@@ -91,6 +93,47 @@ def http_server() -> Iterator[Callable[[dict[str, tuple[bytes, str]]], str]]:
         server.server_close()
 
 
+Respond = Callable[[http.server.BaseHTTPRequestHandler], None]
+
+
+@pytest.fixture
+def scripted_server() -> Iterator[Callable[[dict[str, Respond]], str]]:
+    """Start a server on 127.0.0.1 where each path's function writes the whole answer
+    (status line, headers, body) to the handler; other paths get a 404.
+
+    Returns the server's base URL. Handlers still writing when the test ends are left to
+    fail on the closed connection.
+    """
+    servers: list[http.server.ThreadingHTTPServer] = []
+
+    def start(routes: dict[str, Respond]) -> str:
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_GET(self) -> None:
+                respond = routes.get(self.path)
+                if respond is not None:
+                    with contextlib.suppress(OSError):
+                        respond(self)
+                    return
+                self.send_response(404)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, format: str, *args: object) -> None:
+                """Keep test output quiet."""
+
+        server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        servers.append(server)
+        threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
+        return f"http://127.0.0.1:{server.server_address[1]}"
+
+    yield start
+    for server in servers:
+        server.shutdown()
+        server.server_close()
+
+
 @pytest.fixture
 def silent_server() -> Iterator[str]:
     """A server that accepts connections and never answers: the URL of a hanging feed."""
@@ -126,3 +169,16 @@ def closed_port_url() -> str:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     return f"http://127.0.0.1:{port}/feed.xml"
+
+
+DEEP_MARKER = re.compile(r"<!-- DEEP (.*?) -->")
+DEEP_LEVELS = 100_000
+
+
+@pytest.fixture(scope="session")
+def deep_feed(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """data/deep.xml with each DEEP marker's markup repeated 100,000 times, never closed."""
+    text = (DATA / "deep.xml").read_text(encoding="utf-8")
+    path = tmp_path_factory.mktemp("deep") / "deep.xml"
+    path.write_text(DEEP_MARKER.sub(lambda m: m.group(1) * DEEP_LEVELS, text), encoding="utf-8")
+    return path
