@@ -162,6 +162,17 @@ class Server:
                 return lines
             time.sleep(0.02)
 
+    def settled_log_lines(self, quiet: float = 0.5) -> list[str]:
+        """The request log once no line has come for ``quiet`` seconds: the lines of
+        requests answered earlier (a line follows its answer) are all in."""
+        lines = self.log_lines()
+        while True:
+            time.sleep(quiet)
+            again = self.log_lines()
+            if len(again) == len(lines):
+                return lines
+            lines = again
+
     def stop(self) -> None:
         self.process.terminate()
         self.process.wait(timeout=30)
