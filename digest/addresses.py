@@ -20,6 +20,8 @@ import idna
 from email_validator import SPECIAL_USE_DOMAIN_NAMES, EmailNotValidError, validate_email
 from email_validator.rfc_constants import CASE_INSENSITIVE_MAILBOX_NAMES
 
+from .errors import InvalidAddress
+
 EMAIL_MAX_LENGTH = 254
 LOCAL_PART_MAX_LENGTH = 64
 
@@ -37,10 +39,6 @@ _SPECIAL_USE = frozenset(SPECIAL_USE_DOMAIN_NAMES)
 _SPECIAL_USE_SUFFIXES = tuple(f".{name}" for name in SPECIAL_USE_DOMAIN_NAMES)
 _MAILBOX_NAMES = frozenset(CASE_INSENSITIVE_MAILBOX_NAMES)
 _MAILBOX_NAME_MAX = max(map(len, _MAILBOX_NAMES))
-
-
-class InvalidAddress(ValueError):
-    """An address email-validator rejects; the message is its reason."""
 
 
 def fast_normalize(address: str) -> str | None:

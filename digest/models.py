@@ -19,6 +19,9 @@ from datetime import datetime
 from functools import lru_cache
 
 SUBSCRIBER_STATUSES = ("active", "unsubscribed", "bounced", "complained")
+# SendGrid: "The total collective size of your substitutions may not exceed 10,000 bytes"
+# per personalization; personalizing keeps every backend's readers within it.
+SUBSTITUTIONS_MAX_BYTES = 10_000
 
 # Edition keys name lock files and outbox folders: safe file-name characters only.
 _EDITION_KEY = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")

@@ -17,10 +17,11 @@ from dataclasses import dataclass
 from urllib.parse import quote
 
 from .audience.tokens import UnsubscribeTokens, token_chars
-from .errors import ConfigError, SubscribersError
+from .errors import ConfigError, SubstitutionsTooLarge
 from .models import (
     HTML,
     PLAIN,
+    SUBSTITUTIONS_MAX_BYTES,
     TOKEN_KEY_CHARS,
     URL,
     VARIANTS,
@@ -33,8 +34,6 @@ from .models import (
 )
 
 PREVIEW_TOKEN = "PREVIEW-NOT-A-REAL-TOKEN"
-# SendGrid: "The total collective size of your substitutions may not exceed 10,000 bytes".
-SUBSTITUTIONS_MAX_BYTES = 10_000
 
 _NAME, _EMAIL, _UNSUBSCRIBE_URL = "name", "email", "unsubscribe_url"
 _BUILTIN = frozenset({_NAME, _EMAIL, _UNSUBSCRIBE_URL})
@@ -59,18 +58,6 @@ _CONTROLS = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
 NAME_MAX_CHARS = 200
 # What a reader without a name is called.
 NAME_FALLBACK = "there"
-
-
-class SubstitutionsTooLarge(SubscribersError):
-    """One recipient's substitutions exceed what a provider accepts per personalization."""
-
-    hint = "shorten this reader's fields in the subscribers file"
-
-    def __init__(self, email: str, size: int) -> None:
-        self.reason = (
-            f"substitutions take {size:,} bytes, the limit is under {SUBSTITUTIONS_MAX_BYTES:,}"
-        )
-        super().__init__(f"{email}: {self.reason}")
 
 
 def used_tokens(*texts: str, key: str) -> frozenset[str]:

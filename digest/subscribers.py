@@ -26,8 +26,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO, TypeVar
 
-from .addresses import InvalidAddress, normalize
-from .errors import SubscribersError
+from .addresses import normalize
+from .errors import InvalidAddress, SubscribersError
 from .files import special_kind
 from .models import SUBSCRIBER_STATUSES, Subscriber
 

@@ -8,8 +8,8 @@ from collections.abc import Callable
 
 import pytest
 
-from digest.addresses import InvalidAddress, ascii_domain, fast_normalize, normalize, slow_normalize
-from digest.errors import DigestError
+from digest.addresses import ascii_domain, fast_normalize, normalize, slow_normalize
+from digest.errors import DigestError, InvalidAddress
 
 ATEXT = string.ascii_letters + string.digits + "!#$%&'*+-/=?^_`{|}~"
 SPECIAL_USE = ["arpa", "invalid", "local", "localhost", "onion", "test"]

@@ -9,15 +9,21 @@ from urllib.parse import quote
 import pytest
 
 from digest.audience.tokens import UnsubscribeTokens
-from digest.errors import ConfigError, DigestError
-from digest.models import HTML, VARIANTS, Recipient, RenderedEmail, Subscriber, token
+from digest.errors import ConfigError, DigestError, SubstitutionsTooLarge
+from digest.models import (
+    HTML,
+    SUBSTITUTIONS_MAX_BYTES,
+    VARIANTS,
+    Recipient,
+    RenderedEmail,
+    Subscriber,
+    token,
+)
 from digest.models import URL as IN_URL
 from digest.personalize import (
     OTHER_TOKENS_BYTES,
     PREVIEW_TOKEN,
-    SUBSTITUTIONS_MAX_BYTES,
     Personalizer,
-    SubstitutionsTooLarge,
     SurelyFits,
     check_other_tokens,
     recipient_for,

@@ -32,7 +32,7 @@ from multiprocessing.process import BaseProcess
 from pathlib import Path
 from typing import IO, Any, Generic, Self, TypeVar, cast
 
-from ..errors import DigestError, DiskFull
+from ..errors import ChildError, DigestError, DiskFull
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -40,12 +40,6 @@ V = TypeVar("V")
 
 CHUNK = 2000
 _PARENT_CHECK_SECONDS = 1.0
-
-
-class ChildError(DigestError):
-    """The child died, or raised an error that could not be sent back as it was."""
-
-    hint = "run the command again; with -v for details if it fails the same way"
 
 
 class Offloaded(Generic[T, R]):

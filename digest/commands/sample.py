@@ -11,10 +11,10 @@ from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
-from ..addresses import InvalidAddress, normalize
+from ..addresses import normalize
 from ..deliver import Backend, Message
 from ..deliver.outbox import OutboxBackend
-from ..errors import ConfigError
+from ..errors import ConfigError, InvalidAddress
 from ..ledger import Ledger, ledger_exists, unpack_recipients, withhold
 from ..models import Recipient, RenderedEmail, Subscriber
 from ..subscribers import (

@@ -20,11 +20,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
 
-from ..addresses import InvalidAddress, normalize
+from ..addresses import normalize
 from ..deliver import Backend, Message
 from ..errors import (
     BatchUncertain,
     DigestError,
+    InvalidAddress,
     RecipientRefused,
     SendRefused,
     SettleError,

@@ -19,8 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
-from ..addresses import InvalidAddress, ascii_domain
-from ..errors import SettleError
+from ..addresses import ascii_domain
+from ..errors import InvalidAddress, SettleError
 from ..ledger import Batch, Ledger
 
 RESEND = "resend"

@@ -23,8 +23,8 @@ from email.utils import format_datetime, parseaddr
 from functools import lru_cache
 from typing import Any
 
-from ..addresses import InvalidAddress, ascii_domain
-from ..errors import DeliveryError
+from ..addresses import ascii_domain
+from ..errors import DeliveryError, InvalidAddress
 from ..models import Recipient, fill_tokens
 from . import Message
 

@@ -39,16 +39,17 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from ..addresses import InvalidAddress, ascii_address
+from ..addresses import ascii_address
 from ..errors import (
     BatchFailed,
     BatchRefused,
     BatchUncertain,
     ConfigError,
     DeliveryError,
+    InvalidAddress,
     SendRefused,
 )
-from ..models import Recipient
+from ..models import SUBSTITUTIONS_MAX_BYTES, Recipient
 from . import Message
 from .retry import RetriesExhausted, Retry, RetryPolicy, call_with_retries
 
@@ -68,7 +69,6 @@ logging.getLogger("python_http_client.client").setLevel(logging.INFO)
 
 # SendGrid's documented limits (the Mail Send OpenAPI file and "Limitations" page).
 MAX_PERSONALIZATIONS = 1000
-MAX_SUBSTITUTION_BYTES = 10_000
 MAX_CUSTOM_ARGS_BYTES = 10_000
 MAX_CATEGORIES = 10
 MAX_CATEGORY_CHARS = 255
@@ -213,10 +213,10 @@ def _substitutions(substitutions: Mapping[str, str], email: str) -> dict[str, st
     """A recipient's substitutions, within SendGrid's 10,000 bytes (counted exactly when near)."""
     chars = sum(map(len, substitutions)) + sum(map(len, substitutions.values()))
     # A character takes at most 4 bytes in UTF-8.
-    if 4 * chars > MAX_SUBSTITUTION_BYTES and _size(substitutions) > MAX_SUBSTITUTION_BYTES:
+    if 4 * chars > SUBSTITUTIONS_MAX_BYTES and _size(substitutions) > SUBSTITUTIONS_MAX_BYTES:
         raise DeliveryError(
             f"the substitutions for {email} exceed SendGrid's "
-            f"{MAX_SUBSTITUTION_BYTES} bytes per recipient (long merge fields?)"
+            f"{SUBSTITUTIONS_MAX_BYTES} bytes per recipient (long merge fields?)"
         )
     return substitutions if type(substitutions) is dict else dict(substitutions)
 
