@@ -16,7 +16,6 @@ from __future__ import annotations
 import functools
 import re
 
-import idna
 from email_validator import SPECIAL_USE_DOMAIN_NAMES, EmailNotValidError, validate_email
 from email_validator.rfc_constants import CASE_INSENSITIVE_MAILBOX_NAMES
 
@@ -88,39 +87,6 @@ def slow_normalize(address: str) -> str:
         return validate_email(address, check_deliverability=False, allow_smtputf8=False).normalized
     except EmailNotValidError as exc:
         raise InvalidAddress(str(exc)) from None
-
-
-def ascii_domain(domain: str) -> str:
-    """The domain in the ASCII form headers and SMTP need, by IDNA 2008 (the idna package,
-    as email-validator uses it): straße.de is xn--strae-oqa.de. (Python's own "idna" codec
-    follows IDNA 2003, which maps it to strasse.de: another domain, someone else's mail.)
-
-    Raises InvalidAddress for a domain that is not a valid name.
-    """
-    return domain if domain.isascii() else _ascii_domain(domain)
-
-
-def ascii_address(address: str) -> str:
-    """``address`` with its domain in ASCII (``ascii_domain``), the local part as it is:
-    user@bücher.example is user@xn--bcher-kva.example. Most addresses are ASCII already
-    and come back as they are, at the cost of one ``isascii``.
-
-    Raises InvalidAddress for a domain that is not a valid name.
-    """
-    if address.isascii():
-        return address
-    local, at, domain = address.rpartition("@")
-    return f"{local}{at}{ascii_domain(domain)}"
-
-
-@functools.lru_cache(maxsize=1024)
-def _ascii_domain(domain: str) -> str:
-    try:
-        return idna.encode(domain, uts46=True).decode("ascii")
-    except idna.IDNAError as exc:
-        raise InvalidAddress(
-            f"the domain {domain} is not a valid international name ({exc})"
-        ) from None
 
 
 def normalize(address: str) -> str:

@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 from .errors import ConfigError
 from .files import special_kind
 from .schedule import cron_problem, grace_problem, zone_problem
+from .urls import is_url
 
 CONFIG_FILE = "digest.toml"
 MAX_CONFIG_BYTES = 1024 * 1024
@@ -511,7 +512,7 @@ def _source_location(label: str, value: str) -> str:
     """A file path, or an http(s) URL: anything else with a scheme (ftp://, file://) would
     otherwise be taken for a relative path that does not exist."""
     url = value.strip()
-    if url.lower().startswith(("http:", "https:")):  # as sources.is_url tells a URL
+    if is_url(url):
         return _http_url("https://example.com/feed.xml")(label, url)
     if _URL_SCHEME.match(url):
         return f"{label} must be a file path or an http(s) URL, not {value!r}"

@@ -8,8 +8,9 @@ from collections.abc import Callable
 
 import pytest
 
-from digest.addresses import ascii_domain, fast_normalize, normalize, slow_normalize
+from digest.addresses import fast_normalize, normalize, slow_normalize
 from digest.errors import DigestError, InvalidAddress
+from digest.urls import ascii_domain
 
 ATEXT = string.ascii_letters + string.digits + "!#$%&'*+-/=?^_`{|}~"
 SPECIAL_USE = ["arpa", "invalid", "local", "localhost", "onion", "test"]

@@ -19,9 +19,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
-from ..addresses import ascii_domain
 from ..errors import InvalidAddress, SettleError
 from ..ledger import Batch, Ledger
+from ..urls import ascii_domain
 
 RESEND = "resend"
 ACCEPT = "accept"

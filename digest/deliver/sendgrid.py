@@ -39,7 +39,6 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from ..addresses import ascii_address
 from ..errors import (
     BatchFailed,
     BatchRefused,
@@ -50,6 +49,7 @@ from ..errors import (
     SendRefused,
 )
 from ..models import SUBSTITUTIONS_MAX_BYTES, Recipient
+from ..urls import ascii_address
 from . import Message
 from .retry import RetriesExhausted, Retry, RetryPolicy, call_with_retries
 

@@ -12,8 +12,9 @@ from pathlib import Path
 from ..errors import SourceError
 from ..files import special_kind
 from ..models import Post
+from ..urls import is_url
 from .feed import parse_feed
-from .fetch import MAX_BYTES, fetch, is_url
+from .fetch import MAX_BYTES, fetch
 
 KINDS = ("feed", "markdown")
 
