@@ -12,11 +12,12 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
 from ..addresses import normalize
+from ..audience.packing import withhold
 from ..deliver import Backend, Message
 from ..deliver.outbox import OutboxBackend
 from ..errors import ConfigError, InvalidAddress
-from ..ledger import Ledger, ledger_exists, unpack_recipients, withhold
-from ..models import Recipient, RenderedEmail, Subscriber
+from ..ledger import Ledger, ledger_exists
+from ..models import Recipient, RenderedEmail, Subscriber, unpack_recipients
 from ..subscribers import (
     AudienceReport,
     read_subscribers,

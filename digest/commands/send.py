@@ -21,6 +21,7 @@ from pathlib import Path
 from types import FrameType
 
 from ..addresses import normalize
+from ..audience.packing import AudiencePacker, withhold
 from ..deliver import Backend, Message
 from ..errors import (
     BatchUncertain,
@@ -32,19 +33,8 @@ from ..errors import (
     StandDown,
 )
 from ..files import write_atomic
-from ..ledger import (
-    ACCEPTED,
-    FAILED,
-    IN_FLIGHT,
-    PENDING,
-    AudiencePacker,
-    Batch,
-    Edition,
-    Ledger,
-    PackedBatch,
-    withhold,
-)
-from ..models import Subscriber
+from ..ledger import ACCEPTED, FAILED, IN_FLIGHT, PENDING, Batch, Edition, Ledger
+from ..models import PackedBatch, Subscriber
 from ..personalize import (
     Personalizer,
     SurelyFits,

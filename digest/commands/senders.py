@@ -29,7 +29,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 from ..deliver import Backend, Message
-from ..ledger import unpack_recipients
+from ..models import unpack_recipients
 from ..personalize import Personalizer
 from .common import Context
 from .offload import exit_with_parent

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from digest.audience.packing import AudiencePacker, withhold
 from digest.errors import LedgerError, StandDown
 from digest.ledger import (
     ACCEPTED,
@@ -23,16 +24,11 @@ from digest.ledger import (
     PENDING,
     SCHEMA_VERSION,
     AudienceCounts,
-    AudiencePacker,
     Batch,
     Ledger,
-    PackedBatch,
-    pack_recipients,
-    unpack_recipients,
-    withhold,
 )
-from digest.models import Subscriber
-from tests.ledger_helpers import (
+from digest.models import PackedBatch, Subscriber, pack_recipients, unpack_recipients
+from tests.ledger.ledger_helpers import (
     HOLD_SEND_LOCK,
     HOLD_WRITE_LOCK,
     MARK_IN_FLIGHT_THEN_DIE,
@@ -929,7 +925,7 @@ import resource, sys
 limit, readers = int(sys.argv[1]), int(sys.argv[2])
 resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
 from digest.errors import DigestError
-from digest.ledger import AudiencePacker
+from digest.audience.packing import AudiencePacker
 from digest.models import Subscriber
 audience = (Subscriber(f"reader{n}@example.com") for n in range(readers))
 try:

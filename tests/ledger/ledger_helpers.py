@@ -1,4 +1,4 @@
-"""Helpers for tests/test_ledger.py: audiences, and code that runs in other processes.
+"""Helpers for tests/ledger/test_ledger.py: audiences, and code that runs in other processes.
 
 Functions a child process runs must live in an importable module (the ``spawn``
 start method imports them by name), hence this file rather than the test module.
@@ -13,10 +13,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from digest.ledger import AudienceCounts, AudiencePacker, Ledger
+from digest.audience.packing import AudiencePacker
+from digest.ledger import AudienceCounts, Ledger
 from digest.models import Subscriber
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 T0 = datetime(2026, 3, 9, 16, 0, tzinfo=UTC)
 
 # Runs in a child: takes the send lock of an edition, says so, then waits to be killed.
