@@ -1,5 +1,7 @@
 """The list's room: who the readers are, how they are addressed, and how they leave.
 
-For now it holds the unsubscribe token alone (``tokens``); the subscribers file,
-addresses and personalization move here in the layout refactor (design.md, "Layout").
+``csvfile`` reads subscribers.csv and says who a send reaches, ``addresses`` validates
+addresses (the email-validator adapter), ``packing`` dedupes the audience into the
+batches a send freezes, ``personalize`` gives each reader their values and headers,
+and ``tokens`` seals their unsubscribe token.
 """

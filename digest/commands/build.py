@@ -8,11 +8,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..audience.csvfile import first_active
+from ..audience.personalize import recipient_for, used_tokens
 from ..deliver.mime import build_message
 from ..models import Digest, Post, Recipient, RenderedEmail, Subscriber
-from ..personalize import recipient_for, used_tokens
 from ..render import ASM_TAGS
-from ..subscribers import first_active
 from .common import (
     ASM_PLACEHOLDER_URL,
     Context,

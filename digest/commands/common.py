@@ -17,14 +17,14 @@ from zoneinfo import ZoneInfo
 
 from rich.console import Console
 
+from ..audience.csvfile import COLUMNS as SUBSCRIBER_COLUMNS
+from ..audience.csvfile import merge_columns
 from ..config import Newsletter, Settings
 from ..deliver import Message
 from ..errors import BatchFailed, ConfigError, NothingToSend, TemplateError
 from ..files import replace_together
 from ..ledger import Edition, Ledger, ledger_exists
 from ..models import Digest, RenderedEmail, escape_unkeyed_html, is_field_name, new_token_key
-from ..subscribers import COLUMNS as SUBSCRIBER_COLUMNS
-from ..subscribers import merge_columns
 from ..text import terminal_safe
 
 ASM_PLACEHOLDER_URL = "https://sendgrid.example/unsubscribe-link-added-by-sendgrid"

@@ -11,18 +11,14 @@ from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
-from ..addresses import normalize
+from ..audience.addresses import normalize
+from ..audience.csvfile import AudienceReport, read_subscribers, suppressed_addresses
 from ..audience.packing import withhold
 from ..deliver import Backend, Message
 from ..deliver.outbox import OutboxBackend
 from ..errors import ConfigError, InvalidAddress
 from ..ledger import Ledger, ledger_exists
 from ..models import Recipient, RenderedEmail, Subscriber, unpack_recipients
-from ..subscribers import (
-    AudienceReport,
-    read_subscribers,
-    suppressed_addresses,
-)
 from .common import (
     Context,
     edition_key,

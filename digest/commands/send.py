@@ -20,8 +20,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
 
-from ..addresses import normalize
+from ..audience.addresses import normalize
+from ..audience.csvfile import AudienceReport, Problem, active_audience, suppressed_addresses
 from ..audience.packing import AudiencePacker, withhold
+from ..audience.personalize import (
+    Personalizer,
+    SurelyFits,
+    check_other_tokens,
+    check_unsubscribe_url,
+    used_tokens,
+)
 from ..deliver import Backend, Message
 from ..errors import (
     BatchUncertain,
@@ -35,14 +43,6 @@ from ..errors import (
 from ..files import write_atomic
 from ..ledger import ACCEPTED, FAILED, IN_FLIGHT, PENDING, Batch, Edition, Ledger
 from ..models import PackedBatch, Subscriber
-from ..personalize import (
-    Personalizer,
-    SurelyFits,
-    check_other_tokens,
-    check_unsubscribe_url,
-    used_tokens,
-)
-from ..subscribers import AudienceReport, Problem, active_audience, suppressed_addresses
 from .backends import concurrency
 from .common import (
     Context,

@@ -28,9 +28,9 @@ from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPool
 from contextlib import contextmanager
 from dataclasses import dataclass
 
+from ..audience.personalize import Personalizer
 from ..deliver import Backend, Message
 from ..models import unpack_recipients
-from ..personalize import Personalizer
 from .common import Context
 from .offload import exit_with_parent
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from ..audience.csvfile import Problem, check_subscribers
+from ..audience.personalize import check_other_tokens, used_tokens
 from ..models import Digest, Post
-from ..personalize import check_other_tokens, used_tokens
-from ..subscribers import Problem, check_subscribers
 from .common import Context, render
 from .send import personalizer
 

@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 import pytest
 
-from digest.addresses import fast_normalize, normalize, slow_normalize
+from digest.audience.addresses import fast_normalize, normalize, slow_normalize
 from digest.errors import DigestError, InvalidAddress
 from digest.urls import ascii_domain
 
@@ -299,7 +299,7 @@ def test_invalid_addresses_raise_with_the_validators_reason(address: str, reason
 
 def test_overlong_addresses_leave_no_trace_in_the_domain_cache() -> None:
     # A list of junk rows with huge domains must not pin them all in memory.
-    from digest.addresses import _plain_domain
+    from digest.audience.addresses import _plain_domain
 
     _plain_domain.cache_clear()
     assert fast_normalize("reader@" + "a" * 100_000 + ".com") is None

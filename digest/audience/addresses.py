@@ -19,7 +19,7 @@ import re
 from email_validator import SPECIAL_USE_DOMAIN_NAMES, EmailNotValidError, validate_email
 from email_validator.rfc_constants import CASE_INSENSITIVE_MAILBOX_NAMES
 
-from .errors import InvalidAddress
+from ..errors import InvalidAddress
 
 EMAIL_MAX_LENGTH = 254
 LOCAL_PART_MAX_LENGTH = 64

@@ -11,9 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from digest.errors import SubscribersError
-from digest.models import Subscriber
-from digest.subscribers import (
+from digest.audience.csvfile import (
     LEFT_OPEN_QUOTE,
     ROWS_IN_VALUE,
     AudienceReport,
@@ -25,8 +23,10 @@ from digest.subscribers import (
     read_subscribers,
     suppressed_addresses,
 )
+from digest.errors import SubscribersError
+from digest.models import Subscriber
 
-DATA = Path(__file__).parent / "data" / "subscribers"
+DATA = Path(__file__).resolve().parents[1] / "data" / "subscribers"
 
 
 def write(tmp_path: Path, text: str, name: str = "subscribers.csv") -> Path:

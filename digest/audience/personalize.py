@@ -16,9 +16,8 @@ from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from urllib.parse import quote
 
-from .audience.tokens import UnsubscribeTokens, token_chars
-from .errors import ConfigError, SubstitutionsTooLarge
-from .models import (
+from ..errors import ConfigError, SubstitutionsTooLarge
+from ..models import (
     HTML,
     PLAIN,
     SUBSTITUTIONS_MAX_BYTES,
@@ -32,6 +31,7 @@ from .models import (
     token,
     token_pattern,
 )
+from .tokens import UnsubscribeTokens, token_chars
 
 PREVIEW_TOKEN = "PREVIEW-NOT-A-REAL-TOKEN"
 

@@ -26,10 +26,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO, TypeVar
 
+from ..errors import InvalidAddress, SubscribersError
+from ..files import special_kind
+from ..models import SUBSCRIBER_STATUSES, Subscriber
 from .addresses import normalize
-from .errors import InvalidAddress, SubscribersError
-from .files import special_kind
-from .models import SUBSCRIBER_STATUSES, Subscriber
 
 COLUMNS = ("email", "name", "status", "tags", "subscribed_at")
 INVALID = "invalid"

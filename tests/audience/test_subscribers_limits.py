@@ -9,9 +9,14 @@ from pathlib import Path
 
 import pytest
 
+from digest.audience.csvfile import (
+    MAX_LINE_CHARS,
+    check_subscribers,
+    first_active,
+    read_subscribers,
+)
 from digest.errors import SubscribersError
 from digest.models import Subscriber
-from digest.subscribers import MAX_LINE_CHARS, check_subscribers, first_active, read_subscribers
 
 HINT = "set [subscribers] path to the list's file"
 

@@ -8,6 +8,16 @@ from urllib.parse import quote
 
 import pytest
 
+from digest.audience.personalize import (
+    OTHER_TOKENS_BYTES,
+    PREVIEW_TOKEN,
+    Personalizer,
+    SurelyFits,
+    check_other_tokens,
+    recipient_for,
+    unsubscribe_url,
+    used_tokens,
+)
 from digest.audience.tokens import UnsubscribeTokens
 from digest.errors import ConfigError, DigestError, SubstitutionsTooLarge
 from digest.models import (
@@ -20,16 +30,6 @@ from digest.models import (
     token,
 )
 from digest.models import URL as IN_URL
-from digest.personalize import (
-    OTHER_TOKENS_BYTES,
-    PREVIEW_TOKEN,
-    Personalizer,
-    SurelyFits,
-    check_other_tokens,
-    recipient_for,
-    unsubscribe_url,
-    used_tokens,
-)
 
 URL = "https://news.example.com/unsubscribe?token={token}"
 SECRET = "s3cret"
