@@ -11,8 +11,9 @@ from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
+from ..audience.active import AudienceReport, suppressed_addresses
 from ..audience.addresses import normalize
-from ..audience.csvfile import AudienceReport, read_subscribers, suppressed_addresses
+from ..audience.csvfile import read_subscribers
 from ..audience.packing import withhold
 from ..deliver import Backend, Message
 from ..deliver.outbox import OutboxBackend

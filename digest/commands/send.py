@@ -20,8 +20,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
 
+from ..audience.active import AudienceReport, active_audience, suppressed_addresses
 from ..audience.addresses import normalize
-from ..audience.csvfile import AudienceReport, Problem, active_audience, suppressed_addresses
+from ..audience.csvfile import Problem
 from ..audience.packing import AudiencePacker, withhold
 from ..audience.personalize import (
     Personalizer,

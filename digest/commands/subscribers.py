@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from ..audience.csvfile import Problem, check_subscribers
+from ..audience.active import check_subscribers
+from ..audience.csvfile import Problem
 from ..audience.personalize import check_other_tokens, used_tokens
 from ..models import Digest, Post
 from .common import Context, render

@@ -11,17 +11,19 @@ from pathlib import Path
 
 import pytest
 
-from digest.audience.csvfile import (
-    LEFT_OPEN_QUOTE,
-    ROWS_IN_VALUE,
+from digest.audience.active import (
     AudienceReport,
-    Problem,
     Suppression,
     active_audience,
     check_subscribers,
+    suppressed_addresses,
+)
+from digest.audience.csvfile import (
+    LEFT_OPEN_QUOTE,
+    ROWS_IN_VALUE,
+    Problem,
     first_active,
     read_subscribers,
-    suppressed_addresses,
 )
 from digest.errors import SubscribersError
 from digest.models import Subscriber

@@ -9,12 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from digest.audience.csvfile import (
-    MAX_LINE_CHARS,
-    check_subscribers,
-    first_active,
-    read_subscribers,
-)
+from digest.audience.active import check_subscribers
+from digest.audience.csvfile import MAX_LINE_CHARS, first_active, read_subscribers
 from digest.errors import SubscribersError
 from digest.models import Subscriber
 
