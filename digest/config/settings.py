@@ -18,6 +18,12 @@ from ..cron import cron_problem
 from . import checks
 from .checks import Check
 
+# The choices of the keys that name a way of working; the stages that do each refuse
+# any other value they are given (by a caller other than the settings).
+SOURCE_TYPES = ("feed", "markdown")
+DELIVERY_BACKENDS = ("sendgrid", "smtp", "outbox")
+SMTP_SECURITY = ("starttls", "ssl", "none")
+
 
 @dataclass(frozen=True)
 class Option:
@@ -96,7 +102,7 @@ class Source:
     type: str = key(
         "feed",
         "a feed (RSS, Atom, JSON Feed) or a folder of Markdown posts",
-        choices=("feed", "markdown"),
+        choices=SOURCE_TYPES,
     )
     location: str = key("feed.xml", "a path or an http(s) URL", check=checks.source_location)
     timeout: float = key(
@@ -128,7 +134,7 @@ class Subscribers:
 
 @dataclass(frozen=True)
 class Delivery:
-    backend: str = key("sendgrid", "how editions go out", choices=("sendgrid", "smtp", "outbox"))
+    backend: str = key("sendgrid", "how editions go out", choices=DELIVERY_BACKENDS)
     outbox: str = key(
         "outbox", "where the outbox backend and --dry-run write .eml files", check=checks.file_path
     )
@@ -164,9 +170,7 @@ class Smtp:
         "localhost", "the SMTP server's host name or IP address", check=checks.host_name
     )
     port: int = key(587, "the SMTP server's port", check=checks.between(1, 65535))
-    security: str = key(
-        "starttls", "how the connection is secured", choices=("starttls", "ssl", "none")
-    )
+    security: str = key("starttls", "how the connection is secured", choices=SMTP_SECURITY)
     username: str = key("", "login name; the password comes from DIGEST_SMTP_PASSWORD")
     timeout: float = key(30.0, "seconds per SMTP operation", check=checks.seconds)
 
