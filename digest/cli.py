@@ -28,15 +28,15 @@ import click
 from rich.console import Console
 
 from . import __version__
-from .commands.common import Context, describe_skipped, message_id_domain, utc_now
 from .config import find_config, load_settings
 from .errors import BatchUncertain, DigestError, NothingToSend, StandDown
 from .models import is_edition_key
+from .sending.edition import Context, describe_skipped, message_id_domain, utc_now
 from .text import terminal_safe
 
 if TYPE_CHECKING:
-    from .commands.send import SendOutcome
-    from .commands.settle import Settle
+    from .sending.plan import SendOutcome
+    from .sending.settle import Settle
 
 Command = TypeVar("Command", bound=Callable[..., Any])
 
@@ -215,8 +215,8 @@ def send_command(
     now: str | None,
 ) -> None:
     """Send the next edition to every active subscriber."""
-    from .commands.backends import make_backend
-    from .commands.send import SendOptions, check_ready, send_edition
+    from .sending.backends import make_backend
+    from .sending.plan import SendOptions, check_ready, send_edition
 
     settle = _settle_option(resend_uncertain, accept_uncertain, batches, edition)
     if settle is not None and (dry_run or to):
@@ -227,8 +227,8 @@ def send_command(
     ctx = options.context(now)
     settings = ctx.settings
     if dry_run:
-        from .commands.sample import dry_run_edition, dry_run_test
         from .deliver.outbox import OutboxBackend
+        from .sending.samples import dry_run_edition, dry_run_test
 
         outbox = OutboxBackend(
             settings.path(settings.delivery.outbox),
@@ -252,7 +252,7 @@ def send_command(
     backend = make_backend(ctx, settings.delivery.backend)
     try:
         if to:
-            from .commands.sample import send_test
+            from .sending.samples import send_test
 
             sample = send_test(ctx, to, backend, edition)
             ctx.say(f"Sent a test of edition {sample.key} to {sample.recipients} address(es).")
@@ -273,7 +273,7 @@ def _settle_option(
     resend: str | None, accept: str | None, batches: tuple[int, ...], edition: str | None
 ) -> Settle | None:
     """What --resend-uncertain, --accept-uncertain and --batch ask, checked together."""
-    from .commands.settle import ACCEPT, RESEND, Settle
+    from .sending.settle import ACCEPT, RESEND, Settle
 
     if resend is not None and accept is not None:
         raise click.UsageError("--resend-uncertain and --accept-uncertain contradict each other")
@@ -314,7 +314,7 @@ def _summarize(ctx: Context, outcome: SendOutcome) -> None:
 
 def _incomplete(outcome: SendOutcome, cause: DigestError | None) -> DigestError:
     """The edition is not complete: what is left, and the commands that finish it."""
-    from .commands.settle import how_to_settle, named
+    from .sending.settle import how_to_settle, named
 
     key, numbers = outcome.key, outcome.uncertain_batches
     said = f"{cause.message}; " if cause is not None else ""

@@ -13,7 +13,7 @@ from ..audience.personalize import recipient_for, used_tokens
 from ..deliver.mime import build_message
 from ..models import Digest, Post, Recipient, RenderedEmail, Subscriber
 from ..render import ASM_TAGS
-from .common import (
+from ..sending.edition import (
     ASM_PLACEHOLDER_URL,
     Context,
     edition_key,

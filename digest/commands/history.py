@@ -6,8 +6,8 @@ from rich.table import Table
 from rich.text import Text
 
 from ..ledger import HistoryRow, Ledger, ledger_exists
+from ..sending.edition import Context
 from ..text import terminal_safe
-from .common import Context
 
 # "uncertain batches" numbers them as `digest send --batch N` does. It comes after the
 # counts and before the status, so scripts that read a count by its place from the

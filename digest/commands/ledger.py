@@ -7,7 +7,7 @@ from pathlib import Path
 
 from ..errors import LedgerError
 from ..ledger import Ledger, ledger_exists
-from .common import Context
+from ..sending.edition import Context
 
 
 @dataclass(frozen=True)

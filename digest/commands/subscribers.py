@@ -8,8 +8,8 @@ from ..audience.active import check_subscribers
 from ..audience.csvfile import Problem
 from ..audience.personalize import check_other_tokens, used_tokens
 from ..models import Digest, Post
-from .common import Context, render
-from .send import personalizer
+from ..sending.edition import Context, render
+from ..sending.plan import personalizer
 
 # Seals the sample unsubscribe links when DIGEST_UNSUBSCRIBE_SECRET is not set: only
 # their length matters to a check, and a token is as long under any secret.

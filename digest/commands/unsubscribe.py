@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .common import Context
+from ..sending.edition import Context
 
 
 def serve(ctx: Context, host: str, port: int) -> None:

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from digest.commands.settle import address_key, listed_addresses
 from digest.errors import SettleError
+from digest.sending.settle import address_key, listed_addresses
 from tests.commands.conftest import Folder
 from tests.commands.test_send import listed, send, write_readers
 from tests.commands.test_send_terminal import run_on_terminal

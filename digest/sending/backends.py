@@ -9,7 +9,7 @@ reading the list in a child process first.
 from __future__ import annotations
 
 from ..deliver import Backend
-from .common import Context, message_id_domain
+from .edition import Context, message_id_domain
 
 
 def make_backend(ctx: Context, name: str) -> Backend:

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from digest.commands.offload import CHUNK, Later, Offloaded
 from digest.errors import ChildError, SubscribersError
+from digest.sending.offload import CHUNK, Later, Offloaded
 
 
 def test_the_items_arrive_in_order_and_the_result_after_them() -> None:

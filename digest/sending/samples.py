@@ -20,7 +20,7 @@ from ..deliver.outbox import OutboxBackend
 from ..errors import ConfigError, InvalidAddress
 from ..ledger import Ledger, ledger_exists
 from ..models import Recipient, RenderedEmail, Subscriber, unpack_recipients
-from .common import (
+from .edition import (
     Context,
     edition_key,
     message_for,
@@ -29,7 +29,7 @@ from .common import (
     sent_post_ids,
     stored_email,
 )
-from .send import audience_batches, message_personalizer, warn_problems
+from .plan import audience_batches, message_personalizer, warn_problems
 
 
 @dataclass(frozen=True)

@@ -31,6 +31,7 @@ from ..audience.personalize import (
     check_unsubscribe_url,
     used_tokens,
 )
+from ..commands.progress import SendProgress
 from ..deliver import Backend, Message
 from ..errors import (
     BatchUncertain,
@@ -45,7 +46,7 @@ from ..files import write_atomic
 from ..ledger import ACCEPTED, FAILED, IN_FLIGHT, PENDING, Batch, Edition, Ledger
 from ..models import PackedBatch, Subscriber
 from .backends import concurrency
-from .common import (
+from .edition import (
     Context,
     describe_skipped,
     edition_key,
@@ -56,9 +57,8 @@ from .common import (
     stored_email,
 )
 from .offload import CHUNK, Later, Offloaded
-from .progress import SendProgress
-from .senders import Job, senders
 from .settle import RESEND, Plan, Settle, how_to_settle, named, plan_settlement
+from .workers import Job, senders
 
 Confirm = Callable[[str], bool]
 # How often a send waiting on its workers passes a caught signal on to them.

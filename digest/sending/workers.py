@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from ..audience.personalize import Personalizer
 from ..deliver import Backend, Message
 from ..models import unpack_recipients
-from .common import Context
+from .edition import Context
 from .offload import exit_with_parent
 
 
