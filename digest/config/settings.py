@@ -259,10 +259,6 @@ class Settings:
         """A path from the config, resolved against the newsletter folder."""
         return self.root / Path(relative).expanduser()  # ~user checked at load
 
-    @property
-    def state_dir(self) -> Path:
-        return self.root / ".digest"
-
 
 # The sections of digest.toml, by name, in the order README lists them.
 SECTIONS: dict[str, type] = {

@@ -1,4 +1,4 @@
-"""Choosing and configuring the delivery backend for a run.
+"""Choosing and configuring the delivery backend for a run, and how many batches it takes at once.
 
 Each backend's module is imported only when that backend is chosen: the email
 package takes 0.1 s, and so does the SendGrid SDK, which its backend imports
@@ -8,13 +8,19 @@ reading the list in a child process first.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+from ..app import App
 from ..deliver import Backend
-from .edition import Context, message_id_domain
+from .edition import message_id_domain
+
+if TYPE_CHECKING:
+    from ..deliver.outbox import OutboxBackend
 
 
-def make_backend(ctx: Context, name: str) -> Backend:
+def make_backend(app: App, name: str) -> Backend:
     """The backend called ``name`` ("sendgrid", "smtp" or "outbox"), set up from the settings."""
-    settings = ctx.settings
+    settings = app.settings
     if name == "sendgrid":
         from ..deliver.sendgrid import SendGridBackend
 
@@ -24,7 +30,7 @@ def make_backend(ctx: Context, name: str) -> Backend:
             host=sendgrid.host,
             timeout=sendgrid.timeout,
             max_retries=sendgrid.max_retries,
-            sleep=ctx.sleep,
+            sleep=app.sleep,
         )
     if name == "smtp":
         from ..deliver.smtp import SmtpBackend
@@ -38,18 +44,21 @@ def make_backend(ctx: Context, name: str) -> Backend:
             password=settings.secrets.smtp_password,
             timeout=smtp.timeout,
             from_domain=message_id_domain(settings),
-            now=ctx.clock,
-            sleep=ctx.sleep,
+            now=app.clock,
+            sleep=app.sleep,
         )
+    return make_outbox(app)
+
+
+def make_outbox(app: App) -> OutboxBackend:
+    """The outbox backend: each message as an .eml file under ``delivery.outbox``."""
     from ..deliver.outbox import OutboxBackend
 
     return OutboxBackend(
-        settings.path(settings.delivery.outbox),
-        now=ctx.clock,
-        message_id_domain=message_id_domain(settings),
+        app.paths.outbox, now=app.clock, message_id_domain=message_id_domain(app.settings)
     )
 
 
-def concurrency(ctx: Context, backend: Backend) -> int:
+def concurrency(app: App, backend: Backend) -> int:
     """How many batches may be in flight at once: SendGrid takes several, others one."""
-    return max(1, ctx.settings.sendgrid.concurrency) if backend.name == "sendgrid" else 1
+    return max(1, app.settings.sendgrid.concurrency) if backend.name == "sendgrid" else 1

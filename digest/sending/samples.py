@@ -11,6 +11,7 @@ from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
+from ..app import App
 from ..audience.active import AudienceReport, suppressed_addresses
 from ..audience.addresses import normalize
 from ..audience.csvfile import read_subscribers
@@ -18,18 +19,10 @@ from ..audience.packing import withhold
 from ..deliver import Backend, Message
 from ..deliver.outbox import OutboxBackend
 from ..errors import ConfigError, InvalidAddress
-from ..ledger import Ledger, ledger_exists
-from ..models import Recipient, RenderedEmail, Subscriber, unpack_recipients
-from .edition import (
-    Context,
-    edition_key,
-    message_for,
-    next_digest,
-    render,
-    sent_post_ids,
-    stored_email,
-)
-from .plan import audience_batches, message_personalizer, warn_problems
+from ..ledger import Ledger
+from ..models import Recipient, Subscriber, unpack_recipients
+from .edition import edition_email, message_for, message_personalizer
+from .pipeline import audience_batches, warn_problems
 
 
 @dataclass(frozen=True)
@@ -41,35 +34,24 @@ class SampleOutcome:
     skipped: Counter[str] = field(default_factory=Counter)
 
 
-def edition_email(ctx: Context, key: str) -> RenderedEmail:
-    """The edition's email: as stored when its send has started, else freshly rendered."""
-    path = ctx.settings.state_dir / "state.db"
-    if ledger_exists(path):
-        with Ledger.open(path) as ledger:
-            edition = ledger.edition(key)
-        if edition is not None:
-            return stored_email(edition)
-    return render(ctx, next_digest(ctx, key, sent_post_ids(ctx)))
-
-
 def test_mail(
-    ctx: Context, addresses: Sequence[str], edition: str | None
+    app: App, addresses: Sequence[str], edition: str | None
 ) -> tuple[str, Message, list[Recipient]]:
     """The edition's key, its [TEST] message, and the given addresses as its recipients."""
-    key = edition or edition_key(ctx.now, ctx.settings.schedule.timezone)
-    email = edition_email(ctx, key)
-    message = message_for(ctx.settings, email, key, test=True)
-    personalize = message_personalizer(ctx, message)
-    return key, message, [personalize(s) for s in _test_readers(ctx, addresses)]
+    key = app.edition_key(edition)
+    email = edition_email(app, key)
+    message = message_for(app.settings, email, key, test=True)
+    personalize = message_personalizer(app.settings, message)
+    return key, message, [personalize(s) for s in _test_readers(app, addresses)]
 
 
 def send_test(
-    ctx: Context, addresses: Sequence[str], backend: Backend, edition: str | None
+    app: App, addresses: Sequence[str], backend: Backend, edition: str | None
 ) -> SampleOutcome:
     """Send the edition to the given addresses only, subject prefixed [TEST], recorded as a test."""
-    key, message, recipients = test_mail(ctx, addresses, edition)
+    key, message, recipients = test_mail(app, addresses, edition)
     # Opened first: a ledger that cannot be written stops the test before anything goes out.
-    with Ledger.open(ctx.settings.state_dir / "state.db") as ledger:
+    with Ledger.open(app.paths.ledger) as ledger:
         sent: list[str] = []
         message_ids: list[str] = []
         try:
@@ -79,7 +61,7 @@ def send_test(
         finally:
             # Whatever happened, what went out is on record; the rest as failed.
             unsent = [r.email for r in recipients[len(sent) :]]
-            at = ctx.clock()
+            at = app.clock()
             for addresses, ids, accepted in ((sent, message_ids, True), (unsent, [], False)):
                 if addresses:
                     ledger.record_test(
@@ -94,10 +76,10 @@ def send_test(
 
 
 def dry_run_test(
-    ctx: Context, addresses: Sequence[str], backend: OutboxBackend, edition: str | None
+    app: App, addresses: Sequence[str], backend: OutboxBackend, edition: str | None
 ) -> SampleOutcome:
     """Write the test of the edition for the given addresses to the outbox; record nothing."""
-    key, message, recipients = test_mail(ctx, addresses, edition)
+    key, message, recipients = test_mail(app, addresses, edition)
     for batch in _batches(recipients, backend.batch_size):
         backend.send(message, batch)
     return SampleOutcome(
@@ -110,7 +92,7 @@ def _batches(recipients: list[Recipient], size: int) -> Iterator[list[Recipient]
         yield recipients[start : start + size]
 
 
-def _test_readers(ctx: Context, addresses: Sequence[str]) -> list[Subscriber]:
+def _test_readers(app: App, addresses: Sequence[str]) -> list[Subscriber]:
     """Each address once, with its subscriber row's name and fields when it has one."""
     wanted: dict[str, str] = {}
     for address in addresses:
@@ -119,7 +101,7 @@ def _test_readers(ctx: Context, addresses: Sequence[str]) -> list[Subscriber]:
         except InvalidAddress as problem:
             raise ConfigError(f"--to {address}: {problem}", "give a valid email address") from None
     rows = {}
-    path = ctx.settings.path(ctx.settings.subscribers.path)
+    path = app.paths.subscribers
     if path.exists():
         for row in read_subscribers(path):
             if isinstance(row, Subscriber) and row.email.lower() in wanted:
@@ -127,23 +109,23 @@ def _test_readers(ctx: Context, addresses: Sequence[str]) -> list[Subscriber]:
     return [rows.get(lowered, Subscriber(email=email)) for lowered, email in wanted.items()]
 
 
-def dry_run_edition(ctx: Context, backend: OutboxBackend, edition: str | None) -> SampleOutcome:
+def dry_run_edition(app: App, backend: OutboxBackend, edition: str | None) -> SampleOutcome:
     """Write every active subscriber's message to the outbox; send and record nothing."""
-    key = edition or edition_key(ctx.now, ctx.settings.schedule.timezone)
-    email = edition_email(ctx, key)
-    message = message_for(ctx.settings, email, key, test=False)
-    personalize = message_personalizer(ctx, message)
+    key = app.edition_key(edition)
+    email = edition_email(app, key)
+    message = message_for(app.settings, email, key, test=False)
+    personalize = message_personalizer(app.settings, message)
     report = AudienceReport()
-    path = ctx.settings.path(ctx.settings.subscribers.path)
+    path = app.paths.subscribers
     suppressed = suppressed_addresses(path)
     count = 0
     # Filtered, deduplicated and batched as digest send freezes them.
-    batches = audience_batches(ctx, path, backend.batch_size, lambda: personalize, report)
+    batches = audience_batches(app, path, backend.batch_size, lambda: personalize, report)
     withheld: list[str] = []
     for batch in withhold(batches, suppressed, withheld):
         backend.send(message, [personalize(s) for s in unpack_recipients(batch.recipients)])
         count += batch.size
     report.count_withheld(withheld, suppressed)
-    warn_problems(ctx, report)
+    warn_problems(app, report)
     where = str(backend.folder_for(key))
     return SampleOutcome(key, message.subject, count, where, report.skipped)

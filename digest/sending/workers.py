@@ -12,7 +12,7 @@ built the backend, the message and the personalizer, so they inherit them. They
 never touch SQLite (a connection must not cross fork()). They ignore SIGINT (the
 parent decides when to stop, and a request in flight is always finished). A
 shared flag, set by ``relay_stop`` once the parent is stopping, cuts their retry
-waits short, as ``Context.sleep`` does in one process. A worker whose
+waits short, as ``App.sleep`` does in one process. A worker whose
 parent died (kill -9) exits within a second: the batch it held is in flight in
 the ledger, so the rerun reports it as uncertain, as after any crash.
 """
@@ -28,10 +28,10 @@ from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPool
 from contextlib import contextmanager
 from dataclasses import dataclass
 
+from ..app import App
 from ..audience.personalize import Personalizer
 from ..deliver import Backend, Message
 from ..models import unpack_recipients
-from .edition import Context
 from .offload import exit_with_parent
 
 
@@ -39,7 +39,7 @@ from .offload import exit_with_parent
 class Job:
     """What every batch of one send shares."""
 
-    ctx: Context
+    app: App
     backend: Backend
     message: Message
     personalize: Personalizer
@@ -96,7 +96,7 @@ class Senders:
 
     def relay_stop(self) -> None:
         """Pass a stop (a signal caught by this process) on to the worker processes."""
-        if self._stop is not None and self._job.ctx.stopping.is_set():
+        if self._stop is not None and self._job.app.stopping.is_set():
             self._stop.set()
 
 
@@ -144,7 +144,7 @@ def _start_worker(stop: StopPipe, parent: int) -> None:
     # keeps its default, so that the pool can end its workers if one of them dies.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     assert _job is not None, "a send worker starts only by fork from senders()"
-    _job.ctx.stopping = stop
+    _job.app.stopping = stop
     # An orphan would otherwise wait for work forever (it holds the queue's other end).
     exit_with_parent(parent)
 

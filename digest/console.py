@@ -1,7 +1,14 @@
-"""The progress bar shown while a send runs on a terminal: batches, recipients, rate, time left."""
+"""The terminal: the one module that imports rich.
+
+Lines are printed as they are (no markup such as ``[bold]``, emoji codes or
+highlighting: they may quote a feed or a reader); a table or a progress bar only
+when the output is a terminal. Making each line terminal-safe is the caller's
+(``App.say``), as it knows which text is untrusted.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from types import TracebackType
 
 from rich.console import Console
@@ -14,7 +21,29 @@ from rich.progress import (
     TextColumn,
     TimeRemainingColumn,
 )
+from rich.table import Table
 from rich.text import Text
+
+__all__ = ["Console", "SendProgress", "consoles", "print_line", "print_table"]
+
+
+def consoles(*, quiet: bool) -> tuple[Console, Console]:
+    """The console for normal output (silent under ``quiet``) and the one for errors."""
+    return Console(quiet=quiet, highlight=False), Console(stderr=True, highlight=False)
+
+
+def print_line(console: Console, line: str) -> None:
+    """The line as it is: no markup such as ``[bold]``, emoji codes or highlighting."""
+    console.print(line, markup=False, emoji=False, highlight=False, soft_wrap=True)
+
+
+def print_table(console: Console, columns: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
+    """A table of ``rows`` under ``columns``; each cell as Text, not markup (a subject, a
+    post's title, may hold "[" and "]")."""
+    table = Table(*columns)
+    for cells in rows:
+        table.add_row(*(Text(cell) for cell in cells))
+    console.print(table)
 
 
 class RateColumn(ProgressColumn):
@@ -26,7 +55,8 @@ class RateColumn(ProgressColumn):
 
 
 class SendProgress:
-    """A rich progress bar when the console is a terminal; silent otherwise."""
+    """The progress bar shown while a send runs on a terminal (batches, recipients, rate,
+    time left); silent otherwise."""
 
     def __init__(self, console: Console, batches: int, recipients: int) -> None:
         self._batches = batches

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from digest.errors import ConfigError
-from digest.sending.edition import write_atomically
+from digest.files import write_atomically
 
 
 def test_a_failed_write_names_the_folder_of_the_file_that_failed(
