@@ -23,7 +23,7 @@ class AudienceReport:
     """What ``active_audience`` let through and what it skipped, and why, filled as it streams.
 
     ``skipped`` counts by reason: unsubscribed, bounced, complained, invalid, duplicate
-    (the last is counted by whoever deduplicates: the ledger's AudiencePacker).
+    (the last is counted by whoever deduplicates: packing.AudiencePacker).
     """
 
     active: int = 0
@@ -72,7 +72,7 @@ def suppressed_addresses(path: Path) -> dict[str, Suppression]:
 def active_audience(path: Path, report: AudienceReport) -> Iterator[Subscriber]:
     """The valid, active subscribers in file order; counts the rest in ``report``.
 
-    Duplicates are not removed here (the ledger's AudiencePacker dedupes and counts them).
+    Duplicates are not removed here (packing.AudiencePacker dedupes and counts them).
     """
     for row in read_subscribers(path):
         if isinstance(row, Problem):

@@ -7,7 +7,7 @@ ones email-validator is certain to accept and compute the same normalized form
 (domain lowercased, RFC 2142 mailbox names lowercased). Anything the fast path
 does not vouch for, valid or not, goes to email-validator itself: the fast path
 can only say "yes, and here is the same answer", never "no".
-tests/test_addresses.py checks that equivalence on thousands of generated and
+tests/audience/test_addresses.py checks that equivalence on thousands of generated and
 adversarial addresses.
 """
 

@@ -113,9 +113,9 @@ class Editions(Store):
         """Record an edition as sending, with its content, posts and frozen audience.
 
         All in one transaction: either the whole edition is recorded or nothing is.
-        The audience comes as ``AudiencePacker`` makes it, deduplicated and packed into
-        batches, in order; each becomes a pending batch. It is streamed, so memory stays
-        flat whatever its size.
+        The audience comes as ``audience.packing.AudiencePacker`` makes it, deduplicated
+        and packed into batches, in order; each becomes a pending batch. It is streamed,
+        so memory stays flat whatever its size.
         """
         check_key(key)
         started = to_iso(started_at)
