@@ -1,3 +1,45 @@
-"""digest: a blog's recent posts as a responsive email digest, sent through SendGrid."""
+"""digest: a blog's recent posts as a responsive email digest, sent through SendGrid.
+
+How the code is laid out (README, "How the code is laid out")::
+
+    digest/
+      cli.py         click only: options -> commands.<verb>.run(app, ...); errors -> exit codes
+      commands/      one module per CLI verb: build, send (test_send, dry_run), history, init,
+                     ledger, subscribers, unsubscribe
+      sending/       the send composed: edition (sources -> select -> render; a stored edition's
+                     email), plan (start, resume, settle), pipeline (the list read in a child),
+                     delivery (the loop), workers, uncertain, backends, samples (tests, dry runs)
+      web/           the ASGI apps (the unsubscribe endpoint) and the server they share
+      app.py         the run context: settings, clock, output; paths and today's edition, once
+      console.py     the terminal (rich): lines, tables, the progress bar
+      sources/       a feed or a Markdown folder -> Posts (fetch, sanitize)
+      select.py      Posts -> the edition's Digest, a pure function
+      render/        Digest -> RenderedEmail: Jinja, MJML, inlined CSS, links, per-reader tokens
+      audience/      subscribers.csv in, addresses, who a send reaches, packing, personalizing
+      deliver/       an edition to a batch of recipients: SendGrid, SMTP, outbox; MIME, retries
+      ledger/        the SQLite ledger: schema, editions, batches, history, unsubscribes, locks
+      schedule.py    cron + time zone -> run times; one tick; the loop
+      config/        digest.toml + environment -> Settings: each key's type, default and rule
+      models.py errors.py text.py urls.py files.py cron.py    the ground
+
+Each line of the tree may import the lines below it, never those above; the
+stages (``sources/`` to ``schedule.py``) never import one another, only ``config/`` and the
+ground; each outside library is imported by one adapter module (sendgrid by
+``deliver/sendgrid.py``, jinja2 by ``render/templates.py``, sqlite3 by ``ledger/`` and the
+dedupe's spill table in ``audience/packing.py``, ...). ``lint-imports`` checks all of it
+(the contracts are in ``pyproject.toml``).
+
+Where a new thing goes:
+
+- a command: ``commands/<verb>.py`` with ``run(app, ...)``, and one function in ``cli.py``
+  (a subcommand: a function in its group's module, as ``subscribers.check``);
+- a config key: a field of its section in ``config/settings.py`` with its default, help
+  and rule (``config/checks.py``), and its row in *Configuration reference*;
+- a ledger table: a migration appended to ``ledger/schema.py``, and a module of methods
+  (a ``Store`` subclass) listed in ``Ledger``'s bases in ``ledger/__init__.py``;
+- a web app: a module in ``web/`` built with ``web/server.py``'s ``web_app``;
+- an error: a ``DigestError`` subclass in ``errors.py``, with its hint;
+- an outside library: its one adapter module, and a contract in ``pyproject.toml``.
+"""
 
 __version__ = "0.1.0"

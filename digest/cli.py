@@ -1,4 +1,5 @@
-"""The `digest` command line: options in, settings and a clock built, command functions called.
+"""The `digest` command line: click only. Options in, the run's App built, and
+``commands.<verb>`` called; what a command says, it says itself.
 
 Errors become one line on stderr and exit 1 (a traceback only with -v); standing
 down (nothing new, already sent, being sent elsewhere) is one line and exit 0;
@@ -6,7 +7,8 @@ usage errors exit 2 (click's own handling).
 
 Each command imports its module when it runs, not here: the render stage takes
 0.4 s to import, which `digest --help` should not pay, and `digest send` starts
-reading subscribers.csv in a child process before it.
+reading subscribers.csv in a child process before it. A new command is a module in
+``commands/`` and one function here.
 """
 
 from __future__ import annotations
@@ -25,18 +27,16 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from zoneinfo import ZoneInfo
 
 import click
-from rich.console import Console
 
 from . import __version__
-from .commands.common import Context, describe_skipped, message_id_domain, utc_now
+from .app import App
 from .config import find_config, load_settings
-from .errors import BatchUncertain, DigestError, NothingToSend, StandDown
+from .errors import DigestError, NothingToSend, StandDown
 from .models import is_edition_key
 from .text import terminal_safe
 
 if TYPE_CHECKING:
-    from .commands.send import SendOutcome
-    from .commands.settle import Settle
+    from .sending.settle import Settle
 
 Command = TypeVar("Command", bound=Callable[..., Any])
 
@@ -47,18 +47,12 @@ class Globals:
     verbose: bool
     quiet: bool
 
-    def context(self, now: str | None = None) -> Context:
+    def app(self, now: str | None = None) -> App:
+        """The run's context: the settings, and the clock fixed by --now if given."""
         env = dict(os.environ)
         settings = load_settings(find_config(self.config, env), env)
         fixed = _parse_now(now, settings.schedule.timezone) if now else None
-        return Context(
-            settings=settings,
-            now=fixed or utc_now(),
-            clock=(lambda: fixed) if fixed else utc_now,
-            env=env,
-            console=Console(quiet=self.quiet, highlight=False),
-            errors=Console(stderr=True, highlight=False),
-        )
+        return App.start(settings, env, now=fixed, quiet=self.quiet)
 
 
 def _parse_now(text: str, timezone: str) -> datetime:
@@ -148,18 +142,9 @@ EVERY_UNCERTAIN = "\0every"
 @reports_errors
 def build_command(options: Globals, out_dir: Path, now: str | None) -> None:
     """Render the next edition into OUT: digest.html, digest.txt, digest.eml, manifest.json."""
-    from .commands.build import build
+    from .commands import build
 
-    ctx = options.context(now)
-    result = build(ctx, out_dir)
-    for warning in result.warnings:
-        ctx.warn(warning)
-    digest = result.digest
-    ctx.say(
-        f"Built edition {digest.edition}: {result.email.subject!r}, "
-        f"{len(digest.posts)} posts, {len(result.email.html.encode()) // 1024} KB of HTML, "
-        f"as {result.reader.email} sees it -> {out_dir}/"
-    )
+    build.run(options.app(now), out_dir)
 
 
 @cli.command(name="send")
@@ -215,65 +200,25 @@ def send_command(
     now: str | None,
 ) -> None:
     """Send the next edition to every active subscriber."""
-    from .commands.backends import make_backend
-    from .commands.send import SendOptions, check_ready, send_edition
+    from .commands import send
+    from .sending.plan import SendOptions
 
     settle = _settle_option(resend_uncertain, accept_uncertain, batches, edition)
     if settle is not None and (dry_run or to):
         raise click.UsageError(
             f"{settle.option} settles an edition's send, not a test (--to) or a --dry-run"
         )
-
-    ctx = options.context(now)
-    settings = ctx.settings
-    if dry_run:
-        from .commands.sample import dry_run_edition, dry_run_test
-        from .deliver.outbox import OutboxBackend
-
-        outbox = OutboxBackend(
-            settings.path(settings.delivery.outbox),
-            now=ctx.clock,
-            message_id_domain=message_id_domain(settings),
-        )
-        if to:
-            test = dry_run_test(ctx, to, outbox, edition)
-            ctx.say(
-                f"Dry run of a test of edition {test.key}: wrote {test.recipients} "
-                f"message(s) to {test.where}/; nothing sent or recorded."
-            )
-            return
-        done = dry_run_edition(ctx, outbox, edition)
-        ctx.say(
-            f"Dry run of edition {done.key}: wrote {done.recipients} messages to {done.where}/; "
-            f"skipped {describe_skipped(done.skipped) or 'none'}."
-        )
-        return
-    check_ready(ctx, settings.delivery.backend, to_list=not to)
-    backend = make_backend(ctx, settings.delivery.backend)
-    try:
-        if to:
-            from .commands.sample import send_test
-
-            sample = send_test(ctx, to, backend, edition)
-            ctx.say(f"Sent a test of edition {sample.key} to {sample.recipients} address(es).")
-            return
-        send_options = SendOptions(
-            edition=edition,
-            yes=yes,
-            settle=settle,
-            interactive=sys.stdin.isatty(),
-        )
-        outcome = send_edition(ctx, send_options, backend, confirm=confirm)
-    finally:
-        backend.close()
-    _summarize(ctx, outcome)
+    send_options = SendOptions(
+        edition=edition, yes=yes, settle=settle, interactive=sys.stdin.isatty()
+    )
+    send.run(options.app(now), to=to, dry_run=dry_run, options=send_options, confirm=confirm)
 
 
 def _settle_option(
     resend: str | None, accept: str | None, batches: tuple[int, ...], edition: str | None
 ) -> Settle | None:
     """What --resend-uncertain, --accept-uncertain and --batch ask, checked together."""
-    from .commands.settle import ACCEPT, RESEND, Settle
+    from .sending.settle import ACCEPT, RESEND, Settle
 
     if resend is not None and accept is not None:
         raise click.UsageError("--resend-uncertain and --accept-uncertain contradict each other")
@@ -290,52 +235,14 @@ def _settle_option(
     return Settle(action, batches, listed)
 
 
-def _summarize(ctx: Context, outcome: SendOutcome) -> None:
-    again = f" ({outcome.resent} of them again)" if outcome.resent else ""
-    recorded = f"recorded as delivered {outcome.recorded}; " if outcome.recorded else ""
-    ctx.say(
-        f"Edition {outcome.key}: sent to {outcome.accepted}{again}; {recorded}"
-        f"skipped {describe_skipped(outcome.skipped) or 'none'}; "
-        f"failed {outcome.failed}; refused {outcome.rejected}; uncertain {outcome.uncertain}."
-    )
-    if outcome.complete:
-        ctx.say(f"Edition {outcome.key} is complete.")
-        return
-    if outcome.stopped_by:
-        raise DigestError(
-            f"stopped by {outcome.stopped_by}: {outcome.pending} recipients not sent yet",
-            f"run `digest send --edition {outcome.key}` to resume",
-        )
-    stopped = outcome.stopped_on
-    if stopped is not None and not (isinstance(stopped, BatchUncertain) and outcome.uncertain):
-        raise stopped
-    raise _incomplete(outcome, stopped)
-
-
-def _incomplete(outcome: SendOutcome, cause: DigestError | None) -> DigestError:
-    """The edition is not complete: what is left, and the commands that finish it."""
-    from .commands.settle import how_to_settle, named
-
-    key, numbers = outcome.key, outcome.uncertain_batches
-    said = f"{cause.message}; " if cause is not None else ""
-    said += f"edition {key} is not complete: {outcome.pending} pending"
-    if not numbers:
-        return DigestError(
-            said, f"see the warnings above, then run `digest send --edition {key}` again"
-        )
-    listed = f", listed in {outcome.uncertain_listing}" if outcome.uncertain_listing else ""
-    said += f", {outcome.uncertain} uncertain ({named(numbers)}{listed})"
-    return DigestError(said, how_to_settle(key, numbers))
-
-
 @cli.command(name="history")
 @click.pass_obj
 @reports_errors
 def history_command(options: Globals) -> None:
     """List the editions and tests sent, with their counts."""
-    from .commands.history import show_history
+    from .commands import history
 
-    show_history(options.context())
+    history.run(options.app())
 
 
 @cli.group(name="ledger")
@@ -353,13 +260,9 @@ def ledger_backup(options: Globals, file: Path) -> None:
     The copy is consistent (SQLite's backup API), written under a temporary name and
     renamed, and is one file that opens as a ledger: for recipes that carry one file.
     """
-    from .commands.ledger import backup_ledger
+    from .commands import ledger
 
-    ctx = options.context()
-    done = backup_ledger(ctx, file)
-    ctx.say(
-        f"Copied {done.source} to {done.target}: {done.editions} edition(s), {done.size} bytes."
-    )
+    ledger.backup(options.app(), file)
 
 
 @cli.command(name="init")
@@ -368,11 +271,9 @@ def ledger_backup(options: Globals, file: Path) -> None:
 @reports_errors
 def init_command(options: Globals, directory: Path) -> None:
     """Create a newsletter folder in DIRECTORY from the bundled example."""
-    from .commands.init import init_folder
+    from .commands import init
 
-    for path in init_folder(directory):
-        echo(f"created {path}")
-    echo(f"Next: cd {directory} && digest build")
+    init.run(directory, echo)
 
 
 @cli.group(name="subscribers")
@@ -385,16 +286,10 @@ def subscribers_group() -> None:
 @reports_errors
 def subscribers_check(options: Globals) -> None:
     """Validate subscribers.csv: each row a send would leave out, with its line; exit 1 if any."""
-    from .commands.subscribers import check
+    from .commands import subscribers
 
-    ctx = options.context()
-    relative = ctx.settings.subscribers.path
-    problems = check(ctx)
-    for problem in problems:
-        echo(f"{relative}:{problem.line}: {problem.email}: {problem.reason}", err=True)
-    if problems:
+    if subscribers.check(options.app()):
         sys.exit(1)
-    ctx.say(f"{relative}: no problems found.")
 
 
 @cli.group(name="unsubscribe")
@@ -415,9 +310,9 @@ def unsubscribe_group() -> None:
 @reports_errors
 def unsubscribe_serve(options: Globals, host: str, port: int) -> None:
     """Serve the one-click unsubscribe endpoint (RFC 8058) until stopped; put TLS in front."""
-    from .commands.unsubscribe import serve
+    from .commands import unsubscribe
 
-    serve(options.context(), host, port)
+    unsubscribe.serve(options.app(), host, port)
 
 
 def main() -> None:

@@ -6,6 +6,8 @@ package prints errors or decides exit codes.
 
 from __future__ import annotations
 
+from .models import SUBSTITUTIONS_MAX_BYTES
+
 
 class DigestError(Exception):
     """Base of every error meant for the user: a cause plus a hint on what to do."""
@@ -59,6 +61,18 @@ class SubscribersError(DigestError):
     hint = "check [subscribers] path and the CSV's header row"
 
 
+class SubstitutionsTooLarge(SubscribersError):
+    """One recipient's substitutions exceed what a provider accepts per personalization."""
+
+    hint = "shorten this reader's fields in the subscribers file"
+
+    def __init__(self, email: str, size: int) -> None:
+        self.reason = (
+            f"substitutions take {size:,} bytes, the limit is under {SUBSTITUTIONS_MAX_BYTES:,}"
+        )
+        super().__init__(f"{email}: {self.reason}")
+
+
 class DiskFull(DigestError):
     """A working file could not be written for want of room: the disk or the quota is
     full, or the file reached the size limit (``ulimit -f``). Nothing was recorded."""
@@ -67,6 +81,12 @@ class DiskFull(DigestError):
         "free some space there (or raise the file size limit), then run the command again; "
         "nothing was sent or recorded"
     )
+
+
+class ChildError(DigestError):
+    """A child process died, or raised an error that could not be sent back as it was."""
+
+    hint = "run the command again; with -v for details if it fails the same way"
 
 
 class NothingToSend(DigestError):
@@ -145,3 +165,11 @@ class WebError(DigestError):
     """A web endpoint cannot start: its address is taken or does not exist here."""
 
     hint = "choose another --host or --port, or stop the program listening there"
+
+
+class InvalidAddress(ValueError):
+    """An email address, or its domain, that is not valid; the message says why.
+
+    Not a DigestError: it is a verdict on one value, which each caller turns into its
+    own words (a row of the list reported, an option refused, a recipient refused).
+    """

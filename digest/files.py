@@ -10,6 +10,8 @@ import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 
+from .errors import ConfigError
+
 # The process's umask, read once at import (reading it means setting it): files are
 # given the mode a plain open() would give them, not mkstemp's owner-only 0600.
 _UMASK = os.umask(0o022)
@@ -134,3 +136,34 @@ def special_kind(path: Path) -> str:
     if stat.S_ISFIFO(mode):
         return "a named pipe"
     return "a socket" if stat.S_ISSOCK(mode) else "something other than a file"
+
+
+def write_atomically(
+    files: Mapping[Path, bytes], *, hint: str = "choose a folder you can write to"
+) -> None:
+    """Write the files as one: each to a temporary name beside it, then all renamed into
+    place in order, the earlier ones put back if a later rename fails (``replace_together``).
+
+    A folder that cannot be made or written to is a ConfigError naming it, with ``hint``;
+    so is a folder standing where a file goes, found before anything is written.
+    """
+    folder = Path()
+    try:
+        for target in files:
+            folder = target.parent
+            folder.mkdir(parents=True, exist_ok=True)
+            if target.is_dir():
+                raise ConfigError(f"cannot write {target}: a folder is in its place", hint)
+    except OSError as exc:
+        raise _cannot_write(folder, exc, hint) from None
+    try:
+        replace_together(files)
+    except OSError as exc:
+        # The file that failed names its folder (its temporary name is beside its target).
+        where = Path(exc.filename).parent if exc.filename else folder
+        raise _cannot_write(where, exc, hint) from None
+
+
+def _cannot_write(folder: Path, error: OSError, hint: str) -> ConfigError:
+    reason = "it is a file" if folder.is_file() else error.strerror or str(error)
+    return ConfigError(f"cannot write to {folder}/: {reason}", hint)

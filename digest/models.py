@@ -11,14 +11,18 @@ by no one. A token may also name a variant, the value escaped for where it lands
 
 from __future__ import annotations
 
+import json
 import re
 import secrets
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from functools import lru_cache
 
 SUBSCRIBER_STATUSES = ("active", "unsubscribed", "bounced", "complained")
+# SendGrid: "The total collective size of your substitutions may not exceed 10,000 bytes"
+# per personalization; personalizing keeps every backend's readers within it.
+SUBSTITUTIONS_MAX_BYTES = 10_000
 
 # Edition keys name lock files and outbox folders: safe file-name characters only.
 _EDITION_KEY = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
@@ -191,3 +195,31 @@ class Recipient:
     name: str = ""
     substitutions: Mapping[str, str] = field(default_factory=dict)
     headers: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class PackedBatch:
+    """A batch of an audience as the ledger stores it: ``recipients`` is ``size`` of them,
+    packed by ``pack_recipients``."""
+
+    size: int
+    recipients: str
+
+
+_encode_json = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+
+
+def pack_recipients(subscribers: Iterable[Subscriber]) -> str:
+    """Subscribers as one batch's ``recipients``: a JSON array of ``[address, name]``, with
+    the merge fields as a third item when there are any."""
+    return _encode_json(
+        [(s.email, s.name, s.fields) if s.fields else (s.email, s.name) for s in subscribers]
+    )
+
+
+def unpack_recipients(packed: str) -> list[Subscriber]:
+    """The Subscribers ``pack_recipients`` packed (address, name and merge fields)."""
+    return [
+        Subscriber(row[0], row[1], fields=row[2]) if len(row) > 2 else Subscriber(row[0], row[1])
+        for row in json.loads(packed)
+    ]

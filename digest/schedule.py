@@ -1,12 +1,7 @@
 """The schedule: cron + time zone -> run times; one tick as a pure decision; the loop.
 
-Cron expressions are read by cronsim, and this is the one module that imports it. It
-was chosen over croniter because it aims at one reference (Debian's cron) and is small,
-typed, readable and steadily released by the author of Healthchecks, who relies on it,
-while croniter was declared abandoned at the end of 2024 and only later taken over.
-What cronsim accepts beyond five plain fields (a seconds field) is refused here; it
-has no ``@weekly`` aliases. cronsim walks naive wall times; the rule below, not its
-Debian-style handling of zones, turns them into instants.
+Cron expressions are read by cronsim, through ``digest.cron``. cronsim walks naive wall
+times; the rule below, not its Debian-style handling of zones, turns them into instants.
 
 Times follow one rule, for every expression: the five fields name wall-clock times in
 the schedule's zone, and each such time is one run, at most once.
@@ -30,63 +25,13 @@ from datetime import UTC, datetime, timedelta
 from enum import Enum
 from itertools import islice
 from typing import Protocol
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
-from cronsim import CronSim, CronSimError
-
+from .config.checks import grace_problem, zone_problem
+from .cron import cron_problem, wall_times
 from .errors import ConfigError, DigestError
 
-FIELDS = ("minute", "hour", "day-of-month", "month", "day-of-week")
-EXAMPLE = "0 9 * * MON"
-MAX_CRON_CHARS = 200
-MAX_GRACE_MINUTES = 7 * 24 * 60
 WAKE_EVERY = 60.0  # seconds: how soon after a suspend the loop notices the clock jumped
-
-
-def cron_problem(label: str, expression: str) -> str:
-    """The problem with a cron expression, naming ``label``, or "" when it is a usable one.
-
-    Five fields only: a sixth (seconds) field or an ``@`` alias is refused rather than
-    read in some other cron dialect's way.
-    """
-    usage = f"use five fields ({' '.join(FIELDS)}) such as {EXAMPLE!r}"
-    if len(expression) > MAX_CRON_CHARS:
-        return f"{label} is longer than {MAX_CRON_CHARS} characters; {usage}"
-    fields = expression.split()
-    if fields and fields[0].startswith("@"):
-        return f"{label}: @ names such as @reboot are not supported; {usage}, not {expression!r}"
-    if len(fields) == len(FIELDS) + 1:
-        return (
-            f"{label} has six fields, but a seconds or year field is not supported: "
-            f"{usage}, not {expression!r}"
-        )
-    if len(fields) != len(FIELDS):
-        return f"{label} must be a cron expression: {usage}, not {expression!r}"
-    try:
-        next(CronSim(expression, datetime(2000, 1, 1)))
-    except CronSimError as error:
-        name = str(error).removeprefix("Bad ")
-        value = fields[FIELDS.index(name)] if name in FIELDS else ""
-        return f"{label}: the {name} field {value!r} of {expression!r} is out of range or unknown"
-    except StopIteration:
-        return f"{label}: {expression!r} names no date that exists; {usage}"
-    return ""
-
-
-def grace_problem(label: str, minutes: int) -> str:
-    """Whole minutes from 1 (a run itself takes a moment) to a week."""
-    if 1 <= minutes <= MAX_GRACE_MINUTES:
-        return ""
-    return f"{label} must be from 1 to {MAX_GRACE_MINUTES} minutes (a week), not {minutes!r}"
-
-
-def zone_problem(label: str, name: str) -> str:
-    """An IANA zone name this machine's time zone database knows."""
-    try:
-        ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError, OSError):
-        return f"{label}: unknown time zone {name!r}; use an IANA name such as America/Los_Angeles"
-    return ""
 
 
 def schedule_problems(cron: str, timezone: str, grace_minutes: int) -> list[str]:
@@ -126,7 +71,7 @@ class Timetable:
     def latest_run(self, at_or_before: datetime) -> datetime | None:
         """The last run at or before the given instant, aware in the schedule's zone."""
         limit = _utc(at_or_before)
-        for wall in self._walls(self._wall_bound(limit), reverse=True):
+        for wall in wall_times(self.cron, self._wall_bound(limit), reverse=True):
             instant = self._instant(wall)
             if instant <= limit:
                 return instant.astimezone(self.zone)
@@ -135,23 +80,11 @@ class Timetable:
     def _runs_after(self, after: datetime) -> Iterator[datetime]:
         last = _utc(after)
         start = last.astimezone(self.zone).replace(tzinfo=None)
-        for wall in self._walls(start, reverse=False):
+        for wall in wall_times(self.cron, start, reverse=False):
             instant = self._instant(wall)
             if instant > last:  # wall times of a gap share one instant; keep it once
                 last = instant
                 yield instant.astimezone(self.zone)
-
-    def _walls(self, start: datetime, *, reverse: bool) -> Iterator[datetime]:
-        """The naive wall times the expression names, from ``start`` on (or back).
-
-        They end where cronsim finds none for 50 years, or at the ends of the calendar.
-        """
-        times = CronSim(self.cron, start, reverse=reverse)
-        while True:
-            try:
-                yield next(times)
-            except (StopIteration, OverflowError):
-                return
 
     def _wall_bound(self, limit: datetime) -> datetime:
         """A wall time past every run at or before ``limit``, for iterating backwards.

@@ -6,8 +6,13 @@ import pickle
 
 import pytest
 
-from digest.errors import BatchRefused, DigestError, RecipientRefused, SendRefused
-from digest.personalize import SubstitutionsTooLarge
+from digest.errors import (
+    BatchRefused,
+    DigestError,
+    RecipientRefused,
+    SendRefused,
+    SubstitutionsTooLarge,
+)
 
 ERRORS = [
     DigestError("something broke", "do this"),

@@ -18,13 +18,13 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from digest.cron import cron_problem
 from digest.errors import ConfigError, SourceError
 from digest.schedule import (
     Action,
     Decision,
     EditionState,
     Timetable,
-    cron_problem,
     decide,
     run_forever,
 )

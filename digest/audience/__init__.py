@@ -1,5 +1,8 @@
 """The list's room: who the readers are, how they are addressed, and how they leave.
 
-For now it holds the unsubscribe token alone (``tokens``); the subscribers file,
-addresses and personalization move here in the layout refactor (design.md, "Layout").
+``csvfile`` reads subscribers.csv (``records`` its CSV records, a quote left open
+costing one row), ``addresses`` validates addresses (the email-validator adapter),
+``active`` says who a send reaches and why the other rows are left out, ``packing``
+dedupes the audience into the batches a send freezes, ``personalize`` gives each
+reader their values and headers, and ``tokens`` seals their unsubscribe token.
 """

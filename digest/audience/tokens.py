@@ -40,7 +40,8 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESSIV
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-from ..addresses import EMAIL_MAX_LENGTH, InvalidAddress, normalize
+from ..errors import InvalidAddress
+from .addresses import EMAIL_MAX_LENGTH, normalize
 
 # HKDF's info: changing it changes every key, and so invalidates every token.
 _LABEL = b"digest unsubscribe token v1: AES-SIV key and key id"

@@ -1,1 +1,8 @@
-"""The CLI layer's command functions: the only place where stages are composed."""
+"""One module per CLI verb, and nothing else: each takes the run's App (``app.py``), does
+its job with what ``sending/``, ``web/`` and the stages offer, and says what it did.
+
+``build``, ``send`` (with ``test_send`` for --to and ``dry_run`` for --dry-run),
+``history``, ``init``, ``ledger`` (``backup``), ``subscribers`` (``check``) and
+``unsubscribe`` (``serve``). A new verb is a module here and one function in cli.py;
+a new subcommand of a group is a function in its group's module.
+"""

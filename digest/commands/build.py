@@ -5,49 +5,35 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 
+from ..app import App
+from ..config import Settings
 from ..deliver.mime import build_message
-from ..models import Digest, Post, Recipient, RenderedEmail, Subscriber
-from ..personalize import recipient_for, used_tokens
-from ..render import ASM_TAGS
-from ..subscribers import first_active
-from .common import (
-    ASM_PLACEHOLDER_URL,
-    Context,
-    edition_key,
+from ..files import write_atomically
+from ..models import Digest, Post, RenderedEmail
+from ..sending.edition import (
     message_for,
     message_id_domain,
     next_digest,
     render,
+    sample_recipient,
     sent_post_ids,
-    write_atomically,
 )
 
-SAMPLE_READER = Subscriber(email="reader@example.com", name="Reader")
 
-
-@dataclass(frozen=True)
-class BuildResult:
-    out_dir: Path
-    digest: Digest
-    email: RenderedEmail
-    reader: Recipient
-    warnings: tuple[str, ...]
-
-
-def build(ctx: Context, out_dir: Path) -> BuildResult:
-    """Render the next edition and write digest.html, .txt, .eml and manifest.json into out_dir."""
-    settings = ctx.settings
-    key = edition_key(ctx.now, settings.schedule.timezone)
-    digest = next_digest(ctx, key, sent_post_ids(ctx))
-    email = render(ctx, digest)
-    reader = sample_recipient(ctx, email)
+def run(app: App, out_dir: Path) -> None:
+    """Render the next edition and write digest.html, .txt, .eml and manifest.json into
+    out_dir, as the first active subscriber sees them; say what was built."""
+    settings = app.settings
+    key = app.edition_key()
+    digest = next_digest(app, key, sent_post_ids(app))
+    email = render(app, digest)
+    reader = sample_recipient(app, email)
     seen = email.personalized(reader.substitutions)
-    warnings = [*email.warnings, *_secret_warnings(ctx)]
+    warnings = [*email.warnings, *_secret_warnings(settings)]
     message = message_for(settings, email, key, test=False)
-    eml = build_message(message, reader, now=ctx.now, message_id_domain=message_id_domain(settings))
+    eml = build_message(message, reader, now=app.now, message_id_domain=message_id_domain(settings))
     outputs = {
         "digest.html": seen.html.encode("utf-8"),
         "digest.txt": seen.text.encode("utf-8"),
@@ -60,33 +46,15 @@ def build(ctx: Context, out_dir: Path) -> BuildResult:
     write_atomically(
         {out_dir / name: data for name, data in outputs.items()}, hint="choose another --out"
     )
-    return BuildResult(out_dir, digest, seen, reader, tuple(warnings))
-
-
-def sample_recipient(ctx: Context, email: RenderedEmail) -> Recipient:
-    """The first active subscriber as a recipient, with placeholders where only SendGrid knows."""
-    settings = ctx.settings
-    path = settings.path(settings.subscribers.path)
-    subscriber = (first_active(path) if path.exists() else None) or SAMPLE_READER
-    recipient = recipient_for(
-        subscriber,
-        unsubscribe_url_template=settings.unsubscribe.url,
-        unsubscribe_mailto=settings.unsubscribe.mailto,
-        secret=settings.secrets.unsubscribe_secret,
-        used_tokens=used_tokens(email.subject, email.html, email.text, key=email.token_key),
-        token_key=email.token_key,
-    )
-    placeholders = dict.fromkeys(ASM_TAGS.values(), ASM_PLACEHOLDER_URL)
-    return Recipient(
-        email=recipient.email,
-        name=recipient.name,
-        substitutions={**recipient.substitutions, **placeholders},
-        headers=recipient.headers,
+    for warning in warnings:
+        app.warn(warning)
+    app.say(
+        f"Built edition {key}: {seen.subject!r}, {len(digest.posts)} posts, "
+        f"{len(seen.html.encode()) // 1024} KB of HTML, as {reader.email} sees it -> {out_dir}/"
     )
 
 
-def _secret_warnings(ctx: Context) -> list[str]:
-    settings = ctx.settings
+def _secret_warnings(settings: Settings) -> list[str]:
     if settings.sendgrid.asm_group_id or not settings.unsubscribe.url:
         return []
     if settings.secrets.unsubscribe_secret:

@@ -2,12 +2,8 @@
 
 from __future__ import annotations
 
-from rich.table import Table
-from rich.text import Text
-
+from ..app import App
 from ..ledger import HistoryRow, Ledger, ledger_exists
-from ..text import terminal_safe
-from .common import Context
 
 # "uncertain batches" numbers them as `digest send --batch N` does. It comes after the
 # counts and before the status, so scripts that read a count by its place from the
@@ -18,26 +14,17 @@ COLUMNS = (
 )  # fmt: skip
 
 
-def show_history(ctx: Context) -> int:
+def run(app: App) -> None:
     """Print the ledger's editions and tests: a table on a terminal, tab-separated otherwise."""
-    path = ctx.settings.state_dir / "state.db"
+    path = app.paths.ledger
     rows: list[list[str]] = []
     if ledger_exists(path):
         with Ledger.open(path) as ledger:
             rows = [_cells(row) for row in ledger.history()]
     if not rows:
-        ctx.say("No editions sent from this folder yet.")
-        return 0
-    if ctx.console.is_terminal:
-        table = Table(*COLUMNS)
-        for cells in rows:
-            # As Text, not markup: a subject (a post's title) may hold "[" and "]".
-            table.add_row(*(Text(terminal_safe(cell)) for cell in cells))
-        ctx.console.print(table)
-    else:
-        for cells in [list(COLUMNS), *rows]:
-            ctx.say_fields(cells)
-    return len(rows)
+        app.say("No editions sent from this folder yet.")
+        return
+    app.say_table(COLUMNS, rows)
 
 
 def _cells(row: HistoryRow) -> list[str]:

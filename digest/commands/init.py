@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+from collections.abc import Callable
 from importlib.resources import as_file, files
 from pathlib import Path
 
@@ -12,7 +13,17 @@ SCAFFOLD_FILES = ("digest.toml", "subscribers.csv", "feed.xml", "templates")
 NEW_FOLDER = "choose a new or empty folder you can write to"
 
 
-def init_folder(target: Path) -> list[Path]:
+def run(target: Path, say: Callable[[str], None]) -> None:
+    """Copy the scaffold into ``target`` and ``say`` what was made and what to do next.
+
+    There is no newsletter folder, so no settings and no ``App``, yet: ``say`` prints.
+    """
+    for path in _init_folder(target):
+        say(f"created {path}")
+    say(f"Next: cd {target} && digest build")
+
+
+def _init_folder(target: Path) -> list[Path]:
     """Copy the scaffold into ``target``; refuses to overwrite a file that is already there."""
     if target.exists() and not target.is_dir():
         raise ConfigError(f"{target} is a file, not a folder", NEW_FOLDER)

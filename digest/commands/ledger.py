@@ -2,27 +2,16 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
+from ..app import App
 from ..errors import LedgerError
 from ..ledger import Ledger, ledger_exists
-from .common import Context
 
 
-@dataclass(frozen=True)
-class Backup:
-    """What `digest ledger backup` wrote: the copy of ``source`` and how much it holds."""
-
-    source: Path
-    target: Path
-    editions: int
-    size: int
-
-
-def backup_ledger(ctx: Context, target: Path) -> Backup:
+def backup(app: App, target: Path) -> None:
     """Copy this folder's ledger to ``target`` (safe while a send runs), never making one."""
-    source = ctx.settings.state_dir / "state.db"
+    source = app.paths.ledger
     if not ledger_exists(source):
         raise LedgerError(
             f"there is no ledger to back up: {source} does not exist",
@@ -30,4 +19,5 @@ def backup_ledger(ctx: Context, target: Path) -> Backup:
         )
     with Ledger.open(source) as ledger:
         editions = ledger.backup(target)
-    return Backup(source, target, editions, target.stat().st_size)
+    size = target.stat().st_size
+    app.say(f"Copied {source} to {target}: {editions} edition(s), {size} bytes.")

@@ -23,9 +23,9 @@ from email.utils import format_datetime, parseaddr
 from functools import lru_cache
 from typing import Any
 
-from ..addresses import InvalidAddress, ascii_domain
-from ..errors import DeliveryError
+from ..errors import DeliveryError, InvalidAddress
 from ..models import Recipient, fill_tokens
+from ..urls import ascii_domain
 from . import Message
 
 

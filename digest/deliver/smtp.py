@@ -29,6 +29,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+from ..config.settings import SMTP_SECURITY
 from ..errors import (
     BatchFailed,
     BatchRefused,
@@ -42,7 +43,6 @@ from . import Message
 from .mime import build_message, mailbox
 from .retry import RetriesExhausted, Retry, RetryPolicy, call_with_retries
 
-SECURITY_MODES = ("starttls", "ssl", "none")
 _SETTINGS_HINT = "check [smtp] host, port and security in digest.toml"
 _LOGIN_HINT = "check [smtp] username and DIGEST_SMTP_PASSWORD"
 
@@ -80,8 +80,10 @@ class SmtpBackend:
         ssl_context: ssl.SSLContext | None = None,
         rng: random.Random | None = None,
     ) -> None:
-        if security not in SECURITY_MODES:
-            modes = ", ".join(SECURITY_MODES)
+        # Settings are checked as they load; any other caller gets the same refusal here,
+        # rather than a connection without TLS for a mode this class does not know.
+        if security not in SMTP_SECURITY:
+            modes = ", ".join(SMTP_SECURITY)
             raise ConfigError(f"[smtp] security = {security!r} is not one of {modes}")
         # smtplib's AUTH encodes both as ASCII; say so now, naming neither value.
         if not username.isascii():

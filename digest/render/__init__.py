@@ -20,6 +20,7 @@ from typing import Any
 
 from ..config import Newsletter, Tracking
 from ..models import VARIANTS, Digest, Post, RenderedEmail, token
+from ..text import html_to_text, trim
 from . import links, text
 from .inline import inline_css
 from .mjml import compile_mjml
@@ -175,7 +176,7 @@ def _post_view(
         )
     image = links.absolute(post.image, site)
     title = " ".join(post.title.split()) or url
-    summary_source = post.summary or text.html_to_text(post.content, limit=SUMMARY_CHARS)
+    summary_source = post.summary or html_to_text(post.content, limit=SUMMARY_CHARS)
     return PostView(
         title=title,
         url=links.with_utm(url, utm, hosts),
@@ -185,7 +186,7 @@ def _post_view(
         author=post.author,
         image=image if image.startswith(("https://", "http://")) else "",
         image_alt=" ".join(post.image_alt.split()) or title,
-        summary=text.trim(summary_source, SUMMARY_CHARS),
+        summary=trim(summary_source, SUMMARY_CHARS),
         content=post.content,
         tags=post.tags,
     )

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
-from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from ..config import Tracking
+from ..urls import WEB_SCHEMES, resolve
 
-WEB_SCHEMES = ("http", "https")
 PLACEHOLDER = re.compile(r"^(%%[\w.-]+%%|<%\w+%>)$")
 LINK_ATTRIBUTE = re.compile(r"""\s(?:href|src)\s*=\s*(?:"([^"]*)"|'([^']*)')""", re.IGNORECASE)
 
@@ -25,11 +25,9 @@ def is_placeholder(url: str) -> bool:
 
 
 def absolute(url: str, base: str) -> str:
-    """``url`` resolved against ``base`` (the site URL); placeholders and empty URLs as they are."""
-    url = url.strip()
-    if not url or is_placeholder(url) or not base:
-        return url
-    return urljoin(base, url)
+    """``url`` resolved against ``base`` (the site URL) as ``urls.resolve`` does; placeholders
+    as they are. A link that stays relative is for ``is_absolute`` to catch, and warn about."""
+    return url.strip() if is_placeholder(url) else resolve(url, base)
 
 
 def is_absolute(url: str) -> bool:

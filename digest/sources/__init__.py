@@ -9,15 +9,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ..config.settings import SOURCE_TYPES
 from ..errors import SourceError
 from ..files import special_kind
 from ..models import Post
+from ..urls import is_url
 from .feed import parse_feed
-from .fetch import MAX_BYTES, fetch, is_url
+from .fetch import MAX_BYTES, fetch
 
-KINDS = ("feed", "markdown")
-
-__all__ = ["KINDS", "load_posts"]
+__all__ = ["load_posts"]
 
 
 def load_posts(
@@ -44,7 +44,9 @@ def load_posts(
         from .markdown import read_folder
 
         return read_folder(base_dir / Path(location).expanduser(), site_url=site_url)
-    raise SourceError(f"[source] type {kind!r} is unknown", f"use one of: {', '.join(KINDS)}")
+    raise SourceError(
+        f"[source] type {kind!r} is unknown", f"use one of: {', '.join(SOURCE_TYPES)}"
+    )
 
 
 def _read_bytes(path: Path) -> bytes:

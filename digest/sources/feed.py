@@ -25,7 +25,8 @@ import feedparser
 
 from ..errors import SourceError
 from ..models import Post
-from .sanitize import RawPost, absolute_url, text_to_html
+from ..urls import absolute_url
+from .sanitize import RawPost, text_to_html
 
 NOT_A_FEED = "not an RSS, Atom or JSON feed"
 NOT_A_FEED_HINT = "point [source] location at the feed itself (often /feed.xml or /index.xml)"

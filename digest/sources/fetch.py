@@ -18,6 +18,7 @@ from typing import IO, NoReturn
 from urllib.parse import urljoin
 
 from ..errors import SourceError
+from ..urls import is_url
 
 USER_AGENT = "digest (newsletter digest builder; feed reader)"
 ACCEPT = (
@@ -29,16 +30,6 @@ MAX_REDIRECTS = 5
 REDIRECTS = frozenset({301, 302, 303, 307, 308})
 CHUNK = 64 * 1024
 CHECK_URL = "check the URL in [source] location"
-
-
-def is_url(location: str) -> bool:
-    """Whether a source location names an http(s) URL rather than a path.
-
-    Only the scheme is looked at, so that a malformed URL is still taken for a URL
-    (and ``fetch`` says what is wrong with it) rather than for a missing file.
-    """
-    scheme, colon, _ = location.strip().partition(":")
-    return bool(colon) and scheme.lower() in ("http", "https")
 
 
 def fetch(url: str, *, timeout: float) -> bytes:

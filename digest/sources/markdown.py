@@ -25,8 +25,9 @@ from markdown_it import MarkdownIt
 
 from ..errors import SourceError
 from ..models import Post
+from ..urls import absolute_url
 from .fetch import MAX_BYTES
-from .sanitize import RawPost, absolute_url
+from .sanitize import RawPost
 
 SUFFIXES = {".md", ".markdown"}
 _DATE_PREFIX = re.compile(r"^(\d{4}-\d{2}-\d{2})[-_]")

@@ -15,11 +15,12 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, fields, replace
 from datetime import UTC, datetime
-from urllib.parse import urljoin, urlsplit
 
 import nh3
 
 from ..models import Post
+from ..text import collapse, trim
+from ..urls import absolute_url, is_web_url
 from .nesting import MAX_DEPTH, MAX_PARSE_DEPTH, cap_nesting
 
 TAGS = {
@@ -45,7 +46,6 @@ ATTRIBUTES = {
     "abbr": {"title"},
 }
 LINK_SCHEMES = {"http", "https", "mailto"}
-WEB_SCHEMES = ("http", "https")
 LINK_REL = "noopener"
 SUMMARY_LIMIT = 300
 TITLE_LIMIT = 80
@@ -109,7 +109,7 @@ class RawPost:
         notes: list[str] = []
         raw = self._prepared(notes)
         entry_id = collapse(raw.id)
-        url = absolute_url(raw.url, base_url) or (entry_id if _is_web_url(entry_id) else "")
+        url = absolute_url(raw.url, base_url) or (entry_id if is_web_url(entry_id) else "")
         if not url and entry_id:
             url = absolute_url(base_url, "")
         if not url:
@@ -212,7 +212,7 @@ def clean_html(fragment: str, base_url: str) -> str:
         attributes=ATTRIBUTES,
         attribute_filter=_keep_attribute,
         url_schemes=LINK_SCHEMES,
-        url_relative=("rewrite_with_base", base_url) if _is_web_url(base_url) else "deny",
+        url_relative=("rewrite_with_base", base_url) if is_web_url(base_url) else "deny",
         link_rel=LINK_REL,
     )
     cleaned = _LINK.sub(_unwrap_hrefless_link, cleaned)
@@ -220,7 +220,13 @@ def clean_html(fragment: str, base_url: str) -> str:
 
 
 def html_to_text(fragment: str) -> str:
-    """The plain text of an HTML fragment: tags stripped, entities decoded, whitespace collapsed."""
+    """The plain text of an HTML fragment: tags stripped, entities decoded, whitespace collapsed.
+
+    Read by nh3's parser (a browser's), as the sanitizer reads the content, not by the
+    ground's ``text.html_to_text`` (Python's HTMLParser, for well-formed HTML): a feed's
+    title or summary is untrusted and often malformed markup, and the two read such
+    markup differently (an unclosed ``<tag`` at the end, ``<title>`` or ``<xmp>`` text).
+    """
     spaced = _BLOCK_START.sub(" <", fragment)
     stripped = nh3.clean(spaced, tags=set(), clean_content_tags=DROPPED_WITH_CONTENT)
     return collapse(visible_text(html.unescape(stripped)))
@@ -244,35 +250,9 @@ def _replacement(match: re.Match[str]) -> str:
     return "\ufffd" if "\ud800" <= match.group() <= "\udfff" else ""
 
 
-def collapse(text: str) -> str:
-    """Text with every run of whitespace (newlines included) made one space, ends trimmed."""
-    return _WHITESPACE.sub(" ", text).strip()
-
-
 def summarize(text: str, limit: int = SUMMARY_LIMIT) -> str:
     """Plain text cut to at most ``limit`` characters at a word boundary, ending in an ellipsis."""
-    text = collapse(text)
-    if len(text) <= limit:
-        return text
-    cut = text[: limit - 1]
-    if " " in cut:
-        cut = cut.rsplit(" ", 1)[0]
-    return cut.rstrip(" ,;:.-–—") + "…"
-
-
-def absolute_url(url: str, base_url: str) -> str:
-    """``url`` resolved against ``base_url``; "" unless the result is an http(s) URL."""
-    url = url.strip()
-    if not url:
-        return ""
-    if url.startswith("//"):
-        url = "https:" + url
-    elif _is_web_url(base_url):
-        try:
-            url = urljoin(base_url, url)
-        except ValueError:  # such as "https://[::1/a", an unclosed IPv6 address
-            return ""
-    return url if _is_web_url(url) else ""
+    return trim(text, limit)
 
 
 def first_image(fragment: str) -> tuple[str, str]:
@@ -311,7 +291,7 @@ def _unwrap_hrefless_link(match: re.Match[str]) -> str:
 
 def _fix_image(match: re.Match[str]) -> str:
     attributes = _attributes(match.group(1))
-    if not _is_web_url(attributes.get("src", "")):
+    if not is_web_url(attributes.get("src", "")):
         return ""
     if "alt" in attributes:
         return match.group(0)
@@ -320,11 +300,3 @@ def _fix_image(match: re.Match[str]) -> str:
 
 def _attributes(text: str) -> dict[str, str]:
     return {name: html.unescape(value) for name, value in _ATTR.findall(text)}
-
-
-def _is_web_url(url: str) -> bool:
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return False
-    return parts.scheme.lower() in WEB_SCHEMES and bool(parts.netloc)

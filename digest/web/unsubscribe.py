@@ -38,6 +38,7 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp
 
+from ..app import Paths
 from ..audience.tokens import UnsubscribeTokens
 from ..config import Settings, find_config, load_settings
 from ..errors import ConfigError, DigestError, LedgerError
@@ -181,7 +182,7 @@ def make_app(
     endpoint = _Endpoint(
         name=settings.newsletter.name,
         tokens=UnsubscribeTokens(secret, settings.secrets.unsubscribe_retired),
-        ledger_path=settings.state_dir / "state.db",
+        ledger_path=Paths.of(settings).ledger,
         clock=clock,
     )
     endpoint.check_ledger()

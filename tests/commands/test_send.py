@@ -21,8 +21,8 @@ from click.testing import Result
 from digest.errors import LedgerError
 from digest.ledger import Ledger
 from tests.commands.conftest import API_KEY, NOW, SECRET, Folder
-from tests.commands.test_offload import CtrlCAtFork
 from tests.sendgrid_server import SendGridServer
+from tests.sending.test_offload import CtrlCAtFork
 
 REPO = Path(__file__).resolve().parents[2]
 DATA = REPO / "tests" / "data" / "subscribers"

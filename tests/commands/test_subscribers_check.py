@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from click.testing import Result
 
+from digest.audience.personalize import Personalizer
 from digest.models import Subscriber
-from digest.personalize import Personalizer
 from tests.commands.conftest import NOW, Folder
 
 # The example folder's [unsubscribe] url.

@@ -29,7 +29,8 @@ from typing import Any
 import pytest
 
 from digest.deliver import Message
-from digest.deliver.sendgrid import RATE_LIMIT_MARGIN, SendGridBackend, build_body
+from digest.deliver.mail_send import build_body
+from digest.deliver.sendgrid import RATE_LIMIT_MARGIN, SendGridBackend
 from digest.errors import (
     BatchFailed,
     BatchRefused,

@@ -9,7 +9,8 @@ from typing import Any
 import pytest
 
 from digest.deliver import Message
-from digest.deliver.sendgrid import SendGridBackend, build_body
+from digest.deliver.mail_send import build_body
+from digest.deliver.sendgrid import SendGridBackend
 from digest.errors import DeliveryError
 from digest.models import Recipient
 from tests.sendgrid_server import SendGridServer

@@ -5,7 +5,8 @@ from __future__ import annotations
 import time
 from datetime import UTC, datetime
 
-from digest.render.text import excerpt, format_date, html_to_text, trim
+from digest.render.text import excerpt, format_date
+from digest.text import html_to_text, trim
 
 
 def test_html_to_text_keeps_words_apart_across_blocks() -> None:

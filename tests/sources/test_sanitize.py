@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from digest.sources.sanitize import absolute_url, clean_html, html_to_text, summarize
+from digest.sources.sanitize import clean_html, html_to_text, summarize
+from digest.urls import absolute_url
 
 BASE = "https://blog.example.com/posts/"
 

@@ -18,7 +18,7 @@ from urllib.parse import urlencode
 import pytest
 
 from digest.audience.tokens import UnsubscribeTokens
-from tests.ledger_helpers import HOLD_WRITE_LOCK, run_python
+from tests.ledger.ledger_helpers import HOLD_WRITE_LOCK, run_python
 from tests.web.web_helpers import (
     DROPPED,
     NAME,

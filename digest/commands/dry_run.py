@@ -1,0 +1,28 @@
+"""`digest send --dry-run [--to ADDR]`: the edition's messages (or a test's) written to the
+outbox as .eml files; nothing sent or recorded."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from ..app import App
+from ..sending.backends import make_outbox
+from ..sending.pipeline import describe_skipped
+from ..sending.samples import dry_run_edition, dry_run_test
+
+
+def run(app: App, to: Sequence[str], edition: str | None) -> None:
+    """Write every active subscriber's message, or the test's for ``to``, to the outbox."""
+    outbox = make_outbox(app)
+    if to:
+        test = dry_run_test(app, to, outbox, edition)
+        app.say(
+            f"Dry run of a test of edition {test.key}: wrote {test.recipients} "
+            f"message(s) to {test.where}/; nothing sent or recorded."
+        )
+        return
+    done = dry_run_edition(app, outbox, edition)
+    app.say(
+        f"Dry run of edition {done.key}: wrote {done.recipients} messages to {done.where}/; "
+        f"skipped {describe_skipped(done.skipped) or 'none'}."
+    )

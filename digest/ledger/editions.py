@@ -1,0 +1,214 @@
+"""Editions: one send of one digest, its content, posts and frozen audience; and test sends.
+
+An edition row is written only by ``start_edition``, in one transaction with its posts
+and its audience's batches, so a resumed send sends identical content to the same
+people. ``send_lock`` is a per-edition ``flock`` held for a whole send, and
+``start_lock`` another, held while any edition starts.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from ..errors import LedgerError
+from ..models import PackedBatch
+from .batches import DONE_STATES, PENDING
+from .locks import held_flock
+from .store import Store, check_key, from_iso, to_iso
+
+SENDING = "sending"
+SENT = "sent"
+
+
+@dataclass(frozen=True)
+class Edition:
+    """One send of one digest, with the content every batch of it sends."""
+
+    key: str
+    status: str
+    subject: str
+    preheader: str
+    html: str
+    text: str
+    started_at: datetime
+    finished_at: datetime | None
+    backend: str
+    post_ids: tuple[str, ...]
+    token_key: str = ""
+
+
+@dataclass(frozen=True)
+class AudienceCounts:
+    """What ``start_edition`` froze: recipients and batches."""
+
+    recipients: int
+    batches: int
+
+
+class Editions(Store):
+    """The editions started from this folder, and its test sends."""
+
+    def sent_post_ids(self) -> set[str]:
+        """Ids of the posts of every edition whose send has started (sending or sent).
+
+        Every edition in the ledger has started its send: an edition row is only
+        written by ``start_edition``, which also marks it sending.
+        """
+        with self._sqlite():
+            return {row[0] for row in self._db.execute("SELECT post_id FROM edition_posts")}
+
+    def unfinished_editions(self) -> list[str]:
+        """Keys of editions whose send started and has not finished, oldest first."""
+        with self._sqlite():
+            rows = self._db.execute(
+                "SELECT key FROM editions WHERE status = ? ORDER BY started_at", (SENDING,)
+            )
+            return [row[0] for row in rows]
+
+    def edition(self, key: str) -> Edition | None:
+        """The edition recorded under ``key``, or None if its send never started."""
+        with self._sqlite():
+            row = self._db.execute(
+                "SELECT key, status, subject, preheader, html, text, started_at, finished_at,"
+                " backend, token_key FROM editions WHERE key = ?",
+                (key,),
+            ).fetchone()
+            if row is None:
+                return None
+            posts = self._db.execute(
+                "SELECT post_id FROM edition_posts WHERE edition = ? ORDER BY position", (key,)
+            )
+            return Edition(
+                key=row[0],
+                status=row[1],
+                subject=row[2],
+                preheader=row[3],
+                html=row[4],
+                text=row[5],
+                started_at=from_iso(row[6]),
+                finished_at=from_iso(row[7]) if row[7] else None,
+                backend=row[8],
+                post_ids=tuple(post[0] for post in posts),
+                token_key=row[9],
+            )
+
+    def start_edition(
+        self,
+        key: str,
+        *,
+        subject: str,
+        preheader: str,
+        html: str,
+        text: str,
+        post_ids: Sequence[str],
+        audience: Iterable[PackedBatch],
+        backend: str,
+        started_at: datetime,
+        token_key: str = "",
+    ) -> AudienceCounts:
+        """Record an edition as sending, with its content, posts and frozen audience.
+
+        All in one transaction: either the whole edition is recorded or nothing is.
+        The audience comes as ``audience.packing.AudiencePacker`` makes it, deduplicated
+        and packed into batches, in order; each becomes a pending batch. It is streamed,
+        so memory stays flat whatever its size.
+        """
+        check_key(key)
+        started = to_iso(started_at)
+        with self._sqlite(), self._transaction():
+            existing = self._db.execute(
+                "SELECT started_at FROM editions WHERE key = ?", (key,)
+            ).fetchone()
+            if existing is not None:
+                raise LedgerError(
+                    f"edition {key} was already started at {existing[0]} in {self.path}",
+                    hint="an edition is started once; `digest send --edition KEY` resumes it",
+                )
+            self._db.execute(
+                "INSERT INTO editions (key, status, subject, preheader, html, text, backend,"
+                " started_at, token_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (key, SENDING, subject, preheader, html, text, backend, started, token_key),
+            )
+            self._db.executemany(
+                "INSERT INTO edition_posts (edition, position, post_id) VALUES (?, ?, ?)",
+                ((key, position, post_id) for position, post_id in enumerate(post_ids)),
+            )
+            recipients = batches = 0
+            for seq, batch in enumerate(audience):
+                batch_id = self._db.execute(
+                    "INSERT INTO batches (edition, seq, state, size, updated_at)"
+                    " VALUES (?, ?, ?, ?, ?)",
+                    (key, seq, PENDING, batch.size, started),
+                ).lastrowid
+                self._db.execute(
+                    "INSERT INTO batch_recipients (batch, recipients) VALUES (?, ?)",
+                    (batch_id, batch.recipients),
+                )
+                recipients += batch.size
+                batches += 1
+            return AudienceCounts(recipients=recipients, batches=batches)
+
+    def finish_if_complete(self, key: str, at: datetime) -> bool:
+        """Mark the edition sent once every batch is done (accepted, or rejected for good)."""
+        finished = to_iso(at)
+        with self._sqlite(), self._transaction():
+            row = self._db.execute("SELECT status FROM editions WHERE key = ?", (key,)).fetchone()
+            if row is None:
+                raise LedgerError(f"no edition {key} in {self.path}")
+            if row[0] == SENT:
+                return True
+            unfinished = self._db.execute(
+                "SELECT count(*) FROM batches WHERE edition = ? AND state NOT IN (?, ?)",
+                (key, *DONE_STATES),
+            ).fetchone()[0]
+            if unfinished:
+                return False
+            self._db.execute(
+                "UPDATE editions SET status = ?, finished_at = ? WHERE key = ?",
+                (SENT, finished, key),
+            )
+            return True
+
+    def record_test(
+        self,
+        key: str,
+        *,
+        subject: str,
+        recipients: Sequence[str],
+        at: datetime,
+        message_id: str,
+        accepted: bool,
+    ) -> None:
+        """Record a test send of edition ``key`` (it does not start the edition)."""
+        with self._sqlite():
+            self._db.execute(
+                "INSERT INTO tests (edition, subject, recipients, at, message_id, accepted)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                (key, subject, json.dumps(list(recipients)), to_iso(at), message_id, accepted),
+            )
+
+    def send_lock(self, key: str) -> contextlib.AbstractContextManager[None]:
+        """Hold ``locks/<key>.lock`` beside the database for a whole send of edition ``key``.
+
+        Non-blocking: if another process holds it, raise StandDown. The OS drops a
+        flock when its process dies, even by ``kill -9``, so a crash never leaves it stale.
+        """
+        check_key(key)
+        return self._flock(f"{key}.lock", f"edition {key} is being sent by another process")
+
+    def _flock(self, name: str, busy: str) -> contextlib.AbstractContextManager[None]:
+        """An exclusive flock on ``locks/<name>`` beside the database, or StandDown(``busy``)."""
+        return held_flock(self.path.parent / "locks" / name, busy)
+
+    def start_lock(self) -> contextlib.AbstractContextManager[None]:
+        """Hold ``locks/start.lock`` while an edition starts: from choosing its posts to
+        freezing its audience.
+
+        Two sends of different editions would otherwise both choose posts before either
+        records its own, and send the same posts twice. Non-blocking, like ``send_lock``.
+        """
+        return self._flock("start.lock", "another digest send is starting an edition right now")

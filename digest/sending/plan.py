@@ -1,0 +1,325 @@
+"""`digest send`'s plan: refuse what cannot be sent, then start the edition (freeze its
+posts, content and audience) or resume it (settling uncertain batches as asked), and
+deliver every batch not yet accepted.
+
+The ledger is the source of truth. A batch is marked in flight (committed)
+before its request and accepted or failed (committed) after the answer, so a
+crash leaves every batch in a state a rerun can act on: accepted batches are
+skipped, pending and failed ones sent, in-flight ones reported as uncertain.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable
+from contextlib import closing
+from dataclasses import dataclass
+
+from ..app import App
+from ..audience.active import AudienceReport, active_audience, suppressed_addresses
+from ..audience.addresses import normalize
+from ..audience.packing import withhold
+from ..audience.personalize import check_other_tokens, check_unsubscribe_url, used_tokens
+from ..deliver import Backend
+from ..errors import InvalidAddress, SendRefused, SettleError, StandDown
+from ..ledger import ACCEPTED, FAILED, IN_FLIGHT, PENDING, Edition, Ledger
+from .delivery import deliver
+from .edition import message_for, next_digest, render, require_sender, stored_email
+from .offload import Later
+from .outcome import SendOutcome
+from .pipeline import describe_skipped, read_in_child, warn_problems
+from .settle import RESEND, Plan, Settle, named, plan_settlement
+from .uncertain import keep_uncertain_listing, report_uncertain
+
+Confirm = Callable[[str], bool]
+
+
+@dataclass(frozen=True)
+class SendOptions:
+    """What the command line asks of a send: the edition (None: today's), whether to ask
+    first, and which uncertain readers to settle."""
+
+    edition: str | None = None
+    yes: bool = False
+    settle: Settle | None = None  # --resend-uncertain or --accept-uncertain, as asked
+    interactive: bool = False
+
+
+def check_ready(app: App, backend_name: str, *, to_list: bool) -> None:
+    """Refuse, in one line, a send that lacks a sender, an API key or an unsubscribe method."""
+    settings = app.settings
+    require_sender(settings)
+    # The settings checked only the addresses' shape, as build and a dry run may use a test
+    # domain no real send would take; a send validates them fully: another rule.
+    for key, address in (
+        ("from_email", settings.newsletter.from_email),
+        ("reply_to", settings.newsletter.reply_to),
+    ):
+        if address:
+            try:
+                normalize(address)
+            except InvalidAddress as problem:
+                raise SendRefused(
+                    f"newsletter.{key} {address!r} is not a valid address: {problem}",
+                    f"fix newsletter.{key} in digest.toml",
+                ) from None
+    if backend_name == "sendgrid" and not settings.secrets.sendgrid_api_key:
+        raise SendRefused(
+            "SENDGRID_API_KEY is not set",
+            "export SENDGRID_API_KEY with a key that has Mail Send permission",
+        )
+    if not to_list:
+        return
+    asm, url = settings.sendgrid.asm_group_id, settings.unsubscribe.url
+    if asm and backend_name != "sendgrid":
+        raise SendRefused(
+            "sendgrid.asm_group_id works only with delivery.backend = sendgrid",
+            "set [unsubscribe] url for the smtp and outbox backends",
+        )
+    if not asm and not url:
+        raise SendRefused(
+            "no unsubscribe method is configured",
+            "set [unsubscribe] url (self-hosted, RFC 8058) or [sendgrid] asm_group_id",
+        )
+    if url and not settings.secrets.unsubscribe_secret:
+        raise SendRefused(
+            "DIGEST_UNSUBSCRIBE_SECRET is not set, so unsubscribe links cannot be signed",
+            "export DIGEST_UNSUBSCRIBE_SECRET, a long random string your endpoint also knows",
+        )
+    if asm and not url:
+        app.warn(
+            "one-click unsubscribe is not assured with an ASM group alone; "
+            "set [unsubscribe] url to add RFC 8058 headers"
+        )
+
+
+def send_edition(app: App, options: SendOptions, backend: Backend, confirm: Confirm) -> SendOutcome:
+    """Start or resume the edition and deliver every batch not yet accepted."""
+    settings = app.settings
+    key = app.edition_key(options.edition)
+    with Ledger.open(app.paths.ledger) as ledger, ledger.send_lock(key):
+        edition = ledger.edition(key)
+        if edition is not None and edition.status == "sent":
+            raise StandDown(f"edition {key} was sent already (finished {edition.finished_at})")
+        outcome = SendOutcome(key)
+        if edition is None:
+            _refuse_to_settle_unstarted(key, options.settle)
+            with ledger.start_lock():
+                if options.edition is None:
+                    _refuse_if_another_is_unfinished(ledger, key)
+                edition = _start(app, ledger, key, backend, options, confirm, outcome)
+        else:
+            if options.edition is None:
+                _refuse_if_another_is_unfinished(ledger, key)
+            _refuse_another_backend(edition, backend)
+            _resume(app, ledger, edition, options, confirm, outcome)
+        ledger.mark_pending([batch.id for batch in ledger.batches(key, (FAILED,))])
+        todo = ledger.batches(key, (PENDING,))
+        message = message_for(settings, stored_email(edition), key, test=False)
+        try:
+            deliver(app, ledger, todo, backend, message, outcome)
+        finally:
+            outcome.complete = ledger.finish_if_complete(key, app.clock())
+            outcome.pending = sum(b.size for b in ledger.batches(key, (PENDING, FAILED)))
+            keep_uncertain_listing(app, ledger, key, outcome)
+    return outcome
+
+
+def _refuse_to_settle_unstarted(key: str, settle: Settle | None) -> None:
+    """A batch number or a file of addresses names readers of a started edition: never
+    start a new one for them (plain --resend/--accept-uncertain still start one, as ever)."""
+    if settle is not None and (settle.batches or settle.listed):
+        raise SettleError(
+            f"edition {key} has not started, so it has no uncertain readers to settle",
+            "name the edition with --edition KEY; `digest history` lists the uncertain ones",
+        )
+
+
+def _refuse_if_another_is_unfinished(ledger: Ledger, key: str) -> None:
+    """A half-sent edition is finished before a new one starts: never skip its readers."""
+    for other in ledger.unfinished_editions():
+        if other != key:
+            raise SendRefused(
+                f"edition {other} is not finished: some of its readers have not got it yet",
+                f"finish it with `digest send --edition {other}` before a new edition starts",
+            )
+
+
+def _start(
+    app: App,
+    ledger: Ledger,
+    key: str,
+    backend: Backend,
+    options: SendOptions,
+    confirm: Confirm,
+    outcome: SendOutcome,
+) -> Edition:
+    settings = app.settings
+    check_unsubscribe_url(settings.unsubscribe.url)
+    audience_path = app.paths.subscribers
+    tokens: Later[tuple[frozenset[str], str]] = Later()
+    # A child reads the list while this process prepares the backend and renders the
+    # email; leaving the block on any error stops it, so it never outlives an abandoned
+    # start (closing tokens first frees at once a child that waits for them).
+    with read_in_child(app, audience_path, backend.batch_size, tokens) as read, closing(tokens):
+        backend.prepare()
+        digest = next_digest(app, key, ledger.sent_post_ids())
+        email = render(app, digest)
+        for warning in email.warnings:
+            app.warn(warning)
+        used = used_tokens(email.subject, email.html, email.text, key=email.token_key)
+        check_other_tokens(used, email.token_key)
+        if not options.yes:
+            count = sum(1 for _ in active_audience(audience_path, AudienceReport()))
+            question = f"Send edition {key}, {email.subject!r}, to {count} subscribers?"
+            _ask(options, confirm, question)
+        tokens.give((used, email.token_key))
+        # While the child still reads: the rows that keep their address off the list.
+        suppressed = suppressed_addresses(audience_path)
+        withheld: list[str] = []
+        batches = withhold(read, suppressed, withheld)
+        first = next(batches, None)
+        if first is None:
+            report = read.result or AudienceReport()
+            report.count_withheld(withheld, suppressed)
+            warn_problems(app, report)
+            skipped = describe_skipped(report.skipped)
+            raise SendRefused(
+                f"no active subscribers to send to in {settings.subscribers.path}"
+                f" ({skipped or 'the list is empty'})",
+                "add readers or fix the rows named above; nothing was sent or recorded",
+            )
+        ledger.start_edition(
+            key,
+            subject=email.subject,
+            preheader=email.preheader,
+            html=email.html,
+            text=email.text,
+            post_ids=[post.id for post in digest.posts],
+            audience=itertools.chain([first], batches),
+            backend=backend.name,
+            started_at=app.clock(),
+            token_key=email.token_key,
+        )
+    report = read.result or AudienceReport()
+    report.count_withheld(withheld, suppressed)
+    outcome.skipped.update(report.skipped)
+    warn_problems(app, report)
+    started = ledger.edition(key)
+    assert started is not None
+    return started
+
+
+def _refuse_another_backend(edition: Edition, backend: Backend) -> None:
+    """An edition is finished by the backend that started it: its batches were cut to
+    that backend's size, and its recipients may be waiting in that provider's queue."""
+    if edition.backend != backend.name:
+        raise SendRefused(
+            f"edition {edition.key} was started with the {edition.backend} backend, "
+            f"not {backend.name}",
+            f"finish it with delivery.backend = {edition.backend!r}",
+        )
+
+
+def _resume(
+    app: App,
+    ledger: Ledger,
+    edition: Edition,
+    options: SendOptions,
+    confirm: Confirm,
+    outcome: SendOutcome,
+) -> None:
+    """Report the batches an earlier run left in flight, or settle those the options
+    name, once the resume is confirmed: a refused or cancelled run leaves them uncertain,
+    as it found them. What stays uncertain after settling is reported too."""
+    key = edition.key
+    uncertain = ledger.batches(key, (IN_FLIGHT,))
+    settle = options.settle
+    plan = None if settle is None else plan_settlement(ledger, key, uncertain, settle)
+    if plan is None:
+        report_uncertain(app, ledger, key, uncertain, outcome)
+    else:
+        _warn_unlisted(app, key, plan)
+    _confirm_resume(app, ledger, edition, options, confirm, plan)
+    if plan is not None:
+        _settle(app, ledger, plan, outcome)
+        report_uncertain(app, ledger, key, ledger.batches(key, (IN_FLIGHT,)), outcome)
+
+
+def _warn_unlisted(app: App, key: str, plan: Plan) -> None:
+    """Addresses of the file that are no uncertain reader: named, and never sent to."""
+    if not plan.unknown:
+        return
+    scope = f" in {named(plan.settle.batches)}" if plan.settle.batches else ""
+    more = " ..." if plan.unknown > len(plan.unknown_shown) else ""
+    app.warn(
+        f"{plan.unknown} address(es) in {plan.settle.listed} are not uncertain recipients of"
+        f" edition {key}{scope}: {', '.join(plan.unknown_shown)}{more}; they are left as"
+        " they are and sent nothing"
+    )
+
+
+def _settle(app: App, ledger: Ledger, plan: Plan, outcome: SendOutcome) -> None:
+    """Send again, or record as delivered, the uncertain readers the plan names: one
+    transaction a batch, splitting a batch whose readers are settled in part."""
+    option = plan.settle.option
+    if not plan.readers:
+        if plan.settle.listed is not None:
+            app.say(f"No uncertain recipient is listed in {plan.settle.listed}: none settled.")
+        return
+    resend = plan.settle.action == RESEND
+    at = app.clock()
+    for batch_id, only in plan.moves.items():
+        settled = ledger.settle(batch_id, PENDING if resend else ACCEPTED, at, only)
+        if resend and settled is not None:
+            outcome.resending.add(settled)
+    if resend:
+        app.say(
+            f"Sending {plan.readers} uncertain recipients ({plan.where}) again, as {option} asks."
+        )
+    else:
+        outcome.recorded += plan.readers
+        app.say(
+            f"Recorded {plan.readers} uncertain recipients ({plan.where}) as delivered, as"
+            f" {option} says."
+        )
+
+
+def _confirm_resume(
+    app: App,
+    ledger: Ledger,
+    edition: Edition,
+    options: SendOptions,
+    confirm: Confirm,
+    plan: Plan | None,
+) -> None:
+    """Say what the resume will do, and ask (unless --yes): exactly how many readers it
+    sends to, how many of them again, and how many it records as delivered."""
+    key = edition.key
+    resend = plan.readers if plan is not None and plan.settle.action == RESEND else 0
+    accept = plan.readers if plan is not None and not resend else 0
+    where = plan.where if plan is not None else ""
+    left = sum(b.size for b in ledger.batches(key, (PENDING, FAILED))) + resend
+    said = f"Resuming edition {key} ({edition.subject!r}): {left} recipients to go"
+    if resend:
+        said += f", {resend} of them uncertain ones sent again ({where})"
+    if accept:
+        said += f"; {accept} uncertain recipients ({where}) to record as delivered"
+    app.say(f"{said}.")
+    asks = []
+    if left:
+        asks.append(f"send to {left} recipients" + (f", {resend} of them again" if resend else ""))
+    if accept:
+        asks.append(f"record {accept} uncertain recipients as delivered")
+    if asks and not options.yes:
+        _ask(options, confirm, f"Resume edition {key}: {' and '.join(asks)}?")
+
+
+def _ask(options: SendOptions, confirm: Confirm, question: str) -> None:
+    if not options.interactive:
+        raise SendRefused(
+            "refusing to send without --yes: there is no terminal to confirm on",
+            "add --yes to send unattended",
+        )
+    if not confirm(question):
+        raise StandDown("not sent: cancelled at the prompt")

@@ -1,0 +1,131 @@
+"""Sends that are not the edition: `--to` test sends and `--dry-run` outboxes.
+
+Neither starts the edition: the next real send still goes to everyone. A test
+is recorded in the ledger as a test; a dry run (of the edition, or of a test
+with `--to`) records nothing.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+
+from ..app import App
+from ..audience.active import AudienceReport, suppressed_addresses
+from ..audience.addresses import normalize
+from ..audience.csvfile import read_subscribers
+from ..audience.packing import withhold
+from ..deliver import Backend, Message
+from ..deliver.outbox import OutboxBackend
+from ..errors import ConfigError, InvalidAddress
+from ..ledger import Ledger
+from ..models import Recipient, Subscriber, unpack_recipients
+from .edition import edition_email, message_for, message_personalizer
+from .pipeline import audience_batches, warn_problems
+
+
+@dataclass(frozen=True)
+class SampleOutcome:
+    key: str
+    subject: str
+    recipients: int
+    where: str
+    skipped: Counter[str] = field(default_factory=Counter)
+
+
+def test_mail(
+    app: App, addresses: Sequence[str], edition: str | None
+) -> tuple[str, Message, list[Recipient]]:
+    """The edition's key, its [TEST] message, and the given addresses as its recipients."""
+    key = app.edition_key(edition)
+    email = edition_email(app, key)
+    message = message_for(app.settings, email, key, test=True)
+    personalize = message_personalizer(app.settings, message)
+    return key, message, [personalize(s) for s in _test_readers(app, addresses)]
+
+
+def send_test(
+    app: App, addresses: Sequence[str], backend: Backend, edition: str | None
+) -> SampleOutcome:
+    """Send the edition to the given addresses only, subject prefixed [TEST], recorded as a test."""
+    key, message, recipients = test_mail(app, addresses, edition)
+    # Opened first: a ledger that cannot be written stops the test before anything goes out.
+    with Ledger.open(app.paths.ledger) as ledger:
+        sent: list[str] = []
+        message_ids: list[str] = []
+        try:
+            for batch in _batches(recipients, backend.batch_size):
+                message_ids.append(backend.send(message, batch))
+                sent += [r.email for r in batch]
+        finally:
+            # Whatever happened, what went out is on record; the rest as failed.
+            unsent = [r.email for r in recipients[len(sent) :]]
+            at = app.clock()
+            for addresses, ids, accepted in ((sent, message_ids, True), (unsent, [], False)):
+                if addresses:
+                    ledger.record_test(
+                        key,
+                        subject=message.subject,
+                        recipients=addresses,
+                        at=at,
+                        message_id=",".join(ids),
+                        accepted=accepted,
+                    )
+    return SampleOutcome(key, message.subject, len(recipients), backend.name)
+
+
+def dry_run_test(
+    app: App, addresses: Sequence[str], backend: OutboxBackend, edition: str | None
+) -> SampleOutcome:
+    """Write the test of the edition for the given addresses to the outbox; record nothing."""
+    key, message, recipients = test_mail(app, addresses, edition)
+    for batch in _batches(recipients, backend.batch_size):
+        backend.send(message, batch)
+    return SampleOutcome(
+        key, message.subject, len(recipients), str(backend.folder_for(message.edition))
+    )
+
+
+def _batches(recipients: list[Recipient], size: int) -> Iterator[list[Recipient]]:
+    for start in range(0, len(recipients), size):
+        yield recipients[start : start + size]
+
+
+def _test_readers(app: App, addresses: Sequence[str]) -> list[Subscriber]:
+    """Each address once, with its subscriber row's name and fields when it has one."""
+    wanted: dict[str, str] = {}
+    for address in addresses:
+        try:
+            wanted.setdefault(normalize(address).lower(), normalize(address))
+        except InvalidAddress as problem:
+            raise ConfigError(f"--to {address}: {problem}", "give a valid email address") from None
+    rows = {}
+    path = app.paths.subscribers
+    if path.exists():
+        for row in read_subscribers(path):
+            if isinstance(row, Subscriber) and row.email.lower() in wanted:
+                rows.setdefault(row.email.lower(), row)
+    return [rows.get(lowered, Subscriber(email=email)) for lowered, email in wanted.items()]
+
+
+def dry_run_edition(app: App, backend: OutboxBackend, edition: str | None) -> SampleOutcome:
+    """Write every active subscriber's message to the outbox; send and record nothing."""
+    key = app.edition_key(edition)
+    email = edition_email(app, key)
+    message = message_for(app.settings, email, key, test=False)
+    personalize = message_personalizer(app.settings, message)
+    report = AudienceReport()
+    path = app.paths.subscribers
+    suppressed = suppressed_addresses(path)
+    count = 0
+    # Filtered, deduplicated and batched as digest send freezes them.
+    batches = audience_batches(app, path, backend.batch_size, lambda: personalize, report)
+    withheld: list[str] = []
+    for batch in withhold(batches, suppressed, withheld):
+        backend.send(message, [personalize(s) for s in unpack_recipients(batch.recipients)])
+        count += batch.size
+    report.count_withheld(withheld, suppressed)
+    warn_problems(app, report)
+    where = str(backend.folder_for(key))
+    return SampleOutcome(key, message.subject, count, where, report.skipped)
