@@ -20,7 +20,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from digest.config import Settings, load_settings  # noqa: E402
-from digest.models import Digest, Post, RenderedEmail  # noqa: E402
+from digest.models import Digest, Post, RenderedEmail, new_token_key  # noqa: E402
 from digest.render import render_email  # noqa: E402
 from digest.sources import load_posts  # noqa: E402
 
@@ -101,6 +101,7 @@ def main() -> None:
         "tracking": settings.tracking,
         "templates_dir": SCAFFOLD / "templates",
         "now": NOW,
+        "token_key": new_token_key(),
     }
     site = settings.newsletter.site_url
     has_feed = (SCAFFOLD / settings.source.location).is_file()
