@@ -137,14 +137,20 @@ EVERY_UNCERTAIN = "\0every"
 
 @cli.command(name="build")
 @click.option("--out", "out_dir", default="out", show_default=True, type=click.Path(path_type=Path))
+@click.option(
+    "--edition",
+    metavar="KEY",
+    callback=_edition_option,
+    help="Re-render the sent edition KEY exactly as the ledger stores it.",
+)
 @NOW_OPTION
 @click.pass_obj
 @reports_errors
-def build_command(options: Globals, out_dir: Path, now: str | None) -> None:
+def build_command(options: Globals, out_dir: Path, edition: str | None, now: str | None) -> None:
     """Render the next edition into OUT: digest.html, digest.txt, digest.eml, manifest.json."""
     from .commands import build
 
-    build.run(options.app(now), out_dir)
+    build.run(options.app(now), out_dir, edition)
 
 
 @cli.command(name="send")
