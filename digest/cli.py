@@ -321,6 +321,19 @@ def unsubscribe_serve(options: Globals, host: str, port: int) -> None:
     unsubscribe.serve(options.app(), host, port)
 
 
+@cli.command(name="archive")
+@click.option(
+    "--out", "out_dir", default="archive", show_default=True, type=click.Path(path_type=Path)
+)
+@click.pass_obj
+@reports_errors
+def archive_command(options: Globals, out_dir: Path) -> None:
+    """Write the web edition into OUT: a page per sent edition, an index, an Atom feed."""
+    from .commands import archive
+
+    archive.run(options.app(), out_dir)
+
+
 def main() -> None:
     # Everything imported so far lives as long as the process: keep it out of the cyclic
     # collector's way, which otherwise rescans it again and again while a large send
