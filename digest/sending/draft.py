@@ -149,6 +149,7 @@ class Look:
     reader: Recipient
     email: RenderedEmail
     warnings: tuple[str, ...]
+    unsubscribe_link: str = ""  # what its unsubscribe link opens: a preview or placeholder
 
 
 def look(app: App, email: RenderedEmail, subscriber: Subscriber | None = None) -> Look:
@@ -164,7 +165,7 @@ def look(app: App, email: RenderedEmail, subscriber: Subscriber | None = None) -
     else:
         link = unsubscribe_url(settings.unsubscribe.url, reader.email, secret="")
     warnings = [*email.warnings, *review(seen, unsubscribe_link=link), *secret_warnings(settings)]
-    return Look(reader, seen, tuple(warnings))
+    return Look(reader, seen, tuple(warnings), link)
 
 
 def secret_warnings(settings: Settings) -> list[str]:
@@ -175,5 +176,5 @@ def secret_warnings(settings: Settings) -> list[str]:
         return []
     return [
         "DIGEST_UNSUBSCRIBE_SECRET is not set: a send to the list refuses without it "
-        "(this shows a preview token in the unsubscribe link, as it always does)"
+        "(a look at the email carries a marked preview token either way)"
     ]
