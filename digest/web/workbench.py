@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from contextlib import closing
@@ -45,6 +46,8 @@ class Render:
     draft: Draft | None = None
     email: RenderedEmail | None = None
     error: str = ""
+    started: float = 0.0  # when it began, seconds since the epoch (for the page's timings)
+    seconds: float = 0.0  # how long it took
 
 
 @dataclass(frozen=True)
@@ -72,6 +75,7 @@ class Workbench:
         """Read the settings and the source again and render; a failure is kept as the error."""
         with self._lock:
             last = self.current
+            started = time.time()
             try:
                 app = replace(last.app, settings=self._reload())
                 app = replace(app, now=app.clock())
@@ -83,6 +87,7 @@ class Workbench:
                 LOG.exception("the preview's render failed")
                 failure = f"{type(error).__name__}: {error}"
                 now = replace(last, version=last.version + 1, error=failure)
+            now = replace(now, started=started, seconds=time.time() - started)
             self.current = now
             with self._cache:
                 self._looks.clear()
@@ -174,6 +179,7 @@ def described(render: Render, seen: Look | None) -> dict[str, Any]:
     state: dict[str, Any] = {
         "version": render.version,
         "error": render.error,
+        "rendered": {"started": render.started, "seconds": render.seconds},
         "sender": f"{newsletter.name} <{newsletter.from_email or 'newsletter.from_email unset'}>",
         "reply_to": newsletter.reply_to,
     }

@@ -36,7 +36,9 @@ def test_each_problem_is_named() -> None:
     assert images.startswith("2 image(s) without alt text") and "https://x.example/2.png" in images
     assert links.startswith("2 link(s) not https") and "http://x.example/plain" in links
     assert unsubscribe.startswith("no unsubscribe link")
-    assert subject == f"the subject is {SUBJECT_MAX_CHARS + 1} characters; inboxes cut it at about 78"
+    assert (
+        subject == f"the subject is {SUBJECT_MAX_CHARS + 1} characters; inboxes cut it at about 78"
+    )
     assert preheader.startswith("no preheader")
 
 

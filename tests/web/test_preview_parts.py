@@ -3,6 +3,7 @@ list paged and searched without reading it whole, the loopback rule, a port take
 
 from __future__ import annotations
 
+import json
 import socket
 import subprocess
 import sys
@@ -15,12 +16,12 @@ import pytest
 from digest.app import App
 from digest.config import Settings, load_settings
 from digest.errors import WebError
-from digest.web.frames import in_scheme, links_outside
+from digest.web.frames import FRAME_CSP, in_scheme, links_outside
 from digest.web.images import local_images, used_images
-from digest.web.preview import check_loopback
+from digest.web.preview import check_loopback, make_preview
 from digest.web.workbench import READERS_A_PAGE, Workbench
 from tests.web.preview_helpers import NOW, preview_env
-from tests.web.web_helpers import make_folder
+from tests.web.web_helpers import asgi_call, make_folder
 
 SITE = "https://news.example.com"
 STYLED = (
@@ -144,3 +145,49 @@ def test_the_command_refuses_a_public_host_and_a_taken_port_in_one_line(tmp_path
     (line,) = busy.stderr.splitlines()
     assert line.startswith(f"error: cannot listen on 127.0.0.1:{port}: Address already in use")
     assert "choose another --host or --port" in line
+
+
+def test_every_route_answers_its_own_host_only_with_its_own_policy(bench: Workbench) -> None:
+    bench.refresh()
+    preview, app = make_preview(bench)
+    host = [("Host", "127.0.0.1:8123")]
+    assert asgi_call(app, "GET", "/", headers=host).status == 403, "before it listens"
+    preview.listening("http://127.0.0.1:8123")
+    for wrong in ("evil.example", "127.0.0.1:8124", "rebound.example:8123"):
+        assert asgi_call(app, "GET", "/state", headers=[("Host", wrong)]).status == 403
+    page = asgi_call(app, "GET", "/", headers=host)
+    assert page.status == 200 and preview.token in page.text
+    assert page.headers["x-frame-options"] == "DENY"
+    assert "script-src 'sha256-" in page.headers["content-security-policy"]
+    frame = asgi_call(app, "GET", "/email", query="scheme=dark", headers=host)
+    assert frame.status == 200 and "only dark" in frame.text
+    assert frame.headers["content-security-policy"] == FRAME_CSP
+    assert frame.headers["x-frame-options"] == "SAMEORIGIN"
+    assert asgi_call(app, "GET", "/email", query="scheme=x", headers=host).status == 400
+
+
+def test_a_test_send_needs_the_token_the_origin_and_json(bench: Workbench) -> None:
+    preview, app = make_preview(bench)
+    preview.listening("http://127.0.0.1:8123")
+    good = {
+        "Host": "127.0.0.1:8123",
+        "Origin": "http://127.0.0.1:8123",
+        "Content-Type": "application/json",
+        "X-Digest-Token": preview.token,
+    }
+    body = [b'{"to": ["editor@example.com"]}']
+    for changed in (
+        {"X-Digest-Token": preview.token[:-1]},
+        {"X-Digest-Token": ""},
+        {"Origin": "http://evil.example"},
+        {"Origin": "null"},
+        {"Content-Type": "text/plain"},
+    ):
+        headers = list({**good, **changed}.items())
+        answer = asgi_call(app, "POST", "/test-send", chunks=body, headers=headers)
+        assert answer.status == 403, changed
+    no_origin = [(k, v) for k, v in good.items() if k != "Origin"]
+    assert asgi_call(app, "POST", "/test-send", chunks=body, headers=no_origin).status == 403
+    too_many = [json.dumps({"to": [f"r{n}@example.com" for n in range(11)]}).encode()]
+    answer = asgi_call(app, "POST", "/test-send", chunks=too_many, headers=list(good.items()))
+    assert answer.status == 400 and "at most 10 addresses" in answer.text
