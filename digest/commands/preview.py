@@ -9,6 +9,10 @@ from pathlib import Path
 from ..app import App
 from ..config import Settings
 
+# Seconds the requests still open may take once Ctrl-C stops the preview: its event
+# streams end at once, so this only bounds a test send under way.
+SHUTDOWN_SECONDS = 5
+
 
 def run(
     app: App,
@@ -41,4 +45,12 @@ def run(
         if open_browser:
             webbrowser.open(f"{url}/")
 
-    serve(asgi, host, port, announce=announce, lifespan=True, shutdown_seconds=1)
+    serve(
+        asgi,
+        host,
+        port,
+        announce=announce,
+        lifespan=True,
+        shutdown_seconds=SHUTDOWN_SECONDS,
+        stopping=preview.stopping,
+    )

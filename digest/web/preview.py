@@ -16,6 +16,7 @@ also needs the page's ``Origin``, a JSON body and the per-run token the page car
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 import json
 import secrets
@@ -73,6 +74,7 @@ class Preview:
         self.hosts: frozenset[str] = frozenset()
         self._changed: anyio.Event | None = None
         self._stop: anyio.Event | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     def listening(self, base_url: str) -> None:
         """The server is bound at ``base_url``: its loopback names are the Hosts answered."""
@@ -112,9 +114,19 @@ class Preview:
     @asynccontextmanager
     async def _lifespan(self, _app: Starlette) -> AsyncIterator[None]:
         self._changed, self._stop = anyio.Event(), anyio.Event()
+        self._loop = asyncio.get_running_loop()
         async with anyio.create_task_group() as tasks:
             tasks.start_soon(self._watch, self._stop)
             yield
+            self._stop_now()
+
+    def stopping(self) -> None:
+        """The server is stopping: end the event streams and the watch (from any thread)."""
+        if self._loop is not None:
+            self._loop.call_soon_threadsafe(self._stop_now)
+
+    def _stop_now(self) -> None:
+        if self._stop is not None and self._changed is not None:
             self._stop.set()
             self._changed.set()
 

@@ -24,6 +24,7 @@ from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from http import HTTPStatus
+from types import FrameType
 from typing import TextIO
 
 import anyio
@@ -149,12 +150,9 @@ def web_app(
     guard: Callable[[ASGIApp], ASGIApp] | None = None,
     lifespan: Callable[[Starlette], AbstractAsyncContextManager[None]] | None = None,
 ) -> ASGIApp:
-    """A Starlette app of ``routes`` with bounded bodies, security headers and a request log.
-
-    ``guard`` wraps the app inside those (a check every request must pass, whose refusals
-    get the headers and the log line too); ``lifespan`` runs beside the server, for the
-    work an app does between requests (``serve(..., lifespan=True)`` runs it).
-    """
+    """A Starlette app of ``routes`` with bounded bodies, security headers and a request log;
+    ``guard`` wraps it inside those (a check every request passes, its refusals logged too),
+    ``lifespan`` runs beside the server (``serve(..., lifespan=True)``)."""
     app: ASGIApp = Starlette(
         routes=routes,
         exception_handlers={HTTPException: _http_error, Exception: _server_error},
@@ -256,8 +254,7 @@ async def _refuse(status: int, scope: Scope, receive: Receive, send: Send) -> No
     await response(scope, receive, send)
 
 
-# The headers a route may set for itself (the preview's email frame may be framed by
-# the preview's own page, and has a policy of its own); every other one is replaced.
+# The headers a route may set itself (the preview's frame: framed by its page, its policy).
 OWN_HEADERS = frozenset({b"content-security-policy", b"x-frame-options"})
 
 
@@ -275,8 +272,7 @@ class _SecurityHeaders:
                 given = message.get("headers", [])
                 own = {name.lower() for name, _ in given} & OWN_HEADERS
                 added = [h for h in self.headers if h[0] not in own]
-                names = {name for name, _ in added}
-                kept = [h for h in given if h[0].lower() not in names]
+                kept = [h for h in given if h[0].lower() not in {n for n, _ in added}]
                 message = {**message, "headers": [*kept, *added]}
             await send(message)
 
@@ -345,11 +341,12 @@ def serve(
     *,
     announce: Callable[[str], None],
     lifespan: bool = False,
-    shutdown_seconds: float = SHUTDOWN_SECONDS,
+    shutdown_seconds: int = SHUTDOWN_SECONDS,
+    stopping: Callable[[], None] | None = None,
 ) -> None:
     """Run ``app`` on host:port (0: any free port) until SIGINT or SIGTERM; ``announce``
-    gets the base URL once the socket is bound. ``lifespan`` runs the app's lifespan;
-    ``shutdown_seconds`` is how long requests still open may take once stopped."""
+    gets the base URL once the socket is bound. ``shutdown_seconds`` bounds the requests
+    still open then; ``stopping`` is called at the signal, to end those that would not."""
     sock = _listen(host, port)
     configure_logging()
     config = uvicorn.Config(
@@ -366,7 +363,20 @@ def serve(
     shown = f"[{host}]" if ":" in host else host
     announce(f"http://{shown}:{sock.getsockname()[1]}")
     with sock:
-        uvicorn.Server(config).run(sockets=[sock])
+        _Server(config, stopping).run(sockets=[sock])
+
+
+class _Server(uvicorn.Server):
+    """uvicorn's server, telling the app when a signal stops it."""
+
+    def __init__(self, config: uvicorn.Config, stopping: Callable[[], None] | None) -> None:
+        super().__init__(config)
+        self._stopping = stopping
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        super().handle_exit(sig, frame)
+        if self._stopping is not None:
+            self._stopping()
 
 
 def _listen(host: str, port: int) -> socket.socket:

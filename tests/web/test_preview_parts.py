@@ -3,13 +3,17 @@ list paged and searched without reading it whole, the loopback rule, a port take
 
 from __future__ import annotations
 
+import http.client
 import json
+import signal
 import socket
 import subprocess
 import sys
+import time
 import tracemalloc
 from dataclasses import replace
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -20,7 +24,7 @@ from digest.web.frames import FRAME_CSP, in_scheme, links_outside
 from digest.web.images import local_images, used_images
 from digest.web.preview import check_loopback, make_preview
 from digest.web.workbench import READERS_A_PAGE, Workbench
-from tests.web.preview_helpers import NOW, preview_env
+from tests.web.preview_helpers import NOW, preview_env, start_preview
 from tests.web.web_helpers import asgi_call, make_folder
 
 SITE = "https://news.example.com"
@@ -191,3 +195,22 @@ def test_a_test_send_needs_the_token_the_origin_and_json(bench: Workbench) -> No
     too_many = [json.dumps({"to": [f"r{n}@example.com" for n in range(11)]}).encode()]
     answer = asgi_call(app, "POST", "/test-send", chunks=too_many, headers=list(good.items()))
     assert answer.status == 400 and "at most 10 addresses" in answer.text
+
+
+@pytest.mark.slow
+def test_ctrl_c_stops_the_preview_at_once_with_its_event_stream_open(tmp_path: Path) -> None:
+    folder = make_folder(tmp_path / "newsletter")
+    with (tmp_path / "preview.log").open("w", encoding="utf-8") as log:
+        server = start_preview(folder, log, preview_env())
+        parts = urlsplit(server.base)
+        stream = http.client.HTTPConnection(parts.hostname, parts.port, timeout=30)
+        stream.request("GET", "/events")
+        answer = stream.getresponse()
+        assert answer.readline() == b"event: render\n"
+        started = time.monotonic()
+        server.process.send_signal(signal.SIGINT)
+        server.process.wait(timeout=30)
+        stopped = time.monotonic() - started
+        stream.close()
+    assert stopped < 4, f"{stopped:.1f} s"
+    assert "Traceback" not in server.log_text() and "Error" not in server.log_text()
