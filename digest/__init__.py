@@ -42,4 +42,8 @@ Where a new thing goes:
 - an outside library: its one adapter module, and a contract in ``pyproject.toml``.
 """
 
+# The distribution's name on the package index (`pip install digest-newsletter`): `digest`
+# there is another project. The import package and the command stay `digest`.
+DISTRIBUTION = "digest-newsletter"
+# The one place the version is written: pyproject.toml reads it from here.
 __version__ = "0.1.0"

@@ -28,7 +28,7 @@ from zoneinfo import ZoneInfo
 
 import click
 
-from . import __version__
+from . import DISTRIBUTION
 from .app import App
 from .config import find_config, load_settings
 from .errors import DigestError, NothingToSend, StandDown
@@ -43,9 +43,11 @@ Command = TypeVar("Command", bound=Callable[..., Any])
 
 @dataclass
 class Globals:
-    config: str | None
-    verbose: bool
-    quiet: bool
+    """The global options, wherever on the line they were given."""
+
+    config: str | None = None
+    verbose: bool = False
+    quiet: bool = False
 
     def app(self, now: str | None = None) -> App:
         """The run's context: the settings, and the clock fixed by --now if given."""
@@ -107,19 +109,58 @@ class _SafeLastResort(logging.Handler):
             self.handleError(record)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(__version__, prog_name="digest")
-@click.option(
-    "--config",
-    metavar="PATH",
-    help="digest.toml to use (default ./digest.toml, env DIGEST_CONFIG).",
-)
-@click.option("-v", "--verbose", is_flag=True, help="Show tracebacks and more detail.")
-@click.option("-q", "--quiet", is_flag=True, help="Print only warnings and errors.")
+def _set_global(ctx: click.Context, param: click.Parameter, value: str | bool | None) -> None:
+    """Keep a global option given before the command or after it; a later one wins, and
+    one not given at this place leaves the other's value alone."""
+    if value is not None and value is not False and param.name:
+        setattr(ctx.ensure_object(Globals), param.name, value)
+
+
+def _global_options() -> list[click.Parameter]:
+    """--config, -v and -q, made anew for each command that takes them."""
+    taken = {"expose_value": False, "callback": _set_global}
+    return [
+        click.Option(
+            ["--config"],
+            metavar="PATH",
+            help="digest.toml to use (default ./digest.toml, env DIGEST_CONFIG).",
+            **taken,
+        ),
+        click.Option(
+            ["-v", "--verbose"], is_flag=True, help="Show tracebacks and more detail.", **taken
+        ),
+        click.Option(
+            ["-q", "--quiet"], is_flag=True, help="Print only warnings and errors.", **taken
+        ),
+    ]
+
+
+class DigestCommand(click.Command):
+    """A command that takes the global options after its name too: `digest build --config x`."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.params.extend(_global_options())
+
+
+class DigestGroup(click.Group):
+    """A group whose commands and subgroups all take the global options, before or after
+    their names (``digest subscribers check -q``); click suggests a misspelled command."""
+
+    command_class = DigestCommand
+    group_class = type  # subgroups are DigestGroups too
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.params.extend(_global_options())
+
+
+@click.group(cls=DigestGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name=DISTRIBUTION, prog_name="digest")
 @click.pass_context
-def cli(ctx: click.Context, config: str | None, verbose: bool, quiet: bool) -> None:
+def cli(ctx: click.Context) -> None:
     """Build an email digest of a blog's recent posts and send it through SendGrid."""
-    ctx.obj = Globals(config=config, verbose=verbose, quiet=quiet)
+    ctx.ensure_object(Globals)
     logging.lastResort = _SafeLastResort(logging.WARNING)
 
 
