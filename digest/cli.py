@@ -82,7 +82,10 @@ def reports_errors(command: Command) -> Command:
             if options.verbose:
                 for line in traceback.format_exc().splitlines():
                     echo(line, err=True)
-            echo(f"error: {error}", err=True)
+            first, *more = error.lines()
+            echo(f"error: {first}", err=True)
+            for line in more:
+                echo(line, err=True)
             sys.exit(1)
 
     return wrapper  # type: ignore[return-value]

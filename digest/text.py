@@ -18,7 +18,9 @@ untrusted and often malformed, is read by the sanitizer's own parser:
 
 from __future__ import annotations
 
+import difflib
 import re
+from collections.abc import Iterable
 from html.parser import HTMLParser
 
 # Every control character (C0 with tab, newline, carriage return, backspace, bell and
@@ -133,3 +135,10 @@ def trim(text: str, max_chars: int, max_words: int | None = None) -> str:
     if not kept:
         return text[: max_chars - len(ELLIPSIS)] + ELLIPSIS
     return " ".join(kept).rstrip(",;:.!?-–—") + ELLIPSIS
+
+
+def closest(word: str, choices: Iterable[str]) -> str | None:
+    """The choice most like a misspelled ``word`` (difflib's ratio at least 0.6), for a
+    "did you mean": None when nothing is that close."""
+    found = difflib.get_close_matches(word, list(choices), n=1)
+    return found[0] if found else None
