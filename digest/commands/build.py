@@ -20,6 +20,7 @@ from ..sending.edition import (
     sample_recipient,
     sent_post_ids,
 )
+from ..text import plural
 
 
 def run(app: App, out_dir: Path) -> None:
@@ -49,7 +50,7 @@ def run(app: App, out_dir: Path) -> None:
     for warning in warnings:
         app.warn(warning)
     app.say(
-        f"Built edition {key}: {seen.subject!r}, {len(digest.posts)} posts, "
+        f"Built edition {key}: {seen.subject!r}, {plural(len(digest.posts), 'post')}, "
         f"{len(seen.html.encode()) // 1024} KB of HTML, as {reader.email} sees it -> {out_dir}/"
     )
 

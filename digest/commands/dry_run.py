@@ -9,6 +9,7 @@ from ..app import App
 from ..sending.backends import make_outbox
 from ..sending.pipeline import describe_skipped
 from ..sending.samples import dry_run_edition, dry_run_test
+from ..text import plural
 
 
 def run(app: App, to: Sequence[str], edition: str | None) -> None:
@@ -17,12 +18,13 @@ def run(app: App, to: Sequence[str], edition: str | None) -> None:
     if to:
         test = dry_run_test(app, to, outbox, edition)
         app.say(
-            f"Dry run of a test of edition {test.key}: wrote {test.recipients} "
-            f"message(s) to {test.where}/; nothing sent or recorded."
+            f"Dry run of a test of edition {test.key}: wrote "
+            f"{plural(test.recipients, 'message')} to {test.where}/; nothing sent or recorded."
         )
         return
     done = dry_run_edition(app, outbox, edition)
     app.say(
-        f"Dry run of edition {done.key}: wrote {done.recipients} messages to {done.where}/; "
+        f"Dry run of edition {done.key}: wrote {plural(done.recipients, 'message')} to "
+        f"{done.where}/; "
         f"skipped {describe_skipped(done.skipped) or 'none'}."
     )

@@ -8,6 +8,7 @@ from ..app import App
 from ..sending.backends import make_backend
 from ..sending.plan import check_ready
 from ..sending.samples import send_test
+from ..text import plural
 
 
 def run(app: App, to: Sequence[str], edition: str | None) -> None:
@@ -19,4 +20,5 @@ def run(app: App, to: Sequence[str], edition: str | None) -> None:
         sample = send_test(app, to, backend, edition)
     finally:
         backend.close()
-    app.say(f"Sent a test of edition {sample.key} to {sample.recipients} address(es).")
+    sent = plural(sample.recipients, "address", "addresses")
+    app.say(f"Sent a test of edition {sample.key} to {sent}.")
