@@ -19,6 +19,7 @@ from ..sending.edition import (
     render,
     sample_recipient,
     sent_post_ids,
+    setup_warnings,
 )
 from ..text import plural
 
@@ -32,8 +33,8 @@ def run(app: App, out_dir: Path) -> None:
     email = render(app, digest)
     reader = sample_recipient(app, email)
     seen = email.personalized(reader.substitutions)
-    warnings = [*email.warnings, *_secret_warnings(settings)]
-    message = message_for(settings, email, key, test=False)
+    warnings = [*email.warnings, *_secret_warnings(settings), *setup_warnings(settings)]
+    message = message_for(settings, email, key, test=False, preview=True)
     eml = build_message(message, reader, now=app.now, message_id_domain=message_id_domain(settings))
     outputs = {
         "digest.html": seen.html.encode("utf-8"),
