@@ -31,6 +31,7 @@ import click
 from . import DISTRIBUTION
 from .app import App
 from .config import find_config, load_settings
+from .config.generate import QUESTIONS, Question
 from .errors import DigestError, NothingToSend, StandDown
 from .models import is_edition_key
 from .text import terminal_safe
@@ -309,15 +310,39 @@ def ledger_backup(options: Globals, file: Path) -> None:
     ledger.backup(options.app(), file)
 
 
+def _init_values(command: Command) -> Command:
+    """An option for each value `digest init` asks for (config/generate.py's QUESTIONS)."""
+    for question in reversed(QUESTIONS):
+        command = click.option(question.flag, metavar="TEXT", help=f"{question.text}.")(command)
+    return command
+
+
+def _ask(question: Question) -> str:
+    """Ask on the terminal; blank keeps the default shown, or leaves the value unset."""
+    answer: str = click.prompt(
+        terminal_safe(question.text), default=question.default, show_default=bool(question.default)
+    )
+    return answer
+
+
 @cli.command(name="init")
 @click.argument("directory", type=click.Path(path_type=Path))
+@click.option("--example", is_flag=True, help="Copy the bundled example newsletter instead.")
+@_init_values
 @click.pass_obj
 @reports_errors
-def init_command(options: Globals, directory: Path) -> None:
-    """Create a newsletter folder in DIRECTORY from the bundled example."""
+def init_command(options: Globals, directory: Path, example: bool, **given: str | None) -> None:
+    """Create a newsletter folder in DIRECTORY with your newsletter's values: asked for on
+    a terminal, given as options, or left to set in its digest.toml."""
     from .commands import init
 
-    init.run(directory, echo)
+    values = {q.key: v for q in QUESTIONS if (v := given[q.flag[2:].replace("-", "_")]) is not None}
+    if example and values:
+        raise click.UsageError("--example copies the example as it is: give no values with it")
+    if example:
+        init.example(directory, echo)
+    else:
+        init.run(directory, values, _ask if sys.stdin.isatty() else None, echo)
 
 
 @cli.group(name="subscribers")

@@ -93,6 +93,22 @@ def _suggestion(word: str, choices: Iterable[str], shape: str = "{}") -> str:
     return f" (did you mean {shape.format(near)}?)" if near else ""
 
 
+def read_value(key: str, text: str) -> tuple[Any, str]:
+    """``text`` as the value of ``key`` (``newsletter.site_url``), read as an environment
+    variable's text is and checked by the key's rule: ``(value, "")``, or ``(None,
+    problem)`` naming the key."""
+    section, _, name = key.partition(".")
+    cls = SECTIONS[section]
+    kind = get_type_hints(cls)[name]
+    if not is_text(text):
+        return None, f"{key} is not valid UTF-8 text"
+    values: dict[str, Any] = {}
+    problems: list[str] = []
+    rule = next(option(item) for item in fields(cls) if item.name == name)
+    _take(values, name, kind, rule, _from_env_text(text, kind), key, problems)
+    return (values[name], "") if not problems else (None, problems[0])
+
+
 def _secret_problems(secrets: Secrets) -> list[str]:
     """Secrets that could never work, named by their variable but never shown."""
     found = (

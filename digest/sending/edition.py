@@ -199,6 +199,11 @@ def setup_warnings(settings: Settings) -> list[str]:
             f"newsletter.from_email is not set: the From line shows {SENDER_PLACEHOLDER}; "
             "set it to your sender (verified in SendGrid) before a send"
         )
+    if not settings.newsletter.postal_address:
+        found.append(
+            "newsletter.postal_address is not set: the footer shows none (CAN-SPAM asks "
+            "for a postal address in every commercial email)"
+        )
     if unsubscribe_mode(settings) == "url" and not settings.unsubscribe.url:
         found.append(
             "unsubscribe.url is not set (nor sendgrid.asm_group_id): the unsubscribe link "
