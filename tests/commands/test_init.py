@@ -5,10 +5,7 @@ from __future__ import annotations
 
 import filecmp
 import os
-import pty
-import subprocess
 import sys
-import time
 import tomllib
 from pathlib import Path
 
@@ -16,9 +13,10 @@ import pytest
 from click.testing import CliRunner, Result
 
 from digest.cli import cli
-from digest.config import load_settings
+from digest.config import Newsletter, load_settings
 from digest.config.example import example_keys
 from tests.commands.conftest import NOW
+from tests.terminal import run_on_a_terminal
 
 ROOT = Path(__file__).resolve().parents[2]
 BUILTIN = ROOT / "digest" / "scaffold"
@@ -81,7 +79,7 @@ def test_the_options_values_are_the_newsletters(tmp_path: Path) -> None:
     assert newsletter.site_url == "https://fieldnotes.org"
     assert newsletter.postal_address == "1 Main St, Springfield"
     assert settings.unsubscribe.url == OWN["--unsubscribe-url"]
-    assert newsletter.reason == "You are receiving this because you subscribed to {{ newsletter.name }}."
+    assert newsletter.reason == Newsletter().reason  # the default, not the example's
     assert newsletter.view_online_url == ""
     assert (settings.source.type, settings.source.location) == ("feed", "../blog/feed.xml")
     assert settings.path(settings.source.location).resolve() == tmp_path / "blog" / "feed.xml"
@@ -177,34 +175,12 @@ def test_a_new_folder_builds_and_says_what_is_left(tmp_path: Path) -> None:
     assert "ftvconsulting" not in html.lower()
 
 
-def run_on_a_terminal(args: list[str], answers: list[str], cwd: Path) -> str:
-    """Run ``python -m digest ARGS`` with a pseudo-terminal as its stdin and stdout,
-    typing ``answers`` a line each; what the terminal showed."""
-    primary, secondary = pty.openpty()
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "COLUMNS": "200"}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "digest", *args],
-        stdin=secondary, stdout=secondary, stderr=secondary, cwd=cwd, env=env,
-    )  # fmt: skip
-    os.close(secondary)
-    shown, since = b"", 0
-    pending = [f"{answer}\n".encode() for answer in answers]
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            chunk = os.read(primary, 4096)
-        except OSError:  # the child closed the terminal
-            break
-        if not chunk:
-            break
-        shown += chunk
-        if pending and shown[since:].endswith(b": "):  # a prompt waits for its answer
-            os.write(primary, pending.pop(0))
-            since = len(shown)
-    process.wait(timeout=30)
-    os.close(primary)
-    assert process.returncode == 0, shown.decode(errors="replace")
-    return shown.decode(errors="replace")
+def init_on_a_terminal(args: list[str], answers: list[str], cwd: Path) -> str:
+    """`python -m digest init ARGS` at a terminal, answering its questions; what it showed."""
+    command = [sys.executable, "-m", "digest", "init", *args]
+    status, shown = run_on_a_terminal(command, answers, cwd, {"PYTHONPATH": str(ROOT)})
+    assert status == 0, shown
+    return shown
 
 
 @pytest.mark.slow
@@ -223,7 +199,7 @@ def test_on_a_terminal_it_asks_for_each_value_and_asks_again_when_one_does_not_r
         "",  # nor a group
         "me@fieldnotes.org",
     ]
-    shown = run_on_a_terminal(["init", "news"], answers, tmp_path)
+    shown = init_on_a_terminal(["news"], answers, tmp_path)
     assert "Newsletter name [My Newsletter]:" in shown
     assert "newsletter.site_url must be an http(s) URL such as https://example.com, not" in shown
     settings = load_settings(tmp_path / "news" / "digest.toml", {})
@@ -239,6 +215,6 @@ def test_on_a_terminal_it_asks_for_each_value_and_asks_again_when_one_does_not_r
 @pytest.mark.slow
 def test_on_a_terminal_the_options_given_are_not_asked(tmp_path: Path) -> None:
     given = [*options(OWN), "--feed", "https://fieldnotes.org/feed.xml", "--reader", ""]
-    shown = run_on_a_terminal(["init", "news", *given], [], tmp_path)
+    shown = init_on_a_terminal(["news", *given], [], tmp_path)
     assert "?" not in shown.split("created")[0] and ":" not in shown.split("created")[0]
     assert load_settings(tmp_path / "news" / "digest.toml", {}).newsletter.name == "Field Notes"
