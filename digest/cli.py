@@ -339,10 +339,11 @@ def init_command(options: Globals, directory: Path, example: bool, **given: str 
     values = {q.key: v for q in QUESTIONS if (v := given[q.flag[2:].replace("-", "_")]) is not None}
     if example and values:
         raise click.UsageError("--example copies the example as it is: give no values with it")
+    say = (lambda _line: None) if options.quiet else echo
     if example:
-        init.example(directory, echo)
+        init.example(directory, say)
     else:
-        init.run(directory, values, _ask if sys.stdin.isatty() else None, echo)
+        init.run(directory, values, _ask if sys.stdin.isatty() else None, say)
 
 
 @cli.group(name="subscribers")

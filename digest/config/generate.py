@@ -34,7 +34,7 @@ QUESTIONS = (
     Question("newsletter.name", "--name", "Newsletter name", "My Newsletter"),
     Question("newsletter.from_email", "--from-email", "Sender address (blank: set it later)"),
     Question("newsletter.reply_to", "--reply-to", "Reply-To address (blank: the sender's)"),
-    Question("newsletter.site_url", "--site-url", "Your site, https://..."),
+    Question("newsletter.site_url", "--site-url", "Your site (an https:// URL)"),
     Question("newsletter.postal_address", "--postal-address", "Postal address, for the footer"),
     Question("source.location", "--feed", "Your blog's feed, a URL or a file (blank: a sample)"),
     Question(

@@ -218,3 +218,9 @@ def test_on_a_terminal_the_options_given_are_not_asked(tmp_path: Path) -> None:
     shown = init_on_a_terminal(["news", *given], [], tmp_path)
     assert "?" not in shown.split("created")[0] and ":" not in shown.split("created")[0]
     assert load_settings(tmp_path / "news" / "digest.toml", {}).newsletter.name == "Field Notes"
+
+
+def test_quiet_makes_the_folder_without_a_word(tmp_path: Path) -> None:
+    result = init(tmp_path, "news", "-q", "--name", "Field Notes")
+    assert (result.exit_code, result.output) == (0, "")
+    assert (tmp_path / "news" / "digest.toml").is_file()
