@@ -20,6 +20,8 @@ from pathlib import Path
 
 import pytest
 
+from digest.config import load_settings
+from digest.config.example import example_keys
 from tests.sendgrid_server import SendGridServer, start_server
 from tests.terminal import run_on_a_terminal
 from tests.test_readme import NOT_RUN, README
@@ -185,3 +187,26 @@ def test_readme_first_hour_reaches_a_test_to_yourself_with_nothing_of_the_exampl
         assert "1 main st, springfield" in shown
     assert test.body["subject"].startswith("[TEST] ")
     assert "Edition" in walk.said["digest send"] and "is complete" in walk.said["digest send"]
+
+
+def test_readme_init_line_for_scripts_writes_those_values_and_nothing_of_the_example(
+    tmp_path: Path,
+) -> None:
+    lines = README.read_text(encoding="utf-8").splitlines()
+    (line,) = [line for line in lines if line.startswith("digest init my-newsletter --")]
+    words = shlex.split(line)
+    done = subprocess.run(
+        [DIGEST, *words[1:]], cwd=tmp_path, stdin=subprocess.DEVNULL, capture_output=True,
+        text=True, timeout=60,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    settings = load_settings(tmp_path / "my-newsletter" / "digest.toml", {})
+    given = dict(zip(words[3::2], words[4::2], strict=True))
+    assert settings.newsletter.name == given["--name"]
+    assert settings.newsletter.postal_address == given["--postal-address"]
+    assert settings.unsubscribe.url == given["--unsubscribe-url"]
+    assert settings.source.location == given["--feed"]
+    assert example_keys(settings) == []
+    assert "Still to set" not in done.stdout
+    listed = (tmp_path / "my-newsletter" / "subscribers.csv").read_text().splitlines()
+    assert listed == ["email,name,status,tags,subscribed_at", f"{ME},,active,,"]
