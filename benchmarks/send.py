@@ -4,7 +4,7 @@ Run from the repository root: ``python benchmarks/send.py [--sizes 10000,100000,
 [--repeat N] [--keep]``. For each size it generates (and caches under
 ``$TMPDIR/digest-bench``) a subscribers.csv of N distinct active readers plus about 0.1%
 unsubscribed rows and a few duplicates differing in case, makes a fresh newsletter folder
-with ``digest init``, and sends it twice, each time as a subprocess against a fresh
+with ``digest init --example``, and sends it twice, each time as a subprocess against a fresh
 ``python -m tests.sendgrid_server --fast`` process:
 
 * ``digest -q send --yes`` (a fresh ``.digest`` each run): the real path, which validates,
@@ -316,9 +316,9 @@ class Server:
 
 
 def make_folder(n: int, parent: Path, env: dict[str, str]) -> Path:
-    """A fresh `digest init` folder with the generated subscribers and a built edition."""
+    """A fresh `digest init --example` folder with the generated subscribers and a built edition."""
     folder = parent / f"newsletter-{n}"
-    run_measured([*digest_command(), "init", str(folder)], parent, env, "digest init")
+    run_measured([*digest_command(), "init", "--example", str(folder)], parent, env, "digest init")
     (folder / "subscribers.csv").unlink()
     shutil.copyfile(subscribers_csv(n), folder / "subscribers.csv")
     run_measured([*digest_command(), "build", "--now", NOW], folder, env, "digest build")

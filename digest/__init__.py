@@ -3,7 +3,7 @@
 How the code is laid out (README, "How the code is laid out")::
 
     digest/
-      cli.py         click only: options -> commands.<verb>.run(app, ...); errors -> exit codes
+      cli/           click only: options -> commands.<verb>.run(app, ...); errors -> exit codes
       commands/      one module per CLI verb: build, send (test_send, dry_run), history, init,
                      ledger, subscribers, unsubscribe, preview, archive
       web/           the ASGI apps (the unsubscribe endpoint, the editor's preview: its page,
@@ -34,7 +34,8 @@ dedupe's spill table in ``audience/packing.py``, ...). ``lint-imports`` checks a
 
 Where a new thing goes:
 
-- a command: ``commands/<verb>.py`` with ``run(app, ...)``, and one function in ``cli.py``
+- a command: ``commands/<verb>.py`` with ``run(app, ...)``, and one function in ``cli/``
+  (``edition.py`` or ``folder.py``)
   (a subcommand: a function in its group's module, as ``subscribers.check``);
 - a config key: a field of its section in ``config/settings.py`` with its default, help
   and rule (``config/checks.py``), and its row in *Configuration reference*;
@@ -45,4 +46,8 @@ Where a new thing goes:
 - an outside library: its one adapter module, and a contract in ``pyproject.toml``.
 """
 
+# The distribution's name on the package index (`pip install digest-newsletter`): `digest`
+# there is another project. The import package and the command stay `digest`.
+DISTRIBUTION = "digest-newsletter"
+# The one place the version is written: pyproject.toml reads it from here.
 __version__ = "0.1.0"

@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo
 from .config import Newsletter, Settings
 from .console import Console, SendProgress, consoles, print_line, print_table
 from .errors import BatchFailed, ConfigError
-from .text import terminal_safe
+from .text import readable_time, terminal_safe
 
 STATE_FOLDER = ".digest"
 LEDGER_FILE = "state.db"
@@ -125,6 +125,10 @@ class App:
         the run that sends it (the zone is valid: loading the settings checked it)."""
         zone = ZoneInfo(self.settings.schedule.timezone)
         return given or self.now.astimezone(zone).date().isoformat()
+
+    def when(self, moment: datetime) -> str:
+        """``moment`` as a message shows it: to the minute, in the schedule's time zone."""
+        return readable_time(moment, ZoneInfo(self.settings.schedule.timezone))
 
     def sleep(self, seconds: float) -> None:
         """Wait before a retry, unless a signal asks the send to stop: then give the batch up."""

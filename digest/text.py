@@ -18,7 +18,10 @@ untrusted and often malformed, is read by the sanitizer's own parser:
 
 from __future__ import annotations
 
+import difflib
 import re
+from collections.abc import Iterable
+from datetime import UTC, datetime, tzinfo
 from html.parser import HTMLParser
 
 # Every control character (C0 with tab, newline, carriage return, backspace, bell and
@@ -133,3 +136,22 @@ def trim(text: str, max_chars: int, max_words: int | None = None) -> str:
     if not kept:
         return text[: max_chars - len(ELLIPSIS)] + ELLIPSIS
     return " ".join(kept).rstrip(",;:.!?-–—") + ELLIPSIS
+
+
+def closest(word: str, choices: Iterable[str]) -> str | None:
+    """The choice most like a misspelled ``word`` (difflib's ratio at least 0.6), for a
+    "did you mean": None when nothing is that close."""
+    found = difflib.get_close_matches(word, list(choices), n=1)
+    return found[0] if found else None
+
+
+def plural(count: int, noun: str, nouns: str = "") -> str:
+    """``count`` with its noun in the number it takes: "1 post", "0 posts", "2 posts"
+    (``nouns``, the plural, when adding an "s" does not make it: "addresses")."""
+    return f"{count} {noun if count == 1 else nouns or noun + 's'}"
+
+
+def readable_time(moment: datetime, zone: tzinfo = UTC) -> str:
+    """A moment as a message shows it: to the minute, in ``zone``, with the zone's
+    abbreviation: "2026-12-07 14:07 UTC", "2026-03-09 09:00 PDT"."""
+    return moment.astimezone(zone).strftime("%Y-%m-%d %H:%M %Z")

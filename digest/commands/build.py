@@ -66,7 +66,7 @@ def _stored(app: App, key: str) -> tuple[RenderedEmail, tuple[str, ...]]:
 
 
 def _outputs(app: App, key: str, seen: Look) -> dict[str, bytes]:
-    message = message_for(app.settings, seen.email, key, test=False)
+    message = message_for(app.settings, seen.email, key, test=False, preview=True)
     eml = build_message(
         message, seen.reader, now=app.now, message_id_domain=message_id_domain(app.settings)
     )

@@ -6,9 +6,11 @@ from collections.abc import Sequence
 
 from ..app import App
 from ..sending.samples import send_configured_test
+from ..text import plural
 
 
 def run(app: App, to: Sequence[str], edition: str | None) -> None:
     """Send the test through the configured backend; an unsubscribe method is not needed."""
     sample = send_configured_test(app, to, edition)
-    app.say(f"Sent a test of edition {sample.key} to {sample.recipients} address(es).")
+    sent = plural(sample.recipients, "address", "addresses")
+    app.say(f"Sent a test of edition {sample.key} to {sent}.")

@@ -16,6 +16,7 @@ from datetime import datetime
 
 from ..errors import LedgerError
 from ..models import PackedBatch
+from ..text import readable_time
 from .batches import DONE_STATES, PENDING
 from .locks import held_flock
 from .store import Store, check_key, from_iso, to_iso
@@ -139,7 +140,8 @@ class Editions(Store):
             ).fetchone()
             if existing is not None:
                 raise LedgerError(
-                    f"edition {key} was already started at {existing[0]} in {self.path}",
+                    f"edition {key} was already started at "
+                    f"{readable_time(from_iso(existing[0]))} in {self.path}",
                     hint="an edition is started once; `digest send --edition KEY` resumes it",
                 )
             self._db.execute(

@@ -18,7 +18,13 @@ from ..config import Selection, Settings
 from ..errors import NothingToSend
 from ..ledger import Ledger, ledger_exists
 from ..models import Digest, Post, Recipient, RenderedEmail, Subscriber
-from .edition import ASM_PLACEHOLDER_URL, sample_recipient, unsubscribe_mode
+from .edition import (
+    ASM_PLACEHOLDER_URL,
+    UNSUBSCRIBE_PLACEHOLDER,
+    sample_recipient,
+    setup_warnings,
+    unsubscribe_mode,
+)
 
 
 @dataclass(frozen=True)
@@ -163,8 +169,14 @@ def look(app: App, email: RenderedEmail, subscriber: Subscriber | None = None) -
     if unsubscribe_mode(settings) == "asm":
         link = ASM_PLACEHOLDER_URL
     else:
-        link = unsubscribe_url(settings.unsubscribe.url, reader.email, secret="")
-    warnings = [*email.warnings, *review(seen, unsubscribe_link=link), *secret_warnings(settings)]
+        template = settings.unsubscribe.url or UNSUBSCRIBE_PLACEHOLDER
+        link = unsubscribe_url(template, reader.email, secret="")
+    warnings = [
+        *email.warnings,
+        *review(seen, unsubscribe_link=link),
+        *secret_warnings(settings),
+        *setup_warnings(settings),
+    ]
     return Look(reader, seen, tuple(warnings), link)
 
 
