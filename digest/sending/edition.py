@@ -14,6 +14,7 @@ from ..app import App
 from ..audience.csvfile import COLUMNS as SUBSCRIBER_COLUMNS
 from ..audience.csvfile import first_active, merge_columns
 from ..audience.personalize import Personalizer, used_tokens
+from ..audience.values import READER_FIELDS
 from ..config import Settings
 from ..deliver import Message
 from ..errors import ConfigError, NothingToSend, TemplateError
@@ -130,12 +131,12 @@ def _check_subscriber_fields(app: App, email: RenderedEmail) -> None:
         return
     merged = merge_columns(path)
     for name in email.subscriber_fields:
-        if name in ("name", "email", *merged):
+        if name in READER_FIELDS or name in merged:
             continue
         used, file = f"the templates use subscriber.{name}", app.settings.subscribers.path
         if name in SUBSCRIBER_COLUMNS:
             raise TemplateError(
-                f"{used}, which is not filled in per reader: only name, email and the "
+                f"{used}, which is not filled in per reader: only name, first_name, email and the "
                 f"columns of {file} beyond email, name, status, tags and subscribed_at are",
                 "take it out of the template, or copy it into a column of your own",
             )

@@ -135,17 +135,18 @@ def hostile(folder: Folder) -> Folder:
 
 
 def test_hostile_names_reach_each_reader_as_text(hostile: Folder, deliver: Deliver) -> None:
-    names = {address: row["name"] for address, row in readers(DATA / "subscribers.csv").items()}
+    """Names in the subject, first names (a column of the list) in the greeting."""
+    rows = readers(DATA / "subscribers.csv")
 
     mails = deliver(hostile)
 
-    assert {mail.to for mail in mails} <= set(names) and mails
+    assert {mail.to for mail in mails} <= set(rows) and mails
     for mail in mails:
-        page, name = Page(mail.html), names[mail.to]
+        page, name, first = Page(mail.html), rows[mail.to]["name"], rows[mail.to]["first_name"]
         assert not page.all("form") and not page.all("input"), mail.to
         assert not [href for href in page.hrefs() if not href.startswith("https://")], mail.to
-        assert f"Hi {name}, here is what's new." in page.text
-        assert f"Hi {as_text(name)}, here is what's new." in mail.text
+        assert f"Hi {first}, here is what's new." in page.text
+        assert f"Hi {as_text(first)}, here is what's new." in mail.text
         assert mail.subject == f"News for {as_text(name)}"
 
 
@@ -252,20 +253,22 @@ def test_an_edition_started_before_tokens_had_keys_is_finished_escaped(
     resumed = hostile.run("send", "--yes", "--now", NOW)
 
     assert resumed.exit_code == 0, resumed.output
-    names = {address: row["name"] for address, row in readers(DATA / "subscribers.csv").items()}
+    rows = readers(DATA / "subscribers.csv")
     mails = [mail for request in server.requests for mail in request.delivered()]
-    assert sorted(mail.to for mail in mails) == sorted(names)
+    assert sorted(mail.to for mail in mails) == sorted(rows)
     keys = server.requests[0].body["personalizations"][0]["substitutions"]
     assert sorted(keys) == [
+        "%%first_name%%",
+        "%%first_name.html%%",
         "%%name%%",
         "%%name.html%%",
         "%%unsubscribe_url%%",
         "%%unsubscribe_url.html%%",
     ]
     for mail in mails:
-        page = Page(mail.html)
-        assert not page.all("form") and f"Hi {names[mail.to]}, here" in page.text
-        assert mail.subject == f"News for {as_text(names[mail.to])}"
+        page, row = Page(mail.html), rows[mail.to]
+        assert not page.all("form") and f"Hi {row['first_name']}, here" in page.text
+        assert mail.subject == f"News for {as_text(row['name'])}"
 
 
 def unkeyed(state: Path) -> None:
