@@ -25,7 +25,6 @@ from ..models import (
     RenderedEmail,
     Subscriber,
     escape_unkeyed_html,
-    is_field_name,
     new_token_key,
 )
 
@@ -117,15 +116,8 @@ def edition_email(app: App, key: str) -> RenderedEmail:
 
 def _check_subscriber_fields(app: App, email: RenderedEmail) -> None:
     """Refuse an email whose templates use a subscriber field no reader has (a typo such
-    as ``subscriber.compnay`` would otherwise be blank for everyone) or one whose name no
-    token can carry (``subscriber['first name']`` would reach readers as it is)."""
-    for name in email.subscriber_fields:
-        if not is_field_name(name):
-            raise TemplateError(
-                f"the templates use subscriber[{name!r}], a name that cannot be filled in "
-                "per reader (letters, digits, _ and - only)",
-                "rename that column of the subscribers file, e.g. first_name, and the template",
-            )
+    as ``subscriber.compnay`` would otherwise be blank for everyone). (A name no token can
+    carry, ``subscriber['first name']``, is refused as the templates render.)"""
     path = app.paths.subscribers
     if not email.subscriber_fields or not path.is_file():
         return

@@ -219,14 +219,14 @@ def test_a_merge_field_that_would_make_a_whole_link_stops_build_in_one_line(
 ) -> None:
     footer = folder.path / "templates" / "partials" / "footer.mjml.j2"
     lines = footer.read_text().splitlines()
-    lines.insert(2, '        <mj-text><a href="{{ subscriber.company }}">Your site</a></mj-text>')
+    lines.insert(3, '        <mj-text><a href="{{ subscriber.company }}">Your site</a></mj-text>')
     footer.write_text("\n".join(lines) + "\n")
 
     result = folder.run("build", "--now", NOW)
 
     assert result.exit_code == 1
     assert result.stderr.startswith(
-        "error: templates/partials/footer.mjml.j2:3: subscriber.company is placed in <a href> "
+        "error: templates/partials/footer.mjml.j2:4: subscriber.company is placed in <a href> "
         "before the link's host is fixed"
     )
     assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr

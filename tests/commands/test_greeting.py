@@ -1,5 +1,6 @@
 """The greeting uses each reader's first name: a `first_name` column when the list has one,
-else the first word of the name (README: "Templates"), "there" otherwise."""
+else the first word of the name (README: "Templates"), "there" otherwise; and filters on a
+reader's value work per reader, in the built email and in what SendGrid is sent."""
 
 from __future__ import annotations
 
@@ -40,23 +41,26 @@ def test_a_first_name_column_decides_even_when_empty(folder: Folder) -> None:
     assert greetings(folder)[0] == "Hi there, here is what's new."
 
 
-def test_each_reader_is_greeted_by_their_own_first_name(
+def test_each_reader_is_greeted_by_their_own_first_name_and_filters_apply_per_reader(
     ready: Folder, server: SendGridServer
 ) -> None:
     (ready.path / "subscribers.csv").write_text(LIST)
+    text = ready.path / "templates" / "digest.txt.j2"
+    text.write_text(text.read_text() + "\nFor {{ subscriber.name | upper | d('our reader') }}\n")
 
     result = ready.run("send", "--yes", "--now", NOW)
 
     assert result.exit_code == 0, result.output
     mails = {mail.to: mail for request in server.requests for mail in request.delivered()}
     expected = {
-        "ada@example.com": "Ada",
-        "doc@example.com": "Dr Grace Hopper",
-        "anon@example.com": "there",
-        "tj@example.com": "Tom",
+        "ada@example.com": ("Ada", "ADA LOVELACE"),
+        "doc@example.com": ("Dr Grace Hopper", "DR GRACE HOPPER"),
+        "anon@example.com": ("there", "our reader"),
+        "tj@example.com": ("Tom", "TOM & JERRY <TJ>"),
     }
     assert sorted(mails) == sorted(expected)
-    for address, first in expected.items():
+    for address, (first, shouting) in expected.items():
         mail = mails[address]
         assert f"Hi {first}, here is what's new." in mail.text
         assert f"Hi {first}, here is what's new." in Page(mail.html).text
+        assert f"For {shouting}\n" in mail.text
