@@ -5,11 +5,13 @@ How the code is laid out (README, "How the code is laid out")::
     digest/
       cli.py         click only: options -> commands.<verb>.run(app, ...); errors -> exit codes
       commands/      one module per CLI verb: build, send (test_send, dry_run), history, init,
-                     ledger, subscribers, unsubscribe
+                     ledger, subscribers, unsubscribe, preview, archive
+      web/           the ASGI apps (the unsubscribe endpoint, the editor's preview: its page,
+                     frames, file watch) and the server they share; the web edition (archive)
       sending/       the send composed: edition (sources -> select -> render; a stored edition's
-                     email), plan (start, resume, settle), pipeline (the list read in a child),
-                     delivery (the loop), workers, uncertain, backends, samples (tests, dry runs)
-      web/           the ASGI apps (the unsubscribe endpoint) and the server they share
+                     email), draft (the next edition as it stands), plan (start, resume, settle),
+                     pipeline (the list read in a child), delivery (the loop), workers,
+                     uncertain, backends, samples (tests, dry runs)
       app.py         the run context: settings, clock, output; paths and today's edition, once
       console.py     the terminal (rich): lines, tables, the progress bar
       sources/       a feed or a Markdown folder -> Posts (fetch, sanitize)
@@ -22,7 +24,8 @@ How the code is laid out (README, "How the code is laid out")::
       config/        digest.toml + environment -> Settings: each key's type, default and rule
       models.py errors.py text.py urls.py files.py cron.py    the ground
 
-Each line of the tree may import the lines below it, never those above; the
+Each line of the tree may import the lines below it, never those above (the preview in
+``web/`` renders and sends tests through ``sending/``, so ``web/`` stands above it); the
 stages (``sources/`` to ``schedule.py``) never import one another, only ``config/`` and the
 ground; each outside library is imported by one adapter module (sendgrid by
 ``deliver/sendgrid.py``, jinja2 by ``render/templates.py``, sqlite3 by ``ledger/`` and the

@@ -137,14 +137,20 @@ EVERY_UNCERTAIN = "\0every"
 
 @cli.command(name="build")
 @click.option("--out", "out_dir", default="out", show_default=True, type=click.Path(path_type=Path))
+@click.option(
+    "--edition",
+    metavar="KEY",
+    callback=_edition_option,
+    help="Re-render the sent edition KEY exactly as the ledger stores it.",
+)
 @NOW_OPTION
 @click.pass_obj
 @reports_errors
-def build_command(options: Globals, out_dir: Path, now: str | None) -> None:
+def build_command(options: Globals, out_dir: Path, edition: str | None, now: str | None) -> None:
     """Render the next edition into OUT: digest.html, digest.txt, digest.eml, manifest.json."""
     from .commands import build
 
-    build.run(options.app(now), out_dir)
+    build.run(options.app(now), out_dir, edition)
 
 
 @cli.command(name="send")
@@ -313,6 +319,53 @@ def unsubscribe_serve(options: Globals, host: str, port: int) -> None:
     from .commands import unsubscribe
 
     unsubscribe.serve(options.app(), host, port)
+
+
+@cli.command(name="preview")
+@click.option(
+    "--host", default="127.0.0.1", show_default=True, help="Loopback address to listen on."
+)
+@click.option(
+    "--port",
+    default=8000,
+    show_default=True,
+    type=click.IntRange(0, 65535),
+    help="Port to listen on (0: any free one).",
+)
+@click.option("--open", "open_browser", is_flag=True, help="Open the page in a browser.")
+@NOW_OPTION
+@click.pass_obj
+@reports_errors
+def preview_command(
+    options: Globals, host: str, port: int, open_browser: bool, now: str | None
+) -> None:
+    """Serve the editor's page for the next edition; it follows every edit as you save."""
+    from .commands import preview
+
+    app = options.app(now)
+    env = dict(os.environ)
+    config = find_config(options.config, env)
+    preview.run(
+        app,
+        host,
+        port,
+        config=config,
+        reload=lambda: load_settings(config, env),
+        open_browser=open_browser,
+    )
+
+
+@cli.command(name="archive")
+@click.option(
+    "--out", "out_dir", default="archive", show_default=True, type=click.Path(path_type=Path)
+)
+@click.pass_obj
+@reports_errors
+def archive_command(options: Globals, out_dir: Path) -> None:
+    """Write the web edition into OUT: a page per sent edition, an index, an Atom feed."""
+    from .commands import archive
+
+    archive.run(options.app(), out_dir)
 
 
 def main() -> None:

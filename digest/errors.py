@@ -161,6 +161,12 @@ class SettleError(DigestError):
     hint = "`digest history` lists each edition's uncertain batches"
 
 
+class UnknownEdition(DigestError):
+    """An edition named by --edition that this folder's ledger never started."""
+
+    hint = "`digest history` lists the editions sent from this folder"
+
+
 class WebError(DigestError):
     """A web endpoint cannot start: its address is taken or does not exist here."""
 

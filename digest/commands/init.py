@@ -9,7 +9,7 @@ from pathlib import Path
 
 from ..errors import ConfigError
 
-SCAFFOLD_FILES = ("digest.toml", "subscribers.csv", "feed.xml", "templates")
+SCAFFOLD_FILES = ("digest.toml", "subscribers.csv", "feed.xml", "templates", "images")
 NEW_FOLDER = "choose a new or empty folder you can write to"
 
 

@@ -5,18 +5,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from ..app import App
-from ..sending.backends import make_backend
-from ..sending.plan import check_ready
-from ..sending.samples import send_test
+from ..sending.samples import send_configured_test
 
 
 def run(app: App, to: Sequence[str], edition: str | None) -> None:
     """Send the test through the configured backend; an unsubscribe method is not needed."""
-    backend_name = app.settings.delivery.backend
-    check_ready(app, backend_name, to_list=False)
-    backend = make_backend(app, backend_name)
-    try:
-        sample = send_test(app, to, backend, edition)
-    finally:
-        backend.close()
+    sample = send_configured_test(app, to, edition)
     app.say(f"Sent a test of edition {sample.key} to {sample.recipients} address(es).")

@@ -69,6 +69,20 @@ class Editions(Store):
             )
             return [row[0] for row in rows]
 
+    def edition_keys(self) -> list[str]:
+        """The keys of every edition started, oldest first."""
+        with self._sqlite():
+            rows = self._db.execute("SELECT key FROM editions ORDER BY started_at, rowid")
+            return [row[0] for row in rows]
+
+    def latest_edition(self) -> str | None:
+        """The key of the edition started last, or None before the first send."""
+        with self._sqlite():
+            row = self._db.execute(
+                "SELECT key FROM editions ORDER BY started_at DESC, rowid DESC LIMIT 1"
+            ).fetchone()
+            return row[0] if row else None
+
     def edition(self, key: str) -> Edition | None:
         """The edition recorded under ``key``, or None if its send never started."""
         with self._sqlite():

@@ -9,6 +9,7 @@ the render stage alone takes 0.4 s to import (premailer brings requests and cssu
 from __future__ import annotations
 
 from collections.abc import Collection
+from dataclasses import replace
 
 from ..app import App
 from ..audience.csvfile import COLUMNS as SUBSCRIBER_COLUMNS
@@ -201,14 +202,21 @@ def message_personalizer(settings: Settings, message: Message) -> Personalizer:
     return personalizer(settings, tokens, key)
 
 
-def sample_recipient(app: App, email: RenderedEmail) -> Recipient:
-    """The first active subscriber as a recipient, with placeholders where only SendGrid knows."""
+def sample_recipient(
+    app: App, email: RenderedEmail, subscriber: Subscriber | None = None
+) -> Recipient:
+    """The subscriber (by default the first active one) as a recipient for a look at the
+    email: the unsubscribe link carries the marked preview token, never the reader's real
+    one (a build's files get passed around), and placeholders stand where only SendGrid
+    knows the link."""
     from ..render import ASM_TAGS
 
-    path = app.paths.subscribers
-    subscriber = (first_active(path) if path.exists() else None) or SAMPLE_READER
+    if subscriber is None:
+        path = app.paths.subscribers
+        subscriber = (first_active(path) if path.exists() else None) or SAMPLE_READER
     tokens = used_tokens(email.subject, email.html, email.text, key=email.token_key)
-    recipient = personalizer(app.settings, tokens, email.token_key)(subscriber)
+    settings = replace(app.settings, secrets=replace(app.settings.secrets, unsubscribe_secret=""))
+    recipient = personalizer(settings, tokens, email.token_key)(subscriber)
     placeholders = dict.fromkeys(ASM_TAGS.values(), ASM_PLACEHOLDER_URL)
     return Recipient(
         email=recipient.email,

@@ -21,8 +21,10 @@ from ..deliver.outbox import OutboxBackend
 from ..errors import ConfigError, InvalidAddress
 from ..ledger import Ledger
 from ..models import Recipient, Subscriber, unpack_recipients
+from .backends import make_backend
 from .edition import edition_email, message_for, message_personalizer
 from .pipeline import audience_batches, warn_problems
+from .plan import check_ready
 
 
 @dataclass(frozen=True)
@@ -43,6 +45,18 @@ def test_mail(
     message = message_for(app.settings, email, key, test=True)
     personalize = message_personalizer(app.settings, message)
     return key, message, [personalize(s) for s in _test_readers(app, addresses)]
+
+
+def send_configured_test(app: App, addresses: Sequence[str], edition: str | None) -> SampleOutcome:
+    """`digest send --to` (and the preview's button): the test through the configured
+    backend, which an unsubscribe method is not needed for."""
+    backend_name = app.settings.delivery.backend
+    check_ready(app, backend_name, to_list=False)
+    backend = make_backend(app, backend_name)
+    try:
+        return send_test(app, addresses, backend, edition)
+    finally:
+        backend.close()
 
 
 def send_test(

@@ -8,6 +8,9 @@ import json
 from email import policy
 from pathlib import Path
 
+import digest
+from digest.audience.personalize import PREVIEW_TOKEN
+from digest.audience.tokens import UnsubscribeTokens
 from tests.commands.conftest import NOW, Folder
 
 TEASER_DATES = [
@@ -64,7 +67,21 @@ def test_the_eml_is_a_complete_message(folder: Folder) -> None:
     ]
     assert message["List-Unsubscribe"].startswith("<https://")
     assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
-    assert "PREVIEW" not in raw.decode()
+
+
+def test_the_build_never_carries_the_first_readers_real_token(folder: Folder) -> None:
+    secret = "a-long-random-secret"
+    folder.env["DIGEST_UNSUBSCRIBE_SECRET"] = secret
+    assert folder.run("build", "--now", NOW).exit_code == 0
+    real = UnsubscribeTokens(secret).make("ada@example.com")
+    out = folder.path / "out"
+    for name in ("digest.html", "digest.txt", "digest.eml", "manifest.json"):
+        data = (out / name).read_text()
+        assert real not in data, name
+    for name in ("digest.html", "digest.txt"):
+        assert f"unsubscribe?token={PREVIEW_TOKEN}" in (out / name).read_text(), name
+    message = email.message_from_bytes((out / "digest.eml").read_bytes(), policy=policy.default)
+    assert PREVIEW_TOKEN in message["List-Unsubscribe"]
 
 
 def test_a_template_syntax_error_names_the_file_and_line_and_writes_nothing(
@@ -180,3 +197,11 @@ def test_init_refuses_to_overwrite(folder: Folder) -> None:
     result = folder.run("init", str(folder.path))
     assert result.exit_code == 1
     assert "already exists" in result.stderr
+
+
+def test_init_copies_the_example_images(folder: Folder) -> None:
+    shipped = Path(digest.__file__).parent / "scaffold" / "images"
+    names = sorted(path.name for path in shipped.iterdir())
+    assert names and sorted(p.name for p in (folder.path / "images").iterdir()) == names
+    for name in names:
+        assert (folder.path / "images" / name).read_bytes() == (shipped / name).read_bytes()
