@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from ..models import DEFAULT_FILTER, default_text
+from ..models import DEFAULT_FILTER, default_text, split_name
 
 NAME, EMAIL, FIRST_NAME, UNSUBSCRIBE_URL = "name", "email", "first_name", "unsubscribe_url"
 # The fields every reader has, whatever the list's columns; and those digest fills.
@@ -38,6 +38,14 @@ def first_name(name: str) -> str:
     if len(bare) < 2 or bare in TITLES:
         return name.strip()
     return words[0]
+
+
+def nameless(name: str) -> str:
+    """What a reader with no name, address or fields gets for a token's name (``first_name``,
+    ``company.default-...``): the fallback for a name, "" for the rest, filters applied."""
+    field, filters = split_name(name)
+    apply, has_default = compose(filters)
+    return apply(NAME_FALLBACK if field in FALLS_BACK and not has_default else "")
 
 
 Filter = Callable[[str], str]

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from digest.audience.values import compose, first_name, longest_default
+from digest.audience.values import compose, first_name, longest_default, nameless
 from digest.models import TOKEN_FILTERS, default_filter
 
 
@@ -81,3 +81,12 @@ def test_a_chain_says_whether_it_has_a_default_and_how_long_its_text_is() -> Non
     assert compose(("upper",))[1] is False
     assert longest_default(chain) == len("dear reader")
     assert longest_default(("trim",)) == 0
+
+
+def test_a_nameless_reader_gets_the_fallback_for_names_and_defaults_elsewhere() -> None:
+    """What the web edition, a page with no reader's data, puts in place of each token."""
+    assert nameless("first_name") == nameless("name") == "there"
+    assert nameless("name.upper") == "THERE"
+    assert nameless("name." + default_filter("friend")) == "friend"
+    assert nameless("company." + default_filter("your team") + ".title") == "Your Team"
+    assert nameless("company") == nameless("email") == ""
