@@ -1,8 +1,10 @@
 """README's command lines are ones the CLI accepts, options in the right place; its shell
-completion line works. (tests/test_first_hour.py runs its first-hour path for real.)"""
+completion line works; its table of what templates get is what they get.
+(tests/test_first_hour.py runs its first-hour path for real.)"""
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 import shlex
@@ -13,7 +15,10 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from digest.audience.values import READER_FIELDS
 from digest.cli import cli
+from digest.render import PostView, _context, render_email
+from tests.render.helpers import NEWSLETTER, NOW, TOKEN_KEY, TRACKING, make_digest
 
 ROOT = Path(__file__).resolve().parents[1]
 README = ROOT / "README.md"
@@ -95,3 +100,46 @@ def test_completion_completes_commands_and_their_options() -> None:
         _DIGEST_COMPLETE="bash_complete", COMP_WORDS="digest build --c", COMP_CWORD="2"
     )
     assert words.split() == ["plain,--config"]
+
+
+# The template-variable table of "Templates": what it lists is what templates get.
+
+TEMPLATES_SECTION = README.read_text(encoding="utf-8").split("## Templates", 1)[1].split("\n## ")[0]
+TABLE = dict(re.findall(r"^\| (`[^|]+`) \| (.+) \|$", TEMPLATES_SECTION, flags=re.MULTILINE))
+
+
+def documented(cell_pattern: str) -> list[str]:
+    """The backticked names in the description of the row whose first cell matches."""
+    [what] = [what for cell, what in TABLE.items() if re.fullmatch(cell_pattern, cell)]
+    return re.findall(r"`([\w.<>]+)`", what)
+
+
+def test_the_table_lists_every_name_a_template_gets_and_no_other() -> None:
+    listed = {name for cell in TABLE for name in re.findall(r"`(\w+)`", cell)}
+    context = _context(make_digest(), NEWSLETTER, TRACKING, "url", NOW, TOKEN_KEY, [])
+
+    assert listed == {*context, "subject", "reason"}  # the two render_email adds
+
+
+def test_the_table_lists_a_posts_fields_as_templates_get_them() -> None:
+    fields = {field.name for field in dataclasses.fields(PostView)} | {"excerpt"}
+
+    assert set(documented(r"`featured`")) == fields
+
+
+def test_the_table_lists_the_values_every_reader_has(tmp_path: Path) -> None:
+    values = [
+        name for name in documented(r"`subscriber`") if re.fullmatch(r"subscriber\.\w+", name)
+    ]
+
+    assert {name.removeprefix("subscriber.") for name in values} == READER_FIELDS
+    (tmp_path / "digest.txt.j2").write_text(" ".join(f"{{{{ {n} }}}}" for n in values))
+    email = render_email(
+        make_digest(),
+        newsletter=NEWSLETTER,
+        tracking=TRACKING,
+        templates_dir=tmp_path,
+        now=NOW,
+        token_key=TOKEN_KEY,
+    )
+    assert set(email.subscriber_fields) == READER_FIELDS

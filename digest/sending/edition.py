@@ -15,6 +15,7 @@ from ..app import App
 from ..audience.csvfile import COLUMNS as SUBSCRIBER_COLUMNS
 from ..audience.csvfile import first_active, merge_columns
 from ..audience.personalize import Personalizer, used_tokens
+from ..audience.values import READER_FIELDS
 from ..config import Settings, example_warning
 from ..deliver import Message
 from ..errors import ConfigError, NothingToSend, SendRefused, TemplateError
@@ -25,7 +26,6 @@ from ..models import (
     RenderedEmail,
     Subscriber,
     escape_unkeyed_html,
-    is_field_name,
     new_token_key,
     parse_token,
 )
@@ -124,26 +124,19 @@ def edition_email(app: App, key: str) -> RenderedEmail:
 
 def _check_subscriber_fields(app: App, email: RenderedEmail) -> None:
     """Refuse an email whose templates use a subscriber field no reader has (a typo such
-    as ``subscriber.compnay`` would otherwise be blank for everyone) or one whose name no
-    token can carry (``subscriber['first name']`` would reach readers as it is)."""
-    for name in email.subscriber_fields:
-        if not is_field_name(name):
-            raise TemplateError(
-                f"the templates use subscriber[{name!r}], a name that cannot be filled in "
-                "per reader (letters, digits, _ and - only)",
-                "rename that column of the subscribers file, e.g. first_name, and the template",
-            )
+    as ``subscriber.compnay`` would otherwise be blank for everyone). (A name no token can
+    carry, ``subscriber['first name']``, is refused as the templates render.)"""
     path = app.paths.subscribers
     if not email.subscriber_fields or not path.is_file():
         return
     merged = merge_columns(path)
     for name in email.subscriber_fields:
-        if name in ("name", "email", *merged):
+        if name in READER_FIELDS or name in merged:
             continue
         used, file = f"the templates use subscriber.{name}", app.settings.subscribers.path
         if name in SUBSCRIBER_COLUMNS:
             raise TemplateError(
-                f"{used}, which is not filled in per reader: only name, email and the "
+                f"{used}, which is not filled in per reader: only name, first_name, email and the "
                 f"columns of {file} beyond email, name, status, tags and subscribed_at are",
                 "take it out of the template, or copy it into a column of your own",
             )

@@ -20,10 +20,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from urllib.parse import quote
 
-from ..audience.personalize import NAME_FALLBACK
+from ..audience.values import nameless
 from ..errors import ConfigError
-from ..models import PROVIDER_TAG_START, token, token_pattern
+from ..models import HTML, PROVIDER_TAG_START, token, token_pattern
 from . import atom
 from .images import IMAGES, local_images
 
@@ -116,9 +117,17 @@ def _anchors(targets: Sequence[str]) -> re.Pattern[str]:
 
 
 def _fill_tokens(document: str, key: str) -> str:
-    """Every per-reader token with a nameless reader's value; provider tags emptied."""
-    values = {"name": NAME_FALLBACK}
-    document = token_pattern(key).sub(lambda found: values.get(found.group(1), ""), document)
+    """Every per-reader token with a nameless reader's value ("there" for a name or first
+    name, filters applied), escaped as its variant says; provider tags emptied."""
+
+    def fill(found: re.Match[str]) -> str:
+        value = nameless(found.group(1))
+        variant = found.group(2)
+        return (
+            html.escape(value) if variant == HTML else quote(value, safe="") if variant else value
+        )
+
+    document = token_pattern(key).sub(fill, document)
     return re.sub(re.escape(PROVIDER_TAG_START) + r"[A-Za-z_]+%>", "", document)
 
 

@@ -70,7 +70,7 @@ def test_an_archive_page_carries_no_readers_address_name_or_token(
     with Ledger.open(ready.path / ".digest" / "state.db") as ledger:
         stored = ledger.edition(KEY)
     assert stored is not None
-    at = stored.html.index(f"%%{stored.token_key}.name.html%%")
+    at = stored.html.index(f"%%{stored.token_key}.first_name.html%%")
     assert stored.html[at - 40 : at] + "there" in page
     assert UNSUBSCRIBE_NOTE in page
     hrefs = links(page).hrefs

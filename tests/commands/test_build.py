@@ -181,12 +181,16 @@ def test_a_subscriber_field_no_reader_has_is_an_error_not_a_blank(folder: Folder
     assert "At Analytical Engines Ltd." in (folder.path / "out" / "digest.txt").read_text()
 
 
-def test_an_mjml_error_is_one_line(folder: Folder) -> None:
+def test_an_mjml_error_is_one_line_naming_the_template_and_line(folder: Folder) -> None:
     template = folder.path / "templates" / "digest.mjml.j2"
-    template.write_text(template.read_text().replace("</mj-body>", "<mj-section></mj-body>", 1))
+    text = template.read_text().replace("</mj-body>", "<mj-section></mj-body>", 1)
+    template.write_text(text)
     line = one_error_line(folder, "build", "--now", NOW)
-    assert "MJML" in line
-    assert "digest.mjml.j2" in line
+    number = text[: text.index("<mj-section></mj-body>")].count("\n") + 1
+    assert line.startswith(
+        f"error: templates/digest.mjml.j2:{number}: <mj-section> is not closed before </mj-body>"
+    )
+    assert not (folder.path / "out").exists()
 
 
 def test_init_refuses_to_overwrite(folder: Folder) -> None:

@@ -56,7 +56,7 @@ def test_edition_rerenders_a_sent_edition_exactly_as_stored(
     # The stored HTML with the first reader's values in place of its tokens, and nothing else.
     token = f"%%{stored.token_key}"
     link = f"https://ftvconsulting.example.com/unsubscribe?token={PREVIEW_TOKEN}"
-    expected = stored.html.replace(f"{token}.name.html%%", "Ada Lovelace")
+    expected = stored.html.replace(f"{token}.first_name.html%%", "Ada")
     assert html == expected.replace(f"{token}.unsubscribe_url.html%%", link)
     sent_html = server.requests[0].body["content"][1]["value"]
     assert sent_html == stored.html

@@ -716,7 +716,9 @@ def test_a_reader_too_large_for_sendgrid_is_left_out_of_a_send_and_a_dry_run(
     # The text part greets each reader with their company: 12,000 bytes of it for one.
     greeting = ready.path / "templates" / "digest.txt.j2"
     greeting.write_text(
-        greeting.read_text().replace("Hi {{ subscriber.name }}", "Hi {{ subscriber.company }}")
+        greeting.read_text().replace(
+            "Hi {{ subscriber.first_name }}", "Hi {{ subscriber.company }}"
+        )
     )
     huge = "\U0001f600" * 3000
     emails = [f"reader{i}@example.com" for i in range(3)]
@@ -742,7 +744,9 @@ def test_a_quote_left_open_costs_its_row_only_and_no_reader_gets_anothers_data(
     # Line 3 leaves its company's quote open: csv would read lines 4 to 6 into it.
     greeting = ready.path / "templates" / "digest.txt.j2"
     greeting.write_text(
-        greeting.read_text().replace("Hi {{ subscriber.name }}", "Hi {{ subscriber.company }}")
+        greeting.read_text().replace(
+            "Hi {{ subscriber.first_name }}", "Hi {{ subscriber.company }}"
+        )
     )
     (ready.path / "subscribers.csv").unlink()
     shutil.copy(DATA / "open_quote_middle.csv", ready.path / "subscribers.csv")

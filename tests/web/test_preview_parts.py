@@ -113,7 +113,8 @@ def test_a_render_with_a_bad_config_keeps_the_last_email_and_says_why(bench: Wor
     assert "gone.xml: no such feed file" in failed.error
     assert failed.email is good.email and failed.version == good.version + 1
     seen = bench.look(failed, "reader7@example.com")
-    assert seen is not None and "Reader 7" in seen.email.html
+    assert seen is not None and seen.reader.email == "reader7@example.com"
+    assert "Hi Reader, here" in seen.email.html  # the greeting by the first name, filled
 
 
 @pytest.mark.parametrize("host", ["127.0.0.1", "localhost", "::1"])
