@@ -8,6 +8,7 @@ the render stage alone takes 0.4 s to import (premailer brings requests and cssu
 
 from __future__ import annotations
 
+import html
 from collections.abc import Collection
 from dataclasses import replace
 
@@ -90,9 +91,18 @@ def render(app: App, digest: Digest) -> RenderedEmail:
         unsubscribe_mode=unsubscribe_mode(settings),
         now=app.now,
         token_key=new_token_key(),
+        plain_in_html=_plain_in_html(settings),
     )
     _check_subscriber_fields(app, email)
     return email
+
+
+def _plain_in_html(settings: Settings) -> tuple[str, ...]:
+    """The fields whose every value reads the same HTML-escaped: the unsubscribe URL, when
+    its template has nothing HTML escapes (its token is base64url). Each costs a
+    substitution a reader less (a hundred bytes of a million-reader send's requests)."""
+    template = settings.unsubscribe.url or UNSUBSCRIBE_PLACEHOLDER
+    return ("unsubscribe_url",) if html.escape(template) == template else ()
 
 
 def stored_email(edition: Edition) -> RenderedEmail:
