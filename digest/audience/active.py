@@ -17,13 +17,18 @@ from ..models import Subscriber
 from .addresses import normalize
 from .csvfile import DUPLICATE, Problem, inactive_rows, read_subscribers
 
+# Why a send leaves out a reader whom the ledger records as unsubscribed through the
+# endpoint, before `digest subscribers sync` has written it into the list.
+UNSUBSCRIBED_BY_LINK = "unsubscribed through the link"
+
 
 @dataclass
 class AudienceReport:
     """What ``active_audience`` let through and what it skipped, and why, filled as it streams.
 
     ``skipped`` counts by reason: unsubscribed, bounced, complained, invalid, duplicate
-    (the last is counted by whoever deduplicates: packing.AudiencePacker).
+    (the last is counted by whoever deduplicates: packing.AudiencePacker), and
+    UNSUBSCRIBED_BY_LINK.
     """
 
     active: int = 0
@@ -33,11 +38,15 @@ class AudienceReport:
     def count_withheld(
         self, addresses: Iterable[str], suppressed: Mapping[str, Suppression]
     ) -> None:
-        """Count as duplicates, and report, the active rows left out because another row of
-        their address is unsubscribed, bounced or complained (see suppressed_addresses)."""
+        """Count the active rows left out: as duplicates, and reported, those another row of
+        their address marks unsubscribed, bounced or complained (see suppressed_addresses);
+        the others (the ledger's unsubscribes) as UNSUBSCRIBED_BY_LINK."""
         for email in addresses:
-            why = suppressed[email.lower()]
+            why = suppressed.get(email.lower())
             self.active -= 1
+            if why is None:
+                self.skipped[UNSUBSCRIBED_BY_LINK] += 1
+                continue
             self.skipped[DUPLICATE] += 1
             reason = f"marked {why.status} here, so its row marked active is not sent either"
             self.problems.append(Problem(why.line, email, reason, DUPLICATE))

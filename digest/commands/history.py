@@ -5,12 +5,13 @@ from __future__ import annotations
 from ..app import App
 from ..ledger import HistoryRow, Ledger, ledger_exists
 
-# "uncertain batches" numbers them as `digest send --batch N` does. It comes after the
+# "uncertain batches" numbers them as `digest send --batch N` does. It and "unsubscribed"
+# (readers left out after the freeze, as they unsubscribed since) come after the first
 # counts and before the status, so scripts that read a count by its place from the
 # start, or the status as the last column, still find them.
 COLUMNS = (
     "edition", "kind", "when", "subject", "posts", "recipients", "accepted", "refused",
-    "failed", "uncertain", "pending", "uncertain batches", "status",
+    "failed", "uncertain", "pending", "uncertain batches", "unsubscribed", "status",
 )  # fmt: skip
 
 
@@ -34,4 +35,5 @@ def _cells(row: HistoryRow) -> list[str]:
     )  # fmt: skip
     when = row.started_at.strftime("%Y-%m-%d %H:%M UTC")
     batches = ",".join(map(str, row.uncertain_batches))
-    return [row.key, row.kind, when, row.subject, *map(str, counts), batches, row.status]
+    cells = [row.key, row.kind, when, row.subject, *map(str, counts), batches]
+    return [*cells, str(row.unsubscribed), row.status]

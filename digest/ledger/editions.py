@@ -39,6 +39,9 @@ class Edition:
     backend: str
     post_ids: tuple[str, ...]
     token_key: str = ""
+    # The last unsubscribe (``Unsubscribes`` seq) its frozen audience left out: those
+    # recorded after it are checked against its batches before they go.
+    unsubscribes_seen: int = 0
 
 
 @dataclass(frozen=True)
@@ -74,7 +77,7 @@ class Editions(Store):
         with self._sqlite():
             row = self._db.execute(
                 "SELECT key, status, subject, preheader, html, text, started_at, finished_at,"
-                " backend, token_key FROM editions WHERE key = ?",
+                " backend, token_key, unsubscribes_seen FROM editions WHERE key = ?",
                 (key,),
             ).fetchone()
             if row is None:
@@ -94,6 +97,7 @@ class Editions(Store):
                 backend=row[8],
                 post_ids=tuple(post[0] for post in posts),
                 token_key=row[9],
+                unsubscribes_seen=row[10],
             )
 
     def start_edition(
@@ -109,13 +113,15 @@ class Editions(Store):
         backend: str,
         started_at: datetime,
         token_key: str = "",
+        unsubscribes_seen: int = 0,
     ) -> AudienceCounts:
         """Record an edition as sending, with its content, posts and frozen audience.
 
         All in one transaction: either the whole edition is recorded or nothing is.
         The audience comes as ``audience.packing.AudiencePacker`` makes it, deduplicated
         and packed into batches, in order; each becomes a pending batch. It is streamed,
-        so memory stays flat whatever its size.
+        so memory stays flat whatever its size. ``unsubscribes_seen`` is the last
+        unsubscribe the audience was filtered against (see ``Unsubscribes``).
         """
         check_key(key)
         started = to_iso(started_at)
@@ -128,10 +134,11 @@ class Editions(Store):
                     f"edition {key} was already started at {existing[0]} in {self.path}",
                     hint="an edition is started once; `digest send --edition KEY` resumes it",
                 )
+            content = (subject, preheader, html, text)
             self._db.execute(
                 "INSERT INTO editions (key, status, subject, preheader, html, text, backend,"
-                " started_at, token_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (key, SENDING, subject, preheader, html, text, backend, started, token_key),
+                " started_at, token_key, unsubscribes_seen) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (key, SENDING, *content, backend, started, token_key, unsubscribes_seen),
             )
             self._db.executemany(
                 "INSERT INTO edition_posts (edition, position, post_id) VALUES (?, ?, ?)",
