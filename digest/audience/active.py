@@ -1,21 +1,22 @@
 """The readers a send reaches: the active rows of the list, less those another row keeps
 off it; the report of every row left out, and why; and the check of the whole list.
 
-Each streams the list (a list can have a million rows); only ``check_subscribers``
-holds a table of the addresses seen, which it needs to name duplicates.
+Each streams the list (a list can have a million rows); only ``check_list`` holds a
+table of the addresses seen, which it needs to name duplicates.
 """
 
 from __future__ import annotations
 
+import contextlib
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import InvalidAddress
 from ..models import Subscriber
 from .addresses import normalize
-from .csvfile import DUPLICATE, Problem, inactive_rows, read_subscribers
+from .csvfile import DUPLICATE, INVALID, Problem, inactive_rows, read_subscribers
 
 # Why a send leaves out a reader whom the ledger records as unsubscribed through the
 # endpoint, before `digest subscribers sync` has written it into the list.
@@ -109,33 +110,113 @@ def check_subscribers(path: Path, misfit: Callable[[Subscriber], str] = _fits) -
     duplicate only of another inactive one: repeating an active row, it is the row that
     keeps the address off the list, and the active row is the one reported.
     """
-    suppressed = suppressed_addresses(path)
-    seen: dict[bool, dict[str, int]] = {True: {}, False: {}}  # by whether the row is active
-    problems: list[Problem] = []
+    return check_list(path, misfit).problems
+
+
+@dataclass
+class ListCheck:
+    """What ``check_list`` found: the problems ``check_subscribers`` lists; how many rows
+    are what (``counts``: active, unsubscribed, bounced, complained, invalid, duplicate,
+    each row once; blank rows none); and ``unsynced``, how many readers the ledger
+    records as unsubscribed through the link have a row `subscribers sync` would mark."""
+
+    problems: list[Problem] = field(default_factory=list)
+    counts: Counter[str] = field(default_factory=Counter)
+    unsynced: int = 0
+
+
+def check_list(
+    path: Path,
+    misfit: Callable[[Subscriber], str] = _fits,
+    unsubscribed: Collection[str] = frozenset(),
+) -> ListCheck:
+    """The list checked in one pass: ``check_subscribers``'s problems, and the counts.
+
+    ``unsubscribed``: the ledger's unsubscribes (lowercased). Whether an active row is
+    withheld is known only once the row that suppresses its address is read, which may
+    come later: such rows are found at the end (``_withheld_earlier``).
+    """
+    found = ListCheck()
+    problems, counts = found.problems, found.counts
+    suppressed: dict[str, Suppression] = {}
+    first: dict[bool, dict[str, int]] = {True: {}, False: {}}  # by whether the row is active
+    duplicates: list[tuple[int, str]] = []  # (index in problems, address) of active ones
+    unsynced: set[str] = set()
     for row in read_subscribers(path):
-        problem = row if isinstance(row, Problem) else _left_out(row, misfit, suppressed, seen)
-        if problem is not None:
-            problems.append(problem)
-    return problems
+        if isinstance(row, Problem):
+            problems.append(row)
+            counts[row.kind] += 1
+            if row.status:
+                _suppress(suppressed, row.email, Suppression(row.line, row.status))
+            continue
+        key, active = row.email.lower(), row.active
+        if key in unsubscribed and row.status in _SYNC_RAISES:
+            unsynced.add(key)
+        if active:
+            problem = misfit(row)
+            why = None if problem else suppressed.get(key)
+            if problem or why is not None:
+                kind = INVALID if problem else DUPLICATE
+                problems.append(Problem(row.line, row.email, problem or _marks(why), kind))
+                counts[kind] += 1
+                continue
+        else:
+            suppressed.setdefault(key, Suppression(row.line, row.status))
+        at = first[active].setdefault(key, row.line)
+        if at == row.line:
+            counts["active" if active else row.status] += 1
+            continue
+        if active:
+            duplicates.append((len(problems), key))
+        problems.append(Problem(row.line, row.email, f"duplicate of line {at}", DUPLICATE))
+        counts[DUPLICATE] += 1
+    _withheld_earlier(path, found, suppressed, first[True], duplicates)
+    found.unsynced = len(unsynced)
+    return found
 
 
-def _left_out(
-    row: Subscriber,
-    misfit: Callable[[Subscriber], str],
+# The statuses `subscribers sync` raises to unsubscribed (see rewrite.RANK).
+_SYNC_RAISES = frozenset({"active", "bounced"})
+
+
+def _marks(why: Suppression | None) -> str:
+    assert why is not None
+    return f"line {why.line} marks this address {why.status}, so this row is not sent"
+
+
+def _suppress(suppressed: dict[str, Suppression], email: str, why: Suppression) -> None:
+    """Note a broken row that still keeps its address off the list (``Problem.status``)."""
+    with contextlib.suppress(InvalidAddress):  # reported as invalid already
+        suppressed.setdefault(normalize(email).lower(), why)
+
+
+def _withheld_earlier(
+    path: Path,
+    found: ListCheck,
     suppressed: Mapping[str, Suppression],
-    seen: dict[bool, dict[str, int]],
-) -> Problem | None:
-    """Why a send leaves a valid row out, beyond its status; None when it does not."""
-    key = row.email.lower()
-    if row.active:
-        too_large = misfit(row)
-        if too_large:
-            return Problem(row.line, row.email, too_large)
-        if key in suppressed:
-            why = suppressed[key]
-            reason = f"line {why.line} marks this address {why.status}, so this row is not sent"
-            return Problem(row.line, row.email, reason, DUPLICATE)
-    first = seen[row.active].setdefault(key, row.line)
-    if first != row.line:
-        return Problem(row.line, row.email, f"duplicate of line {first}", DUPLICATE)
-    return None
+    first_active: Mapping[str, int],
+    duplicates: list[tuple[int, str]],
+) -> None:
+    """The active rows of addresses a later row suppresses: withheld, not sent once.
+
+    Their duplicates are relabelled; the first of each, counted as active, becomes a
+    problem too, named as the list writes it: the list is read again for those rows
+    (only when there are any: an unsubscribe written below the reader's row).
+    """
+    late = {key: why for key, why in suppressed.items() if key in first_active}
+    if not late:
+        return
+    for index, key in duplicates:
+        if key in late:
+            line, email = found.problems[index].line, found.problems[index].email
+            found.problems[index] = Problem(line, email, _marks(late[key]), DUPLICATE)
+    lines = {first_active[key]: key for key in late}
+    for row in read_subscribers(path):
+        if isinstance(row, Subscriber) and lines.get(row.line) is not None:
+            reason = _marks(late[lines.pop(row.line)])
+            found.problems.append(Problem(row.line, row.email, reason, DUPLICATE))
+            found.counts["active"] -= 1
+            found.counts[DUPLICATE] += 1
+            if not lines:
+                break
+    found.problems.sort(key=lambda problem: problem.line)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import csv
 import functools
 import re
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import closing
 from dataclasses import dataclass
@@ -47,16 +48,32 @@ class Problem:
     """A row that cannot be sent to: its line, its address (as written if invalid), why, and kind.
 
     ``kind`` is "invalid" (bad address, bad status, substitutions too large) or "duplicate".
+    ``status``: what the row's status cell says when that keeps its address off every send
+    though the row itself is broken (too many fields, rows in a value), as
+    ``active.suppressed_addresses`` honours it; "" otherwise.
     """
 
     line: int
     email: str
     reason: str
     kind: str = INVALID
+    status: str = ""
 
     def __str__(self) -> str:
         shown = self.email or "(no address)"
         return f"line {self.line}: {shown}: {self.reason}"
+
+
+@dataclass(frozen=True)
+class Written:
+    """A record of the file exactly as written (its lines, line endings included) and what
+    it reads as: ``row`` a Subscriber or a Problem, None for a blank row and the header,
+    whose column names ``header`` gives (as the reader knows them: ``Email`` is ``email``).
+    Joined, the texts of a file's records are the file (less a byte order mark)."""
+
+    text: str
+    row: Subscriber | Problem | None
+    header: tuple[str, ...] = ()
 
 
 def read_subscribers(path: Path) -> Iterator[Subscriber | Problem]:
@@ -65,6 +82,15 @@ def read_subscribers(path: Path) -> Iterator[Subscriber | Problem]:
     Raises SubscribersError (on first iteration) when the file cannot be read at all.
     """
     return _reading(path, _rows)
+
+
+def written_records(path: Path) -> Iterator[Written]:
+    """Each record of the file as written, the header first, with what it reads as: what
+    a command that rewrites the file copies, changing only what it must.
+
+    Raises SubscribersError (on first iteration) when the file cannot be read at all.
+    """
+    return _reading(path, _written)
 
 
 def inactive_rows(path: Path) -> Iterator[tuple[int, str, str]]:
@@ -142,13 +168,39 @@ def _rows(path: Path, handle: Iterable[str]) -> Iterator[Subscriber | Problem]:
         raise SubscribersError(
             f"{path}: the file is empty", "add a header row with an `email` column"
         )
+    read = _row_reader(layout)
     for line, cells, lines in records:
-        if lines == LEFT_OPEN:
-            yield Problem(line, layout.written_email(cells), LEFT_OPEN_QUOTE)
-            continue
-        row = _row(layout, cells, line, spans_lines=lines > 1)
+        row = read(cells, line, lines)
         if row is not None:
             yield row
+
+
+def _written(path: Path, lines: Iterable[str]) -> Iterator[Written]:
+    """The records of ``_rows`` with the lines each was read from. Every line the file
+    gives passes through ``taken`` once, in order; a record's lines are at its front when
+    it comes, since csv reads no further than the record's end (lines read again after a
+    quote left open come from Records' own copy, and wait here for their own records)."""
+    taken: deque[str] = deque()
+
+    def tee() -> Iterator[str]:
+        for line in lines:
+            taken.append(line)
+            yield line
+
+    records = iter(Records(path, tee()))
+    layout = _header(path, records)
+    if layout is None:
+        raise SubscribersError(
+            f"{path}: the file is empty", "add a header row with an `email` column"
+        )
+    yield Written("".join(taken), None, layout.names)
+    taken.clear()
+    read = _row_reader(layout)
+    for line, cells, count in records:
+        text = "".join(taken.popleft() for _ in range(max(count, 1)))
+        yield Written(text, read(cells, line, count))
+    if taken:  # never, by the above; but the file is rebuilt whole whatever happens
+        yield Written("".join(taken), None)
 
 
 def _inactive_rows(path: Path, handle: Iterable[str]) -> Iterator[tuple[int, str, str]]:
@@ -178,7 +230,8 @@ def _header(path: Path, records: Iterator[tuple[int, list[str], int]]) -> _Layou
     return _Layout.of(path, names)
 
 
-_INACTIVE = frozenset(SUBSCRIBER_STATUSES) - {"active"}
+_STATUSES = frozenset(SUBSCRIBER_STATUSES)
+_INACTIVE = _STATUSES - {"active"}
 
 
 @dataclass(frozen=True)
@@ -193,6 +246,7 @@ class _Layout:
     tags: int
     subscribed_at: int
     merge: tuple[tuple[str, int], ...]
+    names: tuple[str, ...] = ()
 
     @classmethod
     def of(cls, path: Path, header: list[str]) -> _Layout:
@@ -215,7 +269,7 @@ class _Layout:
         merge = tuple(
             (name, index) for index, name in enumerate(names) if name and name not in COLUMNS
         )
-        return cls(width=width, merge=merge, **known)
+        return cls(width=width, merge=merge, names=tuple(names), **known)
 
     def swallows_rows(self, cells: list[str]) -> bool:
         """Whether any value holds a line, after its first, that reads as a row of this file:
@@ -242,50 +296,62 @@ class _Layout:
         return cells[self.email].strip() if self.email < len(cells) else ""
 
 
-def _row(
-    layout: _Layout, cells: list[str], line: int, *, spans_lines: bool
-) -> Subscriber | Problem | None:
-    """The row as a Subscriber, or the Problem with it; None for a blank row."""
-    width = layout.width
-    extra: list[str] = []
-    if len(cells) == width:  # the common case
-        cells.append("")
-    elif len(cells) > width:
-        extra, cells = cells[width:], [*cells[:width], ""]
-    else:
-        cells.extend([""] * (width + 1 - len(cells)))
-    written = cells[layout.email].strip()
-    if spans_lines and layout.swallows_rows(cells):
-        return Problem(line, written.partition("\n")[0].strip(), ROWS_IN_VALUE)
-    if not written:
-        blank = not "".join(cells).strip() and not "".join(extra).strip()
-        return None if blank else Problem(line, "", "no email address")
-    if extra and "".join(extra).strip():
-        return Problem(
+def _row_reader(layout: _Layout) -> Callable[[list[str], int, int], Subscriber | Problem | None]:
+    """What a record (its cells, first line and number of lines) reads as under ``layout``:
+    a Subscriber, the Problem with it, or None for a blank row. The column indexes are
+    bound once: a list of a million rows would look each up a million times."""
+    width, at_email, at_name, at_status = layout.width, layout.email, layout.name, layout.status
+    at_tags, at_since, merge = layout.tags, layout.subscribed_at, layout.merge
+
+    def read(cells: list[str], line: int, lines: int) -> Subscriber | Problem | None:
+        if lines == LEFT_OPEN:
+            return Problem(line, layout.written_email(cells), LEFT_OPEN_QUOTE)
+        extra: list[str] = []
+        if len(cells) == width:  # the common case
+            cells.append("")
+        elif len(cells) > width:
+            extra, cells = cells[width:], [*cells[:width], ""]
+        else:
+            cells.extend([""] * (width + 1 - len(cells)))
+        written = cells[at_email].strip()
+        if lines > 1 and layout.swallows_rows(cells):
+            first = written.partition("\n")[0].strip()
+            return Problem(line, first, ROWS_IN_VALUE, status=_keeps_off(cells[at_status], written))
+        if not written:
+            blank = not "".join(cells).strip() and not "".join(extra).strip()
+            return None if blank else Problem(line, "", "no email address")
+        if extra and "".join(extra).strip():
+            fields = f"{width + len(extra)} fields but the header has {width}"
+            reason = f"{fields} (quote fields that contain commas)"
+            return Problem(line, written, reason, status=_keeps_off(cells[at_status], written))
+        try:
+            email = normalize(written)
+        except InvalidAddress as exc:
+            return Problem(line, written, f"invalid address: {exc}")
+        status = cells[at_status].strip().lower() or "active"
+        if status not in _STATUSES:
+            return Problem(
+                line, written, f"unknown status {status!r} (use {', '.join(SUBSCRIBER_STATUSES)})"
+            )
+        tags = cells[at_tags]
+        return Subscriber(
+            email,
+            cells[at_name].strip(),
+            status,
+            tuple(filter(None, map(str.strip, tags.split(";")))) if tags else (),
+            cells[at_since].strip(),
+            {name: cells[index].strip() for name, index in merge} if merge else {},
             line,
-            written,
-            f"{width + len(extra)} fields but the header has {width} "
-            "(quote fields that contain commas)",
         )
-    try:
-        email = normalize(written)
-    except InvalidAddress as exc:
-        return Problem(line, written, f"invalid address: {exc}")
-    status = cells[layout.status].strip().lower() or "active"
-    if status not in SUBSCRIBER_STATUSES:
-        return Problem(
-            line, written, f"unknown status {status!r} (use {', '.join(SUBSCRIBER_STATUSES)})"
-        )
-    tags = cells[layout.tags]
-    return Subscriber(
-        email,
-        cells[layout.name].strip(),
-        status,
-        tuple(filter(None, map(str.strip, tags.split(";")))) if tags else (),
-        cells[layout.subscribed_at].strip(),
-        {name: cells[index].strip() for name, index in layout.merge} if layout.merge else {},
-        line,
-    )
+
+    return read
+
+
+def _keeps_off(status_cell: str, written: str) -> str:
+    """The status a broken row's cell names if it keeps its address off every send, as
+    ``_inactive_rows`` reads it (an address over several lines is none); else ""."""
+    status = status_cell.strip().lower()
+    return status if status in _INACTIVE and "\n" not in written else ""
 
 
 def _undecodable_line(path: Path) -> int:

@@ -135,7 +135,7 @@ class Personalizer:
 
     def misfit(self, subscriber: Subscriber) -> str:
         """Why the subscriber cannot be sent ("" when they can): quick unless near the limit."""
-        if self._surely_fits(subscriber):
+        if self._always_fits or self._surely_fits(subscriber):
             return ""
         try:
             self(subscriber)
