@@ -8,7 +8,8 @@ How the code is laid out (README, "How the code is laid out")::
                      ledger, subscribers, unsubscribe
       sending/       the send composed: edition (sources -> select -> render; a stored edition's
                      email), plan (start, resume, settle), pipeline (the list read in a child),
-                     delivery (the loop), workers, uncertain, backends, samples (tests, dry runs)
+                     delivery (the loop), workers, uncertain, backends, samples (tests, dry runs),
+                     sync and signups (the list kept: who left, who joined)
       web/           the ASGI apps (the unsubscribe endpoint) and the server they share
       app.py         the run context: settings, clock, output; paths and today's edition, once
       console.py     the terminal (rich): lines, tables, the progress bar

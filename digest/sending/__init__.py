@@ -7,4 +7,6 @@ be sent, starts or resumes the edition and settles uncertain batches (``settle``
 runs the loop that sends batches through ``workers`` and records each in the ledger;
 ``uncertain`` lists the readers of uncertain batches; ``backends`` makes the configured
 backend; ``samples`` sends tests and writes dry runs; ``outcome`` is what a run did.
+``sync`` marks in the list who left (the ledger's and SendGrid's unsubscribes, bounces
+and complaints), before a send; ``signups`` merges a sign-up export into it.
 """

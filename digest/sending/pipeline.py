@@ -1,5 +1,6 @@
 """The audience pipeline of a send or a dry run: the list read in a child process,
-filtered, deduplicated and packed into batches, and the rows left out reported.
+filtered, deduplicated and packed into batches, and the rows left out reported; and
+`subscribers check`'s reading of the list, in a child too (``check_in_child``).
 
 The child starts before the email is rendered, so the tokens the email uses come
 later; the child waits for them only if a reader's merge fields are so long that they
@@ -8,14 +9,15 @@ might not fit SendGrid's limit (``SurelyFits``).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from pathlib import Path
 
 from ..app import App
-from ..audience.active import AudienceReport, active_audience
+from ..audience.active import AudienceReport, ListCheck, active_audience, check_list
 from ..audience.csvfile import Problem
 from ..audience.packing import AudiencePacker
 from ..audience.personalize import Personalizer, SurelyFits
+from ..ledger import Ledger, ledger_exists
 from ..models import PackedBatch, Subscriber
 from .edition import personalizer
 from .offload import CHUNK, Later, Offloaded
@@ -50,6 +52,41 @@ def read_in_child(
         chunk=chunk,
         spool_dir=app.paths.state,
     )
+
+
+# Seals the sample unsubscribe links a check sizes rows with when DIGEST_UNSUBSCRIBE_SECRET
+# is not set: only their length matters, and a token is as long under any secret.
+SIZING_SECRET = "subscribers-check-sizing-only"
+
+
+def check_in_child(
+    app: App,
+    path: Path,
+    tokens: Later[tuple[frozenset[str], str]],
+    unsubscribed: Collection[str],
+) -> Offloaded[None, ListCheck]:
+    """``check_list`` of the list in a child process, started before the email is rendered
+    (that and its imports take as long as reading 200,000 rows); ``result``: what it found.
+
+    A row is sized for the email's tokens, which come through ``tokens``, only if
+    ``SurelyFits`` is unsure of it: the child waits for them then, and only then.
+    """
+    found: list[ListCheck] = []
+    surely_fits = SurelyFits(app.settings.unsubscribe.url)
+    exact: list[Personalizer] = []
+
+    def misfit(row: Subscriber) -> str:
+        if surely_fits(row):
+            return ""
+        if not exact:
+            exact.append(personalizer(app.settings, *tokens.get(), secret=SIZING_SECRET))
+        return exact[0].misfit(row)
+
+    def produce() -> Iterator[None]:
+        found.append(check_list(path, misfit, unsubscribed))
+        return iter(())
+
+    return Offloaded(produce, lambda: found[0], doing=f"checking {path.name}")
 
 
 def audience_batches(
@@ -90,6 +127,15 @@ def sendable(
                 report.problems.append(Problem(subscriber.line, subscriber.email, problem))
                 continue
         yield subscriber
+
+
+def unsubscribed_through_the_link(app: App) -> frozenset[str]:
+    """The unsubscribes the endpoint recorded in the ledger (lowercased), which every send
+    leaves out; none when there is no ledger yet (reading it never makes one)."""
+    if not ledger_exists(app.paths.ledger):
+        return frozenset()
+    with Ledger.open(app.paths.ledger) as ledger:
+        return ledger.unsubscribed_addresses()
 
 
 def warn_problems(app: App, report: AudienceReport) -> None:

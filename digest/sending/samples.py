@@ -19,10 +19,10 @@ from ..audience.packing import withhold
 from ..deliver import Backend, Message
 from ..deliver.outbox import OutboxBackend
 from ..errors import ConfigError, InvalidAddress
-from ..ledger import Ledger, ledger_exists
+from ..ledger import Ledger
 from ..models import Recipient, Subscriber, unpack_recipients
 from .edition import edition_email, message_for, message_personalizer
-from .pipeline import audience_batches, warn_problems
+from .pipeline import audience_batches, unsubscribed_through_the_link, warn_problems
 
 
 @dataclass(frozen=True)
@@ -118,7 +118,7 @@ def dry_run_edition(app: App, backend: OutboxBackend, edition: str | None) -> Sa
     report = AudienceReport()
     path = app.paths.subscribers
     suppressed = suppressed_addresses(path)
-    left_out = suppressed.keys() | _unsubscribed_through_the_link(app)
+    left_out = suppressed.keys() | unsubscribed_through_the_link(app)
     count = 0
     # Filtered, deduplicated and batched as digest send freezes them.
     batches = audience_batches(app, path, backend.batch_size, lambda: personalize, report)
@@ -130,12 +130,3 @@ def dry_run_edition(app: App, backend: OutboxBackend, edition: str | None) -> Sa
     warn_problems(app, report)
     where = str(backend.folder_for(key))
     return SampleOutcome(key, message.subject, count, where, report.skipped)
-
-
-def _unsubscribed_through_the_link(app: App) -> frozenset[str]:
-    """The ledger's unsubscribes, which a send leaves out: none when there is no ledger yet
-    (a dry run never makes one)."""
-    if not ledger_exists(app.paths.ledger):
-        return frozenset()
-    with Ledger.open(app.paths.ledger) as ledger:
-        return ledger.unsubscribed_addresses()

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import shutil
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from click.testing import Result
 
 from digest.audience.personalize import Personalizer
+from digest.ledger import Ledger
 from digest.models import Subscriber
 from tests.commands.conftest import NOW, Folder
 
@@ -20,6 +22,34 @@ def test_the_example_list_is_clean(folder: Folder) -> None:
     result = folder.run("subscribers", "check")
     assert result.exit_code == 0
     assert "no problems" in result.stdout
+
+
+def test_check_ends_with_how_many_rows_are_what(folder: Folder) -> None:
+    path = folder.path / "subscribers.csv"
+    with path.open("a", encoding="utf-8") as handle:
+        handle.write(
+            "ADA@example.com,Again,active\nbroken,Broken,active\nzed@example.com,,complained\n"
+        )
+    result = folder.run("subscribers", "check")
+    assert result.exit_code == 1
+    assert result.stdout.splitlines() == [
+        "subscribers.csv: 2 problem(s); 4 active, 1 unsubscribed, 1 bounced, 1 complained,"
+        " 1 invalid, 1 duplicate."
+    ]
+
+
+def test_check_says_how_many_who_unsubscribed_through_the_link_are_not_synced(
+    folder: Folder,
+) -> None:
+    with Ledger.open(folder.path / ".digest" / "state.db") as ledger:
+        for address in ("ada@example.com", "margaret@example.com", "edsger@example.com"):
+            ledger.record_unsubscribe(address, datetime(2026, 1, 5, tzinfo=UTC), "one-click")
+    result = folder.run("subscribers", "check")
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines()[1] == (
+        "2 of its readers unsubscribed through the link and are not marked so in it yet (sends"
+        " leave them out already): `digest subscribers sync` does it."
+    )
 
 
 def test_each_problem_is_named_with_its_line(folder: Folder) -> None:
