@@ -139,9 +139,11 @@ def check_list(
     found = ListCheck()
     problems, counts = found.problems, found.counts
     suppressed: dict[str, Suppression] = {}
-    first: dict[bool, dict[str, int]] = {True: {}, False: {}}  # by whether the row is active
+    first_active: dict[str, int] = {}  # the line of each address's first active row
+    first_inactive: dict[str, int] = {}  # and of its first inactive one
     duplicates: list[tuple[int, str]] = []  # (index in problems, address) of active ones
     unsynced: set[str] = set()
+    actives = 0  # counted apart: nearly every row is one
     for row in read_subscribers(path):
         if isinstance(row, Problem):
             problems.append(row)
@@ -149,28 +151,33 @@ def check_list(
             if row.status:
                 _suppress(suppressed, row.email, Suppression(row.line, row.status))
             continue
-        key, active = row.email.lower(), row.active
-        if key in unsubscribed and row.status in _SYNC_RAISES:
+        key, line, status = row.email.lower(), row.line, row.status
+        if unsubscribed and key in unsubscribed and status in _SYNC_RAISES:
             unsynced.add(key)
-        if active:
+        if status == "active":
             problem = misfit(row)
             why = None if problem else suppressed.get(key)
             if problem or why is not None:
                 kind = INVALID if problem else DUPLICATE
-                problems.append(Problem(row.line, row.email, problem or _marks(why), kind))
+                problems.append(Problem(line, row.email, problem or _marks(why), kind))
                 counts[kind] += 1
                 continue
-        else:
-            suppressed.setdefault(key, Suppression(row.line, row.status))
-        at = first[active].setdefault(key, row.line)
-        if at == row.line:
-            counts["active" if active else row.status] += 1
-            continue
-        if active:
+            at = first_active.setdefault(key, line)
+            if at == line:
+                actives += 1
+                continue
             duplicates.append((len(problems), key))
-        problems.append(Problem(row.line, row.email, f"duplicate of line {at}", DUPLICATE))
+        else:
+            if key not in suppressed:
+                suppressed[key] = Suppression(line, status)
+            at = first_inactive.setdefault(key, line)
+            if at == line:
+                counts[status] += 1
+                continue
+        problems.append(Problem(line, row.email, f"duplicate of line {at}", DUPLICATE))
         counts[DUPLICATE] += 1
-    _withheld_earlier(path, found, suppressed, first[True], duplicates)
+    counts["active"] += actives
+    _withheld_earlier(path, found, suppressed, first_active, duplicates)
     found.unsynced = len(unsynced)
     return found
 

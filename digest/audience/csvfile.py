@@ -14,7 +14,7 @@ import csv
 import functools
 import re
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,8 +23,8 @@ from typing import TextIO, TypeVar
 from ..errors import InvalidAddress, SubscribersError
 from ..files import special_kind
 from ..models import SUBSCRIBER_STATUSES, Subscriber
-from .addresses import normalize
-from .records import LEFT_OPEN, Records
+from .addresses import fast_normalize, slow_normalize
+from .records import LEFT_OPEN, MAX_LINE_CHARS, Records
 
 COLUMNS = ("email", "name", "status", "tags", "subscribed_at")
 INVALID = "invalid"
@@ -38,8 +38,6 @@ ROWS_IN_VALUE = (
 )
 # What an address in a line of its own looks like (a line that could be a row).
 _ADDRESS = re.compile(r'[^@\s"]+@[^@\s"]+')
-# Far beyond any row (SendGrid takes 10,000 bytes of merge fields per reader).
-MAX_LINE_CHARS = 1024 * 1024
 T = TypeVar("T")
 
 
@@ -101,8 +99,8 @@ def inactive_rows(path: Path) -> Iterator[tuple[int, str, str]]:
     return _reading(path, _inactive_rows)
 
 
-def _reading(path: Path, rows: Callable[[Path, Iterable[str]], Iterator[T]]) -> Iterator[T]:
-    """``rows(path, lines)`` over the file's lines, with one clear error if it cannot be read."""
+def _reading(path: Path, rows: Callable[[Path, TextIO], Iterator[T]]) -> Iterator[T]:
+    """``rows(path, handle)`` over the open file, with one clear error if it cannot be read."""
     try:
         kind = special_kind(path)
         if kind:
@@ -110,7 +108,7 @@ def _reading(path: Path, rows: Callable[[Path, Iterable[str]], Iterator[T]]) -> 
                 f"{path}: is {kind}, not a CSV file", "set [subscribers] path to the list's file"
             )
         with path.open(encoding="utf-8-sig", newline="") as handle:
-            yield from rows(path, _lines(path, handle))
+            yield from rows(path, handle)
     except FileNotFoundError:
         raise SubscribersError(
             f"{path}: no such file",
@@ -126,26 +124,12 @@ def _reading(path: Path, rows: Callable[[Path, Iterable[str]], Iterator[T]]) -> 
         raise SubscribersError(f"{path}: cannot read the file ({exc.strerror or exc})") from None
 
 
-def _lines(path: Path, handle: TextIO) -> Iterator[str]:
-    """The file's lines, each shorter than MAX_LINE_CHARS: csv reads a whole line before
-    it looks at it, so a file without line breaks (a device, a corrupt export) would
-    otherwise be read into memory whole. (csv's own limit bounds a field across lines.)"""
-    lines = iter(functools.partial(handle.readline, MAX_LINE_CHARS), "")
-    for number, line in enumerate(lines, start=1):
-        if len(line) >= MAX_LINE_CHARS:
-            raise SubscribersError(
-                f"{path}: line {number} is longer than {MAX_LINE_CHARS:,} characters",
-                "this is not a subscriber list, or a broken one: check [subscribers] path",
-            )
-        yield line
-
-
 def merge_columns(path: Path) -> tuple[str, ...]:
     """The file's columns beyond the known ones: the merge fields templates may use."""
     return next(_reading(path, _extra_columns), ())
 
 
-def _extra_columns(path: Path, handle: Iterable[str]) -> Iterator[tuple[str, ...]]:
+def _extra_columns(path: Path, handle: TextIO) -> Iterator[tuple[str, ...]]:
     """The header's columns beyond the known ones (the merge fields), if it has a header."""
     layout = _header(path, iter(Records(path, handle)))
     if layout is not None:
@@ -161,33 +145,31 @@ def first_active(path: Path) -> Subscriber | None:
     return None
 
 
-def _rows(path: Path, handle: Iterable[str]) -> Iterator[Subscriber | Problem]:
-    records = iter(Records(path, handle))
-    layout = _header(path, records)
+def _rows(path: Path, handle: TextIO) -> Iterator[Subscriber | Problem]:
+    records = Records(path, handle)
+    layout = _header(path, iter(records))
     if layout is None:
         raise SubscribersError(
             f"{path}: the file is empty", "add a header row with an `email` column"
         )
-    read = _row_reader(layout)
-    for line, cells, lines in records:
-        row = read(cells, line, lines)
-        if row is not None:
-            yield row
+    return records.read(_row_reader(layout), 1 + layout.header_lines)
 
 
-def _written(path: Path, lines: Iterable[str]) -> Iterator[Written]:
+def _written(path: Path, handle: TextIO) -> Iterator[Written]:
     """The records of ``_rows`` with the lines each was read from. Every line the file
     gives passes through ``taken`` once, in order; a record's lines are at its front when
     it comes, since csv reads no further than the record's end (lines read again after a
     quote left open come from Records' own copy, and wait here for their own records)."""
     taken: deque[str] = deque()
 
-    def tee() -> Iterator[str]:
-        for line in lines:
-            taken.append(line)
-            yield line
+    class Teed:
+        def readline(self, size: int) -> str:
+            line = handle.readline(size)
+            if line:
+                taken.append(line)
+            return line
 
-    records = iter(Records(path, tee()))
+    records = iter(Records(path, Teed()))
     layout = _header(path, records)
     if layout is None:
         raise SubscribersError(
@@ -203,17 +185,24 @@ def _written(path: Path, lines: Iterable[str]) -> Iterator[Written]:
         yield Written("".join(taken), None)
 
 
-def _inactive_rows(path: Path, handle: Iterable[str]) -> Iterator[tuple[int, str, str]]:
+def _inactive_rows(path: Path, handle: TextIO) -> Iterator[tuple[int, str, str]]:
     """(line, address as written, status) of each row with a known status other than active."""
-    records = iter(Records(path, handle))
-    layout = _header(path, records)
+    records = Records(path, handle)
+    layout = _header(path, iter(records))
     if layout is None:
-        return
-    for line, cells, lines in records:
-        if lines != LEFT_OPEN and layout.status < len(cells):
-            status = cells[layout.status].strip().lower()
-            if status in _INACTIVE and layout.email < len(cells):
-                yield line, cells[layout.email].strip(), status
+        return iter(())
+    at_email, at_status = layout.email, layout.status
+
+    def inactive(cells: list[str], line: int, lines: int) -> tuple[int, str, str] | None:
+        if lines != LEFT_OPEN and at_status < len(cells):
+            status = cells[at_status]
+            if status != "active":  # as written, nearly always
+                status = status.strip().lower()
+                if status in _INACTIVE and at_email < len(cells):
+                    return line, cells[at_email].strip(), status
+        return None
+
+    return records.read(inactive, 1 + layout.header_lines)
 
 
 def _header(path: Path, records: Iterator[tuple[int, list[str], int]]) -> _Layout | None:
@@ -227,7 +216,7 @@ def _header(path: Path, records: Iterator[tuple[int, list[str], int]]) -> _Layou
             f"{path}: line 1 (the header row) has a quote left open",
             "close the quote, or take the quotes out of the header row",
         )
-    return _Layout.of(path, names)
+    return _Layout.of(path, names, lines)
 
 
 _STATUSES = frozenset(SUBSCRIBER_STATUSES)
@@ -247,9 +236,10 @@ class _Layout:
     subscribed_at: int
     merge: tuple[tuple[str, int], ...]
     names: tuple[str, ...] = ()
+    header_lines: int = 1
 
     @classmethod
-    def of(cls, path: Path, header: list[str]) -> _Layout:
+    def of(cls, path: Path, header: list[str], lines: int = 1) -> _Layout:
         names = [name.strip() for name in header]
         names = [name.lower() if name.lower() in COLUMNS else name for name in names]
         if "email" not in names:
@@ -269,7 +259,7 @@ class _Layout:
         merge = tuple(
             (name, index) for index, name in enumerate(names) if name and name not in COLUMNS
         )
-        return cls(width=width, merge=merge, names=tuple(names), **known)
+        return cls(width=width, merge=merge, names=tuple(names), header_lines=lines, **known)
 
     def swallows_rows(self, cells: list[str]) -> bool:
         """Whether any value holds a line, after its first, that reads as a row of this file:
@@ -306,7 +296,7 @@ def _row_reader(layout: _Layout) -> Callable[[list[str], int, int], Subscriber |
     def read(cells: list[str], line: int, lines: int) -> Subscriber | Problem | None:
         if lines == LEFT_OPEN:
             return Problem(line, layout.written_email(cells), LEFT_OPEN_QUOTE)
-        extra: list[str] = []
+        extra: list[str] | tuple[()] = ()
         if len(cells) == width:  # the common case
             cells.append("")
         elif len(cells) > width:
@@ -324,11 +314,13 @@ def _row_reader(layout: _Layout) -> Callable[[list[str], int, int], Subscriber |
             fields = f"{width + len(extra)} fields but the header has {width}"
             reason = f"{fields} (quote fields that contain commas)"
             return Problem(line, written, reason, status=_keeps_off(cells[at_status], written))
-        try:
-            email = normalize(written)
+        try:  # normalize(), its two steps inlined: a million rows call it a million times
+            email = fast_normalize(written) or slow_normalize(written)
         except InvalidAddress as exc:
             return Problem(line, written, f"invalid address: {exc}")
-        status = cells[at_status].strip().lower() or "active"
+        status = cells[at_status]
+        if status not in _STATUSES:  # as written, nearly always; else read it leniently
+            status = status.strip().lower() or "active"
         if status not in _STATUSES:
             return Problem(
                 line, written, f"unknown status {status!r} (use {', '.join(SUBSCRIBER_STATUSES)})"

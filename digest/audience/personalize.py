@@ -266,8 +266,20 @@ class SurelyFits:
         fixed = budget.fixed + budget.name * len(NAME_FALLBACK)  # a nameless reader's
         self._room = SUBSTITUTIONS_MAX_BYTES - fixed
         self._field_bytes = sum(_BYTES_A_CHAR.values())
+        # Most readers are settled by their lengths alone: without merge fields, a name of
+        # at most ``short_name`` characters and an address of at most ``short_address``
+        # fit whatever the characters (four bytes each at most).
+        self.short_address = _SHORT_ADDRESS_CHARS
+        email_room = budget.email * 4 * _SHORT_ADDRESS_CHARS
+        self.short_name = (self._room - 1 - email_room) // max(budget.name, 1)
 
     def __call__(self, subscriber: Subscriber) -> bool:
+        if (
+            not subscriber.fields
+            and len(subscriber.name) <= self.short_name
+            and len(subscriber.email) <= self.short_address
+        ):
+            return True
         budget = self._budget
         size = budget.name * len(subscriber.name) + budget.email * _bytes(subscriber.email)
         fields = subscriber.fields
@@ -277,6 +289,8 @@ class SurelyFits:
         return size < self._room
 
 
+# The address length SurelyFits.short_name is worked out for: longer than nearly all.
+_SHORT_ADDRESS_CHARS = 64
 # What SurelyFits keeps for the keys of the email's tokens other than the built-in ones
 # (a token for a column the list lacks is filled with ""): about thirty tokens.
 OTHER_TOKENS_BYTES = 1_000

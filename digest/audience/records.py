@@ -11,10 +11,12 @@ are read again as records.
 from __future__ import annotations
 
 import csv
+import functools
 import re
 from collections import deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Protocol, TypeVar
 
 from ..errors import SubscribersError
 
@@ -24,8 +26,21 @@ _FIELD = r'(?:[^",\r\n][^,\r\n]*|"(?:[^"]|"")*")?'
 _WELL_FORMED = re.compile(rf"{_FIELD}(?:,{_FIELD})*(?:\r\n|\n|\r)?")
 # A record's ``lines`` when its quote was left open (see Records).
 LEFT_OPEN = 0
+# Far beyond any row (SendGrid takes 10,000 bytes of merge fields per reader): csv reads a
+# whole line before it looks at it, so a file without line breaks (a device, a corrupt
+# export) would otherwise be read into memory whole. (csv's own limit bounds a field.)
+MAX_LINE_CHARS = 1024 * 1024
 # Given to csv to close a value whose quote is open at the end of the file.
 _CLOSING_QUOTE = '"\n'
+
+
+class Lines(Protocol):
+    """What Records reads lines from: a text file opened with ``newline=""``."""
+
+    def readline(self, size: int, /) -> str: ...
+
+
+T = TypeVar("T")
 
 
 def _not_csv(path: Path, line: int, error: csv.Error) -> SubscribersError:
@@ -50,26 +65,42 @@ class Records:
     field size limit (128 KB); the file is otherwise streamed.
     """
 
-    def __init__(self, path: Path, handle: Iterable[str]) -> None:
+    def __init__(self, path: Path, handle: Lines) -> None:
         self._path = path
-        self._handle = iter(handle)  # resumed where it stopped after lines read again
+        # Lines of at most MAX_LINE_CHARS (a longer one is refused), read without a Python
+        # frame between the file and the loop below; resumed after lines read again.
+        self._handle = iter(functools.partial(handle.readline, MAX_LINE_CHARS), "")
         self._again: deque[str] = deque()  # lines to read again before the file's next
 
     def __iter__(self) -> Iterator[tuple[int, list[str], int]]:
-        again, handle, longest = self._again, self._handle, csv.field_size_limit()
-        line = 1  # the number of the next record's first line
+        return self.read(_as_record)
+
+    def read(self, make: Callable[[list[str], int, int], T | None], line: int = 1) -> Iterator[T]:
+        """``make(cells, line, lines)`` of each record from here on, the first at ``line``
+        (after a header read through ``iter``: its line plus its lines), Nones left out:
+        what a reader of rows wants, without a tuple and a loop of its own for each."""
+        again, longest = self._again, csv.field_size_limit()
         while True:
-            text = again.popleft() if again else next(handle, None)  # _next_line, inlined
-            if text is None:
-                return
-            if '"' not in text and len(text) <= longest:  # no field can be over the limit
-                body = text.rstrip("\r\n")
-                yield line, body.split(",") if body else [], 1
-                line += 1
-                continue
-            cells, lines = self._quoted(text, line)
-            yield line, cells, lines
-            line += lines or 1
+            from_file = not again
+            for text in self._handle if from_file else _drained(again):
+                if '"' not in text and len(text) <= longest:  # no field can be over the limit
+                    body = text.rstrip("\r\n")
+                    made = make(body.split(",") if body else [], line, 1)
+                    line += 1
+                    if made is not None:
+                        yield made
+                    continue
+                self._bounded(text, line)
+                cells, lines = self._quoted(text, line)
+                made = make(cells, line, lines)
+                line += lines or 1
+                if made is not None:
+                    yield made
+                if from_file and again:  # lines to read again come before the file's next
+                    break
+            else:
+                if from_file:
+                    return
 
     def _quoted(self, first: str, line: int) -> tuple[list[str], int]:
         """The record that starts with line ``first`` as csv reads it, and its lines; or the
@@ -81,6 +112,7 @@ class Records:
             nonlocal at_end
             yield first
             while (text := self._next_line()) is not None:
+                self._bounded(text, line + len(held))
                 held.append(text)
                 yield text
             at_end = True
@@ -97,6 +129,14 @@ class Records:
             return self._read_again(held), LEFT_OPEN
         return cells, len(held)
 
+    def _bounded(self, text: str, line: int) -> None:
+        """Refuse a line as long as MAX_LINE_CHARS: it may have no end (see there)."""
+        if len(text) >= MAX_LINE_CHARS:
+            raise SubscribersError(
+                f"{self._path}: line {line} is longer than {MAX_LINE_CHARS:,} characters",
+                "this is not a subscriber list, or a broken one: check [subscribers] path",
+            )
+
     def _next_line(self) -> str | None:
         """The next line to read: one to read again, else the file's; None at its end."""
         return self._again.popleft() if self._again else next(self._handle, None)
@@ -105,3 +145,13 @@ class Records:
         """The cells of the held record's first line; its other lines are to be read again."""
         self._again.extendleft(reversed(held[1:]))
         return next(csv.reader([held[0]]))
+
+
+def _as_record(cells: list[str], line: int, lines: int) -> tuple[int, list[str], int]:
+    return line, cells, lines
+
+
+def _drained(lines: deque[str]) -> Iterator[str]:
+    """The lines, taken from the front until none is left (lines put in front meanwhile too)."""
+    while lines:
+        yield lines.popleft()
