@@ -5,7 +5,7 @@ Run from the repository root: ``python benchmarks/subscribers.py [--sizes 100000
 active readers, one unsubscribed row per 1000, 5 repeats in other case; cached under
 ``$TMPDIR/digest-bench``), makes a fresh folder with ``digest init``, and runs ``digest
 subscribers check`` there N times, each as a subprocess started by send.py's launcher:
-wall time, CPU time (the child that reads the list included) and peak memory (the
+wall time, CPU time (the children that read the list included) and peak memory (the
 largest process's RSS, and the summed PSS of the process tree). The check must find
 exactly the repeats and end with the counts the list has, or the benchmark stops.
 Target: a million rows in under 3 s. Exit status 1 when it is missed.

@@ -16,7 +16,15 @@ from pathlib import Path
 from ..errors import InvalidAddress
 from ..models import Subscriber
 from .addresses import normalize
-from .csvfile import DUPLICATE, INVALID, Problem, inactive_rows, read_subscribers
+from .csvfile import (
+    DUPLICATE,
+    INVALID,
+    WHOLE,
+    Problem,
+    Share,
+    inactive_rows,
+    read_subscribers,
+)
 
 # Why a send leaves out a reader whom the ledger records as unsubscribed through the
 # endpoint, before `digest subscribers sync` has written it into the list.
@@ -124,13 +132,27 @@ class ListCheck:
     counts: Counter[str] = field(default_factory=Counter)
     unsynced: int = 0
 
+    @classmethod
+    def of_shares(cls, shares: Iterable[ListCheck]) -> ListCheck:
+        """The check of a whole list from the checks of its shares (``csvfile.Share``):
+        each reader is in one share, so the problems only need putting in line order."""
+        found = cls()
+        for share in shares:
+            found.problems += share.problems
+            found.counts.update(share.counts)
+            found.unsynced += share.unsynced
+        found.problems.sort(key=lambda problem: problem.line)
+        return found
+
 
 def check_list(
     path: Path,
     misfit: Callable[[Subscriber], str] = _fits,
     unsubscribed: Collection[str] = frozenset(),
+    share: Share = WHOLE,
 ) -> ListCheck:
-    """The list checked in one pass: ``check_subscribers``'s problems, and the counts.
+    """The list (or ``share`` of it) checked in one pass: ``check_subscribers``'s problems,
+    and the counts.
 
     ``unsubscribed``: the ledger's unsubscribes (lowercased). Whether an active row is
     withheld is known only once the row that suppresses its address is read, which may
@@ -144,7 +166,7 @@ def check_list(
     duplicates: list[tuple[int, str]] = []  # (index in problems, address) of active ones
     unsynced: set[str] = set()
     actives = 0  # counted apart: nearly every row is one
-    for row in read_subscribers(path):
+    for row in read_subscribers(path, share):
         if isinstance(row, Problem):
             problems.append(row)
             counts[row.kind] += 1

@@ -74,12 +74,32 @@ class Written:
     header: tuple[str, ...] = ()
 
 
-def read_subscribers(path: Path) -> Iterator[Subscriber | Problem]:
-    """Each row of the file in order: a Subscriber, or a Problem when the row is invalid.
+# A share of a list's rows, (index, count): those whose address, as written, falls to
+# ``index`` of ``count`` (``in_share``). Processes that each read one share of a list
+# see every row once between them, and all the rows of one reader in the same share.
+Share = tuple[int, int]
+WHOLE: Share = (0, 1)
+
+
+def read_subscribers(path: Path, share: Share = WHOLE) -> Iterator[Subscriber | Problem]:
+    """Each row of the file (of ``share`` of it) in order: a Subscriber, or a Problem when
+    the row is invalid.
 
     Raises SubscribersError (on first iteration) when the file cannot be read at all.
     """
-    return _reading(path, _rows)
+    return _reading(path, functools.partial(_rows, share=share))
+
+
+def in_share(written: str, share: Share) -> bool:
+    """Whether the row whose address cell is ``written`` belongs to ``share``.
+
+    Decided by its local part alone, ignoring case and the spaces around it, which is all
+    that can tell apart two valid spellings of one address (``Ann@X.com``, ``ann@x.com``,
+    ``ann@xn--bcher-kva.example`` and ``ann@bücher.example``; a quoted local part is not
+    valid): all the rows of a reader go to the same share, so each share's duplicates and
+    suppressions are its own.
+    """
+    return hash(written.strip().rpartition("@")[0].lower()) % share[1] == share[0]
 
 
 def written_records(path: Path) -> Iterator[Written]:
@@ -145,14 +165,28 @@ def first_active(path: Path) -> Subscriber | None:
     return None
 
 
-def _rows(path: Path, handle: TextIO) -> Iterator[Subscriber | Problem]:
+def _rows(path: Path, handle: TextIO, share: Share = WHOLE) -> Iterator[Subscriber | Problem]:
     records = Records(path, handle)
     layout = _header(path, iter(records))
     if layout is None:
         raise SubscribersError(
             f"{path}: the file is empty", "add a header row with an `email` column"
         )
-    return records.read(_row_reader(layout), 1 + layout.header_lines)
+    read = _row_reader(layout)
+    if share != WHOLE:
+        read = _share_of(read, layout.email, share)
+    return records.read(read, 1 + layout.header_lines)
+
+
+def _share_of(read: RowReader, at_email: int, share: Share) -> RowReader:
+    """``read`` for the rows of ``share``; None, like a blank row, for the others (which
+    it never looks at: that is the saving)."""
+
+    def shared(cells: list[str], line: int, lines: int) -> Subscriber | Problem | None:
+        written = cells[at_email] if at_email < len(cells) else ""
+        return read(cells, line, lines) if in_share(written, share) else None
+
+    return shared
 
 
 def _written(path: Path, handle: TextIO) -> Iterator[Written]:
@@ -286,7 +320,11 @@ class _Layout:
         return cells[self.email].strip() if self.email < len(cells) else ""
 
 
-def _row_reader(layout: _Layout) -> Callable[[list[str], int, int], Subscriber | Problem | None]:
+# What a record (its cells, first line and number of lines) reads as.
+RowReader = Callable[[list[str], int, int], Subscriber | Problem | None]
+
+
+def _row_reader(layout: _Layout) -> RowReader:
     """What a record (its cells, first line and number of lines) reads as under ``layout``:
     a Subscriber, the Problem with it, or None for a blank row. The column indexes are
     bound once: a list of a million rows would look each up a million times."""

@@ -6,13 +6,11 @@ marked in it (``sending.sync``); ``import_file``: a sign-up export merged into i
 from __future__ import annotations
 
 from collections.abc import Mapping
-from contextlib import closing
 from pathlib import Path
 
 from ..app import App
 from ..sending.edition import email_tokens
-from ..sending.offload import Later
-from ..sending.pipeline import check_in_child, unsubscribed_through_the_link
+from ..sending.pipeline import ListChecking, unsubscribed_through_the_link
 from ..sending.signups import import_signups
 from ..sending.sync import SHOWN, SyncReport, sync_list
 
@@ -23,16 +21,11 @@ KINDS = ("active", "unsubscribed", "bounced", "complained", "invalid", "duplicat
 def check(app: App) -> int:
     """Report the list's problems in line order (each row sized for the email's tokens by
     the send's own test), then how many rows are what; how many problems there are. The
-    list is read in a child while the email is rendered here."""
+    list is read in children (``ListChecking``) while the email is rendered here."""
     path, relative = app.paths.subscribers, app.settings.subscribers.path
-    tokens: Later[tuple[frozenset[str], str]] = Later()
-    unsubscribed = unsubscribed_through_the_link(app)
-    with check_in_child(app, path, tokens, unsubscribed) as checking, closing(tokens):
-        tokens.give(email_tokens(app))
-        for _ in checking:
-            pass
-    found = checking.result
-    assert found is not None
+    with ListChecking(app, path, unsubscribed_through_the_link(app)) as checking:
+        checking.give(email_tokens(app))
+        found = checking.result()
     for problem in found.problems:
         app.report(f"{relative}:{problem.line}: {problem.email}: {problem.reason}")
     counts = ", ".join(f"{found.counts[kind]} {kind}" for kind in KINDS)

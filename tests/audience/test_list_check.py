@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from digest.audience.active import (
+    ListCheck,
     check_list,
     check_subscribers,
     suppressed_addresses,
@@ -177,3 +178,45 @@ def test_records_are_csvs_records_when_every_quote_is_closed(tmp_path: Path, see
     records = Records(tmp_path / "x.csv", io.StringIO(text, newline=""))
 
     assert [(line, cells) for line, cells, _ in records] == cells_by_csv(text)
+
+
+def spelling_variants(rng: random.Random, rows: int) -> str:
+    """A list whose readers come back in every spelling of their address: case, spaces
+    around it, the other form of an international domain, a mailbox name; and quoted,
+    which is invalid."""
+    people = [("ann", "example.com"), ("bob", "bücher.example"), ("postmaster", "x.org")]
+    people += [(f"p{n}", "example.com") for n in range(rows // 4)]
+    lines = ["email,name,status"]
+    for _ in range(rows):
+        local, domain = rng.choice(people)
+        spelled = rng.choice(
+            [
+                f"{local}@{domain}",
+                f"{local.upper()}@{domain.upper()}",
+                f'"{local}"@{domain}',
+                f"  {local}@{domain} ",
+                f"{local}@{domain.encode('idna').decode()}",
+            ]
+        )
+        status = rng.choice(["active", "active", "", "unsubscribed", "bounced", "complained"])
+        cell = '"' + spelled.replace('"', '""') + '"'  # as a spreadsheet quotes it
+        lines.append(f"{cell},Name,{status}")
+    return "\n".join(lines) + "\n"
+
+
+@pytest.mark.parametrize("seed", range(20))
+@pytest.mark.parametrize("count", [2, 3])
+def test_the_shares_of_a_list_checked_apart_are_the_list_checked_whole(
+    tmp_path: Path, seed: int, count: int
+) -> None:
+    rng = random.Random(seed)
+    path = tmp_path / "subscribers.csv"
+    text = spelling_variants(rng, 60) if seed % 2 else random_list(rng, 60)
+    path.write_text(text, encoding="utf-8", newline="")
+    unsubscribed = {"ann@example.com", "p1@example.com", "bob@bücher.example"}
+
+    whole = check_list(path, unsubscribed=unsubscribed)
+    shares = [check_list(path, unsubscribed=unsubscribed, share=(i, count)) for i in range(count)]
+
+    assert ListCheck.of_shares(shares) == whole
+    assert all(share.problems or share.counts for share in shares), "each share has rows"
