@@ -298,6 +298,7 @@ class SendGridApi:
             raise SyncError(f"SendGrid's answer to GET {where} is not JSON") from None
 
     def _refusal(self, error: HTTPError, where: str, missing: str) -> Retry | SyncError:
+        """What an error status means for a GET: try again (429, 5xx) or stop, in words."""
         status = error.status_code
         said = _summary(
             [m.replace(self._api_key, "[redacted]") for m in _error_messages(error.body)]
@@ -314,7 +315,7 @@ class SendGridApi:
             )
         if status == 403:
             return SyncError(
-                f"SendGrid refused this API key GET {where} (HTTP 403: {said}); give the key"
+                f"SendGrid refused this API key's GET {where} (HTTP 403: {said}); give the key"
                 " read access to Suppressions (and Unsubscribe Groups, for sendgrid.asm_group_id)"
             )
         if status == 404 and missing:

@@ -255,7 +255,7 @@ def test_rate_limits_and_server_errors_are_waited_out(
     [
         ("no key", "SENDGRID_API_KEY is not set"),
         ("wrong key", "SendGrid refused the API key (HTTP 401"),
-        ("no scope", "SendGrid refused this API key GET /v3/suppression/spam_reports (HTTP 403"),
+        ("no scope", "SendGrid refused this API key's GET /v3/suppression/spam_reports (HTTP 403"),
         ("no group", f"SendGrid has no unsubscribe group {GROUP}; check sendgrid.asm_group_id"),
         ("down", "SendGrid did not answer GET /v3/suppression/unsubscribes after 2 attempts"),
         ("not a list", "SendGrid's answer to GET /v3/suppression/unsubscribes is not a list"),
