@@ -1,13 +1,18 @@
-"""Choose an edition's posts: a pure function of (posts, already-sent ids, now, settings).
+"""Choose an edition's posts: a pure function of (posts, seen ids, now, settings).
 
-Newest first, duplicates by canonical URL dropped (tracking parameters ignored),
-posts sent in earlier editions left out, optionally only the last ``max_age_days``.
-The featured post is the newest carrying ``featured_tag``, else the newest post.
+Only posts that appeared since the previous edition are candidates: every post id a
+source showed when an edition was made is *seen* (the ledger records them as its send
+starts), and seen posts are never selected again, so an archive of old posts never
+floods later editions; the first edition takes the newest and the rest become seen with
+it. Among the candidates: optionally only the last ``max_age_days``, newest first,
+duplicates by canonical URL dropped (tracking parameters ignored), the featured post
+the newest carrying ``featured_tag`` (else the newest), at most ``max_posts`` in all.
 """
 
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -19,29 +24,60 @@ TRACKING_PARAMETERS = frozenset(
 )
 
 
+@dataclass(frozen=True)
+class Choice:
+    """What selection made of a source's posts: the edition's digest (None: nothing new),
+    the ids the source showed (seen once the edition's send starts), and how many posts
+    it passed over, by why: seen before, older than ``max_age_days``, past ``max_posts``.
+    """
+
+    digest: Digest | None
+    shown: tuple[str, ...]
+    seen: int = 0
+    too_old: int = 0
+    over_limit: int = 0
+
+    @property
+    def passed_over(self) -> int:
+        return self.seen + self.too_old + self.over_limit
+
+    def describe_passed_over(self) -> str:
+        """'12 passed over: 10 seen in earlier editions, 2 older than 30 days', or ''."""
+        parts = [
+            f"{self.seen} seen in earlier editions" if self.seen else "",
+            f"{self.too_old} too old (selection.max_age_days)" if self.too_old else "",
+            f"{self.over_limit} over selection.max_posts" if self.over_limit else "",
+        ]
+        said = ", ".join(part for part in parts if part)
+        return f"{self.passed_over} passed over: {said}" if said else ""
+
+
 def select_posts(
     posts: Iterable[Post],
     *,
-    sent_ids: Collection[str],
+    seen_ids: Collection[str],
     now: datetime,
     settings: Selection,
     edition: str,
-) -> Digest | None:
-    """The edition's digest, or None when no post is new enough and unsent."""
-    sent_urls = {canonical_url(item) for item in sent_ids if "://" in item}
-    fresh = [
+) -> Choice:
+    """The edition's digest from the posts not seen before, and what was passed over."""
+    shown = list(posts)
+    seen_urls = {canonical_url(item) for item in seen_ids if "://" in item}
+    unseen = [
         post
-        for post in posts
-        if post.id not in sent_ids
-        and canonical_url(post.url) not in sent_urls
-        and _recent(post, now, settings)
+        for post in shown
+        if post.id not in seen_ids and canonical_url(post.url) not in seen_urls
     ]
-    ordered = _dedupe(sorted(fresh, key=_newest_first))
+    recent = [post for post in unseen if _recent(post, now, settings)]
+    ordered = _dedupe(sorted(recent, key=_newest_first))
+    ids = tuple(dict.fromkeys(item for post in shown for item in (post.id, post.url) if item))
+    counts = {"seen": len(shown) - len(unseen), "too_old": len(unseen) - len(recent)}
     if not ordered:
-        return None
+        return Choice(None, ids, **counts)
     featured = next((p for p in ordered if settings.featured_tag in p.tags), ordered[0])
     teasers = [post for post in ordered if post is not featured][: settings.max_posts - 1]
-    return Digest(edition=edition, featured=featured, teasers=tuple(teasers))
+    digest = Digest(edition=edition, featured=featured, teasers=tuple(teasers))
+    return Choice(digest, ids, **counts, over_limit=len(ordered) - 1 - len(teasers))
 
 
 def canonical_url(url: str) -> str:

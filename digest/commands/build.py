@@ -12,13 +12,14 @@ from ..config import Settings
 from ..deliver.mime import build_message
 from ..files import write_atomically
 from ..models import Digest, Post, RenderedEmail
+from ..select import Choice
 from ..sending.edition import (
     message_for,
     message_id_domain,
     next_digest,
     render,
     sample_recipient,
-    sent_post_ids,
+    seen_posts,
 )
 
 
@@ -27,7 +28,7 @@ def run(app: App, out_dir: Path) -> None:
     out_dir, as the first active subscriber sees them; say what was built."""
     settings = app.settings
     key = app.edition_key()
-    digest = next_digest(app, key, sent_post_ids(app))
+    digest, choice = next_digest(app, key, seen_posts(app))
     email = render(app, digest)
     reader = sample_recipient(app, email)
     seen = email.personalized(reader.substitutions)
@@ -39,7 +40,7 @@ def run(app: App, out_dir: Path) -> None:
         "digest.txt": seen.text.encode("utf-8"),
         "digest.eml": eml.as_bytes(),
     }
-    manifest = _manifest(key, digest, seen, outputs, warnings, reader.email)
+    manifest = _manifest(key, digest, choice, seen, outputs, warnings, reader.email)
     outputs["manifest.json"] = (json.dumps(manifest, indent=2) + "\n").encode("utf-8")
     # The manifest goes last, and lists what the others hold: a build cut short between
     # two renames leaves files that do not match it, which anyone can tell.
@@ -48,8 +49,10 @@ def run(app: App, out_dir: Path) -> None:
     )
     for warning in warnings:
         app.warn(warning)
+    passed = choice.describe_passed_over()
     app.say(
-        f"Built edition {key}: {seen.subject!r}, {len(digest.posts)} posts, "
+        f"Built edition {key}: {seen.subject!r}, {len(digest.posts)} posts"
+        f"{f' ({passed})' if passed else ''}, "
         f"{len(seen.html.encode()) // 1024} KB of HTML, as {reader.email} sees it -> {out_dir}/"
     )
 
@@ -77,6 +80,7 @@ def _post_entry(post: Post) -> dict[str, str | None]:
 def _manifest(
     key: str,
     digest: Digest,
+    choice: Choice,
     email: RenderedEmail,
     outputs: Mapping[str, bytes],
     warnings: list[str],
@@ -88,6 +92,13 @@ def _manifest(
         "preheader": email.preheader,
         "featured": _post_entry(digest.featured),
         "teasers": [_post_entry(post) for post in digest.teasers],
+        # The posts of the source left out, by why (seen in or when making an earlier
+        # edition, older than selection.max_age_days, past selection.max_posts).
+        "passed_over": {
+            "seen": choice.seen,
+            "too_old": choice.too_old,
+            "over_max_posts": choice.over_limit,
+        },
         "html_bytes": len(outputs["digest.html"]),
         "rendered_for": reader,
         "warnings": warnings,

@@ -24,7 +24,7 @@ from ..deliver import Backend
 from ..errors import InvalidAddress, SendRefused, SettleError, StandDown
 from ..ledger import ACCEPTED, FAILED, IN_FLIGHT, PENDING, Edition, Ledger
 from .delivery import deliver
-from .edition import message_for, next_digest, render, require_sender, stored_email
+from .edition import message_for, next_digest, render, require_sender, seen_in, stored_email
 from .offload import Later
 from .outcome import SendOutcome
 from .pipeline import describe_skipped, read_in_child, warn_problems
@@ -163,7 +163,7 @@ def _start(
     # start (closing tokens first frees at once a child that waits for them).
     with read_in_child(app, audience_path, backend.batch_size, tokens) as read, closing(tokens):
         backend.prepare()
-        digest = next_digest(app, key, ledger.sent_post_ids())
+        digest, choice = next_digest(app, key, seen_in(ledger))
         email = render(app, digest)
         for warning in email.warnings:
             app.warn(warning)
@@ -200,6 +200,7 @@ def _start(
             backend=backend.name,
             started_at=app.clock(),
             token_key=email.token_key,
+            seen_ids=choice.shown,
         )
     report = read.result or AudienceReport()
     report.count_withheld(withheld, suppressed)
