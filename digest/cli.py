@@ -32,7 +32,7 @@ from . import __version__
 from .app import App
 from .config import find_config, load_settings
 from .errors import DigestError, NothingToSend, StandDown
-from .models import is_edition_key
+from .models import date_key_problem, is_edition_key, looks_like_date
 from .text import terminal_safe
 
 if TYPE_CHECKING:
@@ -124,8 +124,15 @@ def cli(ctx: click.Context, config: str | None, verbose: bool, quiet: bool) -> N
 
 
 def _edition_option(_ctx: click.Context, _param: click.Parameter, key: str | None) -> str | None:
-    if key is not None and not is_edition_key(key):
-        raise click.BadParameter("use letters, digits, '.', '_' and '-', e.g. 2026-03-09")
+    """An edition's key is its date: one written as a date must be a real one. (Another
+    key is left to App.edition_key, which accepts one the ledger holds from before.)"""
+    if key is None:
+        return None
+    if not is_edition_key(key):
+        raise click.BadParameter("an edition is named by its date, e.g. 2026-03-09")
+    problem = date_key_problem(key)
+    if looks_like_date(key) and problem:
+        raise click.BadParameter(f"{problem}, e.g. 2026-03-09")
     return key
 
 
@@ -236,13 +243,14 @@ def _settle_option(
 
 
 @cli.command(name="history")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON array, times in ISO 8601.")
 @click.pass_obj
 @reports_errors
-def history_command(options: Globals) -> None:
-    """List the editions and tests sent, with their counts."""
+def history_command(options: Globals, as_json: bool) -> None:
+    """List the editions, rehearsals and tests sent, with their counts."""
     from .commands import history
 
-    history.run(options.app())
+    history.run(options.app(), as_json=as_json)
 
 
 @cli.group(name="ledger")

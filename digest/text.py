@@ -7,6 +7,9 @@ carriage returns and backspaces that overwrite a line, bidirectional overrides
 that show text in another order than it is. ``terminal_safe`` shows each of those
 as an inert escape instead, and leaves every other character as it is.
 
+``local_time`` writes an instant as a person reads it where the newsletter is made:
+``2026-03-09 09:00 PDT``, in the schedule's zone.
+
 ``html_to_text`` reads the visible text of well-formed HTML, such as sanitized post
 content, for an excerpt. Post content can be any size (a megabyte is not unusual for
 a long post with inline images), while an excerpt needs a few hundred characters, so
@@ -19,7 +22,9 @@ untrusted and often malformed, is read by the sanitizer's own parser:
 from __future__ import annotations
 
 import re
+from datetime import datetime
 from html.parser import HTMLParser
+from zoneinfo import ZoneInfo
 
 # Every control character (C0 with tab, newline, carriage return, backspace, bell and
 # ESC; DEL; C1 with CSI), the line and paragraph separators, the bidirectional
@@ -133,3 +138,14 @@ def trim(text: str, max_chars: int, max_words: int | None = None) -> str:
     if not kept:
         return text[: max_chars - len(ELLIPSIS)] + ELLIPSIS
     return " ".join(kept).rstrip(",;:.!?-–—") + ELLIPSIS
+
+
+def local_time(moment: datetime, zone: str) -> str:
+    """An aware instant as local time in ``zone`` (an IANA name), to the minute, with the
+    zone's abbreviation: ``2026-03-09 09:00 PDT`` (or its offset, ``+0530``, where the zone
+    has no abbreviation)."""
+    local = moment.astimezone(ZoneInfo(zone))
+    name = local.tzname() or ""
+    if not name or name[0] in "+-":
+        name = local.strftime("%z")
+    return f"{local:%Y-%m-%d %H:%M} {name}"

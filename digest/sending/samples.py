@@ -19,9 +19,9 @@ from ..audience.packing import withhold
 from ..deliver import Backend, Message
 from ..deliver.outbox import OutboxBackend
 from ..errors import ConfigError, InvalidAddress
-from ..ledger import Ledger
+from ..ledger import FAILED, IN_FLIGHT, PENDING, Edition, Ledger
 from ..models import Recipient, Subscriber, unpack_recipients
-from .edition import edition_email, message_for, message_personalizer
+from .edition import edition_email, message_for, message_personalizer, stored_email
 from .pipeline import audience_batches, warn_problems
 
 
@@ -107,6 +107,23 @@ def _test_readers(app: App, addresses: Sequence[str]) -> list[Subscriber]:
             if isinstance(row, Subscriber) and row.email.lower() in wanted:
                 rows.setdefault(row.email.lower(), row)
     return [rows.get(lowered, Subscriber(email=email)) for lowered, email in wanted.items()]
+
+
+def dry_run_resume(
+    app: App, backend: OutboxBackend, ledger: Ledger, edition: Edition
+) -> SampleOutcome:
+    """Write the messages a resume of the half-sent ``edition`` would send: its frozen
+    readers still pending (or failed), with its stored content; send and record nothing.
+    ``skipped`` counts the uncertain ones, which a resume does not send."""
+    key = edition.key
+    message = message_for(app.settings, stored_email(edition), key, test=False)
+    personalize = message_personalizer(app.settings, message)
+    count = 0
+    for batch in ledger.batches(key, (PENDING, FAILED)):
+        backend.send(message, [personalize(s) for s in ledger.batch_recipients(batch.id)])
+        count += batch.size
+    uncertain = Counter({"uncertain": sum(b.size for b in ledger.batches(key, (IN_FLIGHT,)))})
+    return SampleOutcome(key, message.subject, count, str(backend.folder_for(key)), uncertain)
 
 
 def dry_run_edition(app: App, backend: OutboxBackend, edition: str | None) -> SampleOutcome:

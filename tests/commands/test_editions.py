@@ -6,13 +6,16 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from digest.audience.packing import AudiencePacker
 from digest.ledger import MIGRATIONS, Ledger
+from digest.models import Subscriber
 from tests.commands.conftest import NOW, Folder
 from tests.commands.feeds import post_url, write_feed
-from tests.commands.test_send import send
+from tests.commands.test_send import active_readers, send, write_readers
 from tests.sendgrid_server import RecordedRequest, SendGridServer
 
 NEXT_WEEK = "2026-12-04T09:00:00-08:00"
@@ -38,6 +41,13 @@ def posts_in(html: str, posts: list[tuple[str, str, datetime]]) -> list[str]:
 
 def ledger_of(folder: Folder) -> Ledger:
     return Ledger.open(folder.path / ".digest" / "state.db")
+
+
+def history_rows(folder: Folder) -> list[dict[str, object]]:
+    result = folder.run("history", "--json")
+    assert result.exit_code == 0, result.output
+    rows: list[dict[str, object]] = json.loads(result.stdout)
+    return rows
 
 
 # What goes into an edition --------------------------------------------------------------
@@ -154,6 +164,265 @@ def test_a_ledger_from_before_seen_posts_takes_only_posts_newer_than_its_last_ed
     assert "1 posts (15 passed over: 15 seen in earlier editions)" in built.stdout
 
 
+# Rehearsals --------------------------------------------------------------------------------
+
+
+def test_a_sandbox_rehearsal_never_spends_the_edition(
+    ready: Folder, server: SendGridServer
+) -> None:
+    readers = active_readers(ready)
+    ready.env["DIGEST_SENDGRID_SANDBOX"] = "true"
+    rehearsal = send(ready)
+    assert rehearsal.exit_code == 0, rehearsal.output
+    assert "Rehearsal of edition 2026-11-27 in SendGrid's sandbox" in rehearsal.stdout
+    assert "set sendgrid.sandbox = false and run `digest send --edition 2026-11-27`" in (
+        rehearsal.stdout
+    )
+    assert all(request.sandbox for request in server.requests)
+    assert sorted(server.accepted_recipients()) == sorted(readers)
+    rehearsed = len(server.requests)
+
+    ready.env["DIGEST_SENDGRID_SANDBOX"] = "false"
+    real = send(ready)
+    assert real.exit_code == 0, real.output
+    assert "Edition 2026-11-27 is complete." in real.stdout
+    sent = server.requests[rehearsed:]
+    assert sent and not any(request.sandbox for request in sent)
+    assert sorted(email for request in sent for email in request.recipients) == sorted(readers)
+    assert sent[0].body["subject"] == server.requests[0].body["subject"], "the same posts"
+
+    rows = history_rows(ready)
+    assert [(row["edition"], row["kind"], row["status"]) for row in rows] == [
+        ("2026-11-27", "edition", "sent"),
+        ("2026-11-27", "rehearsal", "rehearsed"),
+    ]
+    ready.env["DIGEST_SENDGRID_SANDBOX"] = "true"
+    again = send(ready)
+    assert again.exit_code == 0
+    assert "was sent already" in again.stdout and "nothing to rehearse" in again.stdout
+    assert len(server.requests) == rehearsed + len(sent)
+
+
+def test_a_stopped_rehearsal_is_never_resumed_and_never_holds_up_the_real_send(
+    ready: Folder, server: SendGridServer
+) -> None:
+    emails = write_readers(ready, 2500)
+    ready.env.update(DIGEST_SENDGRID_CONCURRENCY="1", DIGEST_SENDGRID_SANDBOX="true")
+    server.slow_next(0)
+    server.refuse_with(400, "The content value must be a string at least one character long.")
+    stopped = send(ready)
+    assert stopped.exit_code == 1
+    assert "the rehearsal of edition 2026-11-27 did not finish" in stopped.stderr
+    assert "a rehearsal is never resumed" in stopped.stderr
+    ready.env["DIGEST_SENDGRID_SANDBOX"] = "false"
+    before = len(server.requests)
+    real = send(ready)
+    assert real.exit_code == 0, real.output
+    assert "Resuming" not in real.stdout
+    sent = server.requests[before:]
+    assert Counter(email for request in sent for email in request.recipients) == Counter(emails)
+    statuses = {(row["kind"], row["status"]) for row in history_rows(ready)}
+    assert statuses == {("edition", "sent"), ("rehearsal", "stopped")}
+
+
+def test_a_half_sent_edition_is_never_finished_in_sandbox_mode(
+    ready: Folder, server: SendGridServer
+) -> None:
+    write_readers(ready, 2500)
+    ready.env["DIGEST_SENDGRID_CONCURRENCY"] = "1"
+    server.slow_next(0)
+    server.refuse_with(400, "The from address does not match a verified Sender Identity.")
+    assert send(ready).exit_code == 1
+    ready.env["DIGEST_SENDGRID_SANDBOX"] = "true"
+    before = len(server.requests)
+    refused = send(ready)
+    assert refused.exit_code == 1
+    assert "edition 2026-11-27 is half-sent for real, and sendgrid.sandbox is true" in (
+        refused.stderr
+    )
+    assert "set sendgrid.sandbox = false, then finish it with `digest send --edition" in (
+        refused.stderr
+    )
+    assert len(server.requests) == before
+
+
+def test_sandbox_with_a_backend_that_has_none_is_refused(ready: Folder) -> None:
+    ready.env.update(DIGEST_SENDGRID_SANDBOX="true", DIGEST_DELIVERY_BACKEND="outbox")
+    refused = send(ready)
+    assert refused.exit_code == 1
+    assert "sendgrid.sandbox is true, but delivery.backend is outbox" in refused.stderr
+    assert not (ready.path / "outbox").exists()
+
+
+# Edition keys ------------------------------------------------------------------------------
+
+
+def test_an_edition_that_is_not_a_real_date_is_refused(
+    ready: Folder, server: SendGridServer
+) -> None:
+    for key, usage in (("2026-13-45", True), ("2026-02-29", True), ("special", False)):
+        for command in (["--yes"], ["--dry-run"], ["--to", "editor@example.com"]):
+            result = ready.run("send", "--edition", key, "--now", NOW, *command)
+            assert result.exit_code == (2 if usage else 1), result.output
+            assert "--edition" in result.stderr
+            if usage:
+                assert f"'{key}' is not a real date (YYYY-MM-DD)" in result.stderr
+            else:
+                assert "'special' is not a date written YYYY-MM-DD" in result.stderr
+    assert server.requests == []
+    assert not (ready.path / "outbox").exists()
+
+
+def test_an_edition_the_ledger_holds_under_an_older_key_is_still_finished(
+    ready: Folder, server: SendGridServer
+) -> None:
+    readers = [Subscriber(f"legacy{n}@example.com", f"Legacy {n}") for n in range(3)]
+    with ledger_of(ready) as ledger:
+        ledger.start_edition(
+            "2026-03-09-b",
+            subject="A special edition",
+            preheader="",
+            html="<p>Hello %%name%%</p>",
+            text="Hello %%name%%",
+            post_ids=[],
+            audience=AudiencePacker(1000).batches(readers),
+            backend="sendgrid",
+            started_at=datetime(2026, 3, 9, 17, tzinfo=UTC),
+        )
+    result = ready.run("send", "--yes", "--edition", "2026-03-09-b", "--now", NOW)
+    assert result.exit_code == 0, result.output
+    assert sorted(server.accepted_recipients()) == [r.email for r in readers]
+
+
+# History -----------------------------------------------------------------------------------
+
+
+def test_history_shows_local_times_and_gives_json_with_iso_times(
+    ready: Folder, server: SendGridServer
+) -> None:
+    assert ready.run("history", "--json").stdout.strip() == "[]"
+    assert send(ready).exit_code == 0
+    test = ready.run(
+        "send", "--to", "editor@example.com", "--edition", "2026-11-27", "--now", NEXT_WEEK
+    )
+    assert test.exit_code == 0 and "Sent a test" in test.stdout
+    table = ready.run("history")
+    assert table.exit_code == 0
+    header, *rows = table.stdout.splitlines()
+    assert header.split("\t")[:4] == ["edition", "kind", "when", "subject"]
+    assert [row.split("\t")[2] for row in rows] == ["2026-12-04 09:00 PST", "2026-11-27 09:00 PST"]
+    entries = history_rows(ready)
+    assert [(e["kind"], e["when"]) for e in entries] == [
+        ("test", "2026-12-04T09:00:00-08:00"),
+        ("edition", "2026-11-27T09:00:00-08:00"),
+    ]
+    edition = entries[1]
+    readers = len(active_readers(ready))
+    assert (edition["recipients"], edition["accepted"], edition["failed"]) == (readers, readers, 0)
+    assert (edition["uncertain"], edition["pending"], edition["status"]) == (0, 0, "sent")
+    assert edition["finished"] == "2026-11-27T09:00:00-08:00"
+    assert ready.run("history", "--json").stdout.isascii()
+
+
+# Advice ------------------------------------------------------------------------------------
+
+
+def test_a_failed_test_send_names_the_test_again_never_a_send_to_the_list(
+    ready: Folder, server: SendGridServer
+) -> None:
+    server.refuse_with(403, "The from address does not match a verified Sender Identity.")
+    result = ready.run("send", "--to", "editor@example.com", "--now", NOW)
+    assert result.exit_code == 1
+    (line,) = result.stderr.strip().splitlines()
+    assert line.endswith(
+        "then run `digest send --to editor@example.com` to try the test again (the list got"
+        " nothing)"
+    )
+    assert "resume" not in line and "`digest send`" not in line
+
+
+def test_a_refused_send_names_the_command_that_resumes_that_edition(
+    ready: Folder, server: SendGridServer
+) -> None:
+    server.refuse_with(400, "The from address does not match a verified Sender Identity.")
+    result = send(ready)
+    assert result.exit_code == 1
+    assert result.stderr.strip().endswith(
+        "fix what the provider names above, then run `digest send --edition 2026-11-27` to resume"
+    )
+
+
+# The dry run predicts the send ---------------------------------------------------------
+
+
+def test_a_dry_run_after_the_edition_went_out_says_so_and_writes_nothing(
+    ready: Folder, server: SendGridServer
+) -> None:
+    assert send(ready).exit_code == 0
+    result = ready.run("send", "--dry-run", "--now", NOW)
+    assert result.exit_code == 0
+    assert "Edition 2026-11-27 was sent already" in result.stdout
+    assert "`digest send` would send nothing, so the dry run wrote nothing" in result.stdout
+    assert not (ready.path / "outbox").exists()
+
+
+def test_a_dry_run_of_a_half_sent_edition_writes_what_the_resume_sends(
+    ready: Folder, server: SendGridServer
+) -> None:
+    emails = write_readers(ready, 2500)
+    ready.env["DIGEST_SENDGRID_CONCURRENCY"] = "1"
+    server.slow_next(0)
+    server.refuse_with(400, "The from address does not match a verified Sender Identity.")
+    assert send(ready).exit_code == 1
+    result = ready.run("send", "--dry-run", "--now", NOW)
+    assert result.exit_code == 0, result.output
+    assert "half-sent: `digest send --edition 2026-11-27` resumes it" in result.stdout
+    written = sorted((ready.path / "outbox" / "2026-11-27").glob("*.eml"))
+    assert len(written) == 1500
+    resumed = send(ready)
+    assert resumed.exit_code == 0
+    assert Counter(server.accepted_recipients()) == Counter(emails)
+
+
+def test_a_dry_run_warns_of_what_the_send_would_refuse(folder: Folder) -> None:
+    folder.env["DIGEST_NEWSLETTER_FROM_EMAIL"] = "news@localhost"
+    result = folder.run("send", "--dry-run", "--now", NOW)
+    assert result.exit_code == 0, result.output
+    warnings = [line for line in result.stderr.splitlines() if "would refuse" in line]
+    assert [line.split(": ", 2)[1] for line in warnings] == [
+        "`digest send` would refuse",
+    ] * 3
+    assert "newsletter.from_email 'news@localhost' is not a valid address" in warnings[0]
+    assert "SENDGRID_API_KEY is not set" in warnings[1]
+    assert "DIGEST_UNSUBSCRIBE_SECRET is not set" in warnings[2]
+    assert len(list((folder.path / "outbox").rglob("*.eml"))) == len(active_readers(folder))
+
+
+def test_a_dry_run_says_when_the_send_would_be_a_rehearsal(ready: Folder) -> None:
+    ready.env["DIGEST_SENDGRID_SANDBOX"] = "true"
+    result = ready.run("send", "--dry-run", "--now", NOW)
+    assert result.exit_code == 0
+    assert "sendgrid.sandbox is true: `digest send` would rehearse the edition" in result.stderr
+
+
+def test_a_dry_run_says_an_earlier_half_sent_edition_would_block_the_send(
+    ready: Folder, server: SendGridServer
+) -> None:
+    write_readers(ready, 2500)
+    ready.env["DIGEST_SENDGRID_CONCURRENCY"] = "1"
+    server.slow_next(0)
+    server.refuse_with(400, "The from address does not match a verified Sender Identity.")
+    assert send(ready).exit_code == 1
+    write_feed(ready, [("fresh", "A fresh post", datetime(2026, 12, 1, tzinfo=UTC))])
+    result = ready.run("send", "--dry-run", "--now", NEXT_WEEK)
+    assert result.exit_code == 0, result.output
+    assert (
+        "`digest send` would refuse: edition 2026-11-27 is not finished; finish it with"
+        " `digest send --edition 2026-11-27`"
+    ) in result.stderr
+
+
 def test_a_fresh_folder_has_no_ledger_until_a_send(folder: Folder) -> None:
+    assert folder.run("history", "--json").stdout.strip() == "[]"
     assert folder.run("build", "--now", NOW).exit_code == 0
     assert not Path(folder.path / ".digest" / "state.db").exists()
