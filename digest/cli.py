@@ -253,6 +253,19 @@ def history_command(options: Globals, as_json: bool) -> None:
     history.run(options.app(), as_json=as_json)
 
 
+@cli.command(name="doctor")
+@click.pass_obj
+@reports_errors
+def doctor_command(options: Globals) -> None:
+    """Check that everything is ready to send: one line a check, with the fix; exit 1 on a
+    failure. Config, templates, source, list, API key and scopes, sender, ASM group,
+    unsubscribe endpoint."""
+    from .commands import doctor
+
+    if not doctor.run(options.app, echo):
+        sys.exit(1)
+
+
 @cli.group(name="ledger")
 def ledger_group() -> None:
     """Work with the ledger, .digest/state.db: what was sent, to whom."""

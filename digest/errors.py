@@ -169,6 +169,15 @@ class BatchUncertain(DeliveryError):
     hint = "check the provider's activity log before sending it again"
 
 
+class AccountError(DigestError):
+    """The provider's API answered a question about the account (its key's scopes, its
+    senders) with an error, or could not be reached (``status`` 0)."""
+
+    def __init__(self, message: str, status: int, hint: str | None = None) -> None:
+        super().__init__(message, hint)
+        self.status = status
+
+
 class SettleError(DigestError):
     """Uncertain batches cannot be settled as asked: no such uncertain batch, or a file of
     addresses that cannot be read."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from ..app import App
 from ..audience.active import AudienceReport, suppressed_addresses
@@ -20,7 +21,7 @@ from ..deliver import Backend, Message
 from ..deliver.outbox import OutboxBackend
 from ..errors import ConfigError, InvalidAddress
 from ..ledger import FAILED, IN_FLIGHT, PENDING, Edition, Ledger
-from ..models import Recipient, Subscriber, unpack_recipients
+from ..models import Digest, Post, Recipient, Subscriber, unpack_recipients
 from .edition import edition_email, message_for, message_personalizer, stored_email
 from .pipeline import audience_batches, warn_problems
 
@@ -146,3 +147,25 @@ def dry_run_edition(app: App, backend: OutboxBackend, edition: str | None) -> Sa
     warn_problems(app, report)
     where = str(backend.folder_for(key))
     return SampleOutcome(key, message.subject, count, where, report.skipped)
+
+
+def sample_digest(now: datetime) -> Digest:
+    """An edition of two made-up posts with every field filled, so that templates show
+    whatever they show for a post."""
+    posts = [
+        Post(
+            id=f"https://example.com/sample-{n}",
+            title=f"Sample post {n}",
+            url=f"https://example.com/sample-{n}",
+            published=now,
+            updated=now,
+            author="A. Writer",
+            summary="A sample summary.",
+            content="<p>A sample paragraph.</p>",
+            image=f"https://example.com/sample-{n}.png",
+            image_alt="A sample image",
+            tags=("sample",),
+        )
+        for n in (1, 2)
+    ]
+    return Digest(edition="sample", featured=posts[0], teasers=(posts[1],))
