@@ -51,7 +51,7 @@ def date_key_problem(key: str) -> str:
         except ValueError:
             return f"{key!r} is not a real date (YYYY-MM-DD)"
         return ""
-    return f"{key!r} is not a date written YYYY-MM-DD, e.g. 2026-03-09"
+    return f"{key!r} is not a date written YYYY-MM-DD"
 
 
 # What a per-subscriber field may be called to travel as a token: "company", "first_name".
