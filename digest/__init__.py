@@ -5,10 +5,11 @@ How the code is laid out (README, "How the code is laid out")::
     digest/
       cli.py         click only: options -> commands.<verb>.run(app, ...); errors -> exit codes
       commands/      one module per CLI verb: build, send (test_send, dry_run), history, init,
-                     ledger, subscribers, unsubscribe
+                     ledger, subscribers, unsubscribe, doctor, schedule
       sending/       the send composed: edition (sources -> select -> render; a stored edition's
-                     email), plan (start, resume, settle), pipeline (the list read in a child),
-                     delivery (the loop), workers, uncertain, backends, samples (tests, dry runs)
+                     email), ready, plan (start, resume, settle, rehearse), pipeline (the list
+                     read in a child), delivery (the loop), workers, uncertain, backends, samples
+                     (tests, dry runs), preflight and account (doctor's checks)
       web/           the ASGI apps (the unsubscribe endpoint) and the server they share
       app.py         the run context: settings, clock, output; paths and today's edition, once
       console.py     the terminal (rich): lines, tables, the progress bar

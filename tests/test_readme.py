@@ -32,7 +32,7 @@ COMMANDS = command_lines(README.read_text(encoding="utf-8"))
 
 
 def test_the_readme_has_command_lines_to_check() -> None:
-    assert ["-q", "send", "--yes"] in COMMANDS
+    assert ["-q", "schedule", "--once"] in COMMANDS
     assert ["send", "--to", "ADDR", "--to", "ADDR"] in COMMANDS
     assert len(COMMANDS) > 15
 
