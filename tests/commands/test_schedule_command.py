@@ -234,6 +234,18 @@ def test_a_half_sent_edition_past_grace_is_left_to_the_operator(
     assert len(server.requests) == requests
 
 
+def test_the_edition_is_the_runs_date_when_the_grace_period_crosses_midnight(
+    scheduled: Folder, server: SendGridServer
+) -> None:
+    scheduled.env["DIGEST_SCHEDULE_CRON"] = "30 23 * * MON"
+    result = tick(scheduled, "2026-03-10T00:10:00-07:00")
+    assert result.exit_code == 0, result.output
+    assert first_line(result) == (
+        "run 2026-03-09T23:30:00-07:00 is due (40 min late): sending edition 2026-03-09"
+    )
+    assert {request.body["custom_args"]["edition"] for request in server.requests} == {"2026-03-09"}
+
+
 def test_nothing_new_is_one_line_and_exit_0(scheduled: Folder, server: SendGridServer) -> None:
     first_edition(scheduled)
     result = tick(scheduled, "2026-03-09T09:00:00-07:00")
