@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 from ..app import App
 from ..audience.active import AudienceReport, active_audience, check_subscribers
@@ -192,9 +193,8 @@ def _templates(app: App, key: str, found: _Found) -> Iterator[Finding]:
 def _subscribers(app: App, key: str, found: _Found) -> Iterator[Finding]:
     """The list reads and has active readers; rows a send skips, and example addresses."""
     path, name = app.paths.subscribers, app.settings.subscribers.path
-    report = AudienceReport()
     try:
-        active = list(active_audience(path, report))
+        active, examples, first = _count_active(path)
         problems = check_subscribers(path, misfit=_misfit(app, found.email))
     except (DigestError, OSError) as error:
         yield Finding(FAIL, "list", f"{name}: {getattr(error, 'strerror', None) or error}")
@@ -202,7 +202,7 @@ def _subscribers(app: App, key: str, found: _Found) -> Iterator[Finding]:
     if not active:
         yield Finding(FAIL, "list", f"{name}: no active readers; add readers or fix the rows")
         return
-    yield Finding(PASS, "list", f"{name}: {len(active)} active readers")
+    yield Finding(PASS, "list", f"{name}: {active} active readers")
     if problems:
         yield Finding(
             WARN,
@@ -210,14 +210,25 @@ def _subscribers(app: App, key: str, found: _Found) -> Iterator[Finding]:
             f"{name}: {len(problems)} rows a send skips (first: line {problems[0].line},"
             f" {problems[0].reason}); `digest subscribers check` lists them",
         )
-    examples = [reader.email for reader in active if example_host(reader.email)]
     if examples:
         yield Finding(
             WARN,
             "list",
-            f"{name}: {len(examples)} active readers at example domains ({examples[0]}...):"
-            " the example's list, which nobody reads; put your own readers in it",
+            f"{name}: {examples} active readers at example domains ({first}...): the"
+            " example's list, which nobody reads; put your own readers in it",
         )
+
+
+def _count_active(path: Path) -> tuple[int, int, str]:
+    """How many active readers the list has, how many of them are at example domains, and
+    the first of those: streamed, as the list may have a million rows."""
+    active, examples, first = 0, 0, ""
+    for reader in active_audience(path, AudienceReport()):
+        active += 1
+        if example_host(reader.email):
+            examples += 1
+            first = first or reader.email
+    return active, examples, first
 
 
 def _misfit(app: App, email: RenderedEmail | None) -> Callable[..., str]:
