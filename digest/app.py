@@ -23,7 +23,7 @@ from .console import Console, SendProgress, consoles, print_line, print_table
 from .errors import BatchFailed, ConfigError, EditionKeyError
 from .ledger import Ledger, ledger_exists
 from .models import date_key_problem
-from .text import terminal_safe
+from .text import readable_time, terminal_safe
 
 STATE_FOLDER = ".digest"
 LEDGER_FILE = "state.db"
@@ -145,6 +145,10 @@ class App:
             return False
         with Ledger.open(self.paths.ledger) as ledger:
             return ledger.edition(key) is not None
+
+    def when(self, moment: datetime) -> str:
+        """``moment`` as a message shows it: to the minute, in the schedule's time zone."""
+        return readable_time(moment, ZoneInfo(self.settings.schedule.timezone))
 
     def sleep(self, seconds: float) -> None:
         """Wait before a retry, unless a signal asks the send to stop: then give the batch up."""

@@ -25,6 +25,10 @@ class DigestError(Exception):
     def __str__(self) -> str:
         return f"{self.message}; {self.hint}" if self.hint else self.message
 
+    def lines(self) -> list[str]:
+        """The error as the CLI prints it: one line, unless it lists several problems."""
+        return [str(self)]
+
     def __reduce__(self) -> tuple[object, ...]:
         """Errors cross from send workers to the parent: rebuilt as they were, any __init__."""
         return (_restore, (type(self), self.args, self.__dict__))
@@ -43,6 +47,23 @@ class ConfigError(DigestError):
     """The configuration file or an environment override is missing or wrong."""
 
     hint = "fix the key in digest.toml or the DIGEST_* variable"
+
+
+class ConfigProblems(ConfigError):
+    """Several problems with the settings at once: a summary line, then one line each
+    (each names its key or variable, and is its own fix)."""
+
+    hint = ""
+
+    def __init__(self, summary: str, problems: list[str]) -> None:
+        super().__init__(summary)
+        self.problems = tuple(problems)
+
+    def __str__(self) -> str:
+        return "\n".join(self.lines())
+
+    def lines(self) -> list[str]:
+        return [self.message, *(f"  {problem}" for problem in self.problems)]
 
 
 class SourceError(DigestError):
@@ -183,6 +204,12 @@ class SettleError(DigestError):
     addresses that cannot be read."""
 
     hint = "`digest history` lists each edition's uncertain batches"
+
+
+class UnknownEdition(DigestError):
+    """An edition named by --edition that this folder's ledger never started."""
+
+    hint = "`digest history` lists the editions sent from this folder"
 
 
 class WebError(DigestError):

@@ -58,6 +58,33 @@ def date_key_problem(key: str) -> str:
 FIELD_NAME = r"[A-Za-z_][A-Za-z0-9_-]*"
 
 
+# The filters a template may put on a reader's text (``subscriber.name | upper``): the token
+# carries them (``%%KEY.name.upper%%``, ``%%KEY.company.default-7468657265%%`` for
+# ``default("there")``, its text in hexadecimal) and the sender applies them per reader.
+TOKEN_FILTERS = ("upper", "lower", "title", "capitalize", "trim", "default")
+DEFAULT_FILTER = "default"
+_CASES = "|".join(name for name in TOKEN_FILTERS if name != DEFAULT_FILTER)
+_FILTER = rf"(?:{_CASES}|{DEFAULT_FILTER}(?:-[0-9a-f]+)?)"
+# A token's name: a field, then its filters.
+TOKEN_NAME = rf"{FIELD_NAME}(?:\.{_FILTER})*"
+
+
+def default_filter(text: str) -> str:
+    """How a token's name carries ``default(text)``: ``default-`` and the text's UTF-8 in hex."""
+    return f"{DEFAULT_FILTER}-{text.encode().hex()}" if text else DEFAULT_FILTER
+
+
+def default_text(name_filter: str) -> str:
+    """The text of a ``default`` filter as a token's name carries it (see default_filter)."""
+    return bytes.fromhex(name_filter[len(DEFAULT_FILTER) + 1 :]).decode("utf-8", "replace")
+
+
+def split_name(name: str) -> tuple[str, tuple[str, ...]]:
+    """A token's name as its field and its filters: ``("name", ("upper",))``."""
+    field, *filters = name.split(".")
+    return field, tuple(filters)
+
+
 # The variants of a per-reader value: as it is (subject and text part), HTML-escaped
 # (text and attributes of the HTML part), percent-encoded (inside a URL of the HTML).
 PLAIN, HTML, URL = "", "html", "url"
@@ -74,20 +101,22 @@ def new_token_key() -> str:
 
 def token(name: str, key: str = "", variant: str = PLAIN) -> str:
     """The substitution token for a per-subscriber value, as it appears in rendered output:
-    ``%%KEY.name%%``, ``%%KEY.name.html%%``; without a key, ``%%name%%`` (before keys)."""
+    ``%%KEY.name%%``, ``%%KEY.name.html%%``; without a key, ``%%name%%`` (before keys).
+    ``name`` is a field and its filters, if any (``name.upper``)."""
     parts = [part for part in (key, name, variant) if part]
     return f"%%{'.'.join(parts)}%%"
 
 
 @lru_cache(maxsize=16)
 def token_pattern(key: str) -> re.Pattern[str]:
-    """Matches the tokens of one key; groups: the field and the variant ("" when plain)."""
+    """Matches the tokens of one key; groups: the name (the field and its filters) and the
+    variant ("" when plain)."""
     prefix = rf"{re.escape(key)}\." if key else ""
-    return re.compile(rf"%%{prefix}({FIELD_NAME})(?:\.(html|url))?%%")
+    return re.compile(rf"%%{prefix}({TOKEN_NAME})(?:\.(html|url))?%%")
 
 
 def parse_token(text: str, key: str) -> tuple[str, str]:
-    """``(field, variant)`` of a token of ``key``; ValueError for anything else."""
+    """``(name, variant)`` of a token of ``key``; ValueError for anything else."""
     found = token_pattern(key).fullmatch(text)
     if found is None:
         raise ValueError(f"{text!r} is not a token of this edition")

@@ -7,7 +7,15 @@ from datetime import UTC, datetime, timedelta
 
 from digest.config import Selection
 from digest.models import Post
-from digest.select import Choice, canonical_url, select_posts
+from digest.select import (
+    OVER_LIMIT,
+    SAME_LINK,
+    SEEN,
+    TOO_OLD,
+    Choice,
+    canonical_url,
+    select_posts,
+)
 
 NOW = datetime(2026, 2, 1, 12, tzinfo=UTC)
 
@@ -130,3 +138,24 @@ def test_a_max_age_reaching_back_past_year_one_keeps_every_post() -> None:
     ).digest
     assert digest is not None
     assert digest.featured.title == "p"
+
+
+def test_each_post_passed_over_is_named_with_why_in_the_source_order() -> None:
+    seen = post("seen", 1)
+    stale = post("stale", 400)
+    fresh = post("fresh", 2, url="https://blog.example.com/fresh/")
+    again = post("fresh-again", 3, url="https://blog.example.com/fresh?utm_source=feed")
+    extra = post("extra", 5)
+    kept = post("kept", 4)
+    choice = pick([seen, stale, again, extra, fresh, kept], {seen.id}, max_age_days=30, max_posts=2)
+    assert [p.title for p in choice.digest.posts] == ["fresh", "kept"]
+    assert [(p.title, why) for p, why in choice.passed] == [
+        ("seen", SEEN),
+        ("stale", TOO_OLD),
+        ("fresh-again", SAME_LINK),
+        ("extra", OVER_LIMIT),
+    ]
+    assert choice.describe_passed_over() == (
+        "4 passed over: 1 seen in earlier editions, 1 too old (selection.max_age_days), "
+        "1 with another's link, 1 over selection.max_posts"
+    )

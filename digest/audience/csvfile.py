@@ -22,6 +22,7 @@ from typing import TextIO, TypeVar
 from ..errors import InvalidAddress, SubscribersError
 from ..files import special_kind
 from ..models import SUBSCRIBER_STATUSES, Subscriber
+from ..text import plural
 from .addresses import normalize
 from .records import LEFT_OPEN, Records
 
@@ -264,7 +265,7 @@ def _row(
         return Problem(
             line,
             written,
-            f"{width + len(extra)} fields but the header has {width} "
+            f"{plural(width + len(extra), 'field')} but the header has {width} "
             "(quote fields that contain commas)",
         )
     try:

@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 
 from ..app import App
 from ..ledger import REHEARSAL, SENT, HistoryRow, Ledger, ledger_exists
-from ..text import local_time
+from ..text import readable_time
 
 # "uncertain batches" numbers them as `digest send --batch N` does. It comes after the
 # counts and before the status, so scripts that read a count by its place from the
@@ -54,7 +54,7 @@ def _cells(row: HistoryRow, zone: str) -> list[str]:
         row.posts, row.recipients, row.accepted, row.refused, row.failed, row.uncertain,
         row.pending,
     )  # fmt: skip
-    when = local_time(row.started_at, zone)
+    when = readable_time(row.started_at, zone)
     batches = ",".join(map(str, row.uncertain_batches))
     return [row.key, row.kind, when, row.subject, *map(str, counts), batches, status(row)]
 

@@ -21,7 +21,7 @@ from ..schedule import (
     run_forever,
     stopped_by_signals,
 )
-from ..text import local_time
+from ..text import readable_time
 
 
 def timetable(app: App) -> Timetable:
@@ -56,7 +56,7 @@ def loop(app: App) -> None:
     zone = app.settings.schedule.timezone
 
     def log(line: str) -> None:
-        app.say(f"{local_time(app.clock(), zone)}  {line}")
+        app.say(f"{readable_time(app.clock(), zone)}  {line}")
 
     def act(decision: Decision) -> None:
         if not app.stopping.is_set():
@@ -125,7 +125,7 @@ def _missed(app: App, decision: Decision) -> None:
     if noted is None:
         raise DigestError(decision.describe())
     zone = app.settings.schedule.timezone
-    app.say(f"run {run} was missed (reported {local_time(noted, zone)}): nothing to do")
+    app.say(f"run {run} was missed (reported {readable_time(noted, zone)}): nothing to do")
 
 
 def _any_edition(app: App) -> bool:

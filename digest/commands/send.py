@@ -13,6 +13,7 @@ from ..sending.pipeline import describe_skipped
 from ..sending.plan import Confirm, SendOptions, send_edition
 from ..sending.ready import check_ready
 from ..sending.settle import how_to_settle, named
+from ..text import plural
 
 
 def run(
@@ -61,7 +62,7 @@ def _summarize(app: App, outcome: SendOutcome) -> None:
         return
     if outcome.stopped_by:
         raise DigestError(
-            f"stopped by {outcome.stopped_by}: {outcome.pending} recipients not sent yet",
+            f"stopped by {outcome.stopped_by}: {plural(outcome.pending, 'recipient')} not sent yet",
             f"run `digest send --edition {outcome.key}` to resume",
         )
     stopped = outcome.stopped_on

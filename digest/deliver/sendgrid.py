@@ -46,6 +46,7 @@ from ..errors import (
     SendRefused,
 )
 from ..models import Recipient
+from ..text import plural
 from . import Message
 from .mail_send import MAX_PERSONALIZATIONS, build_body
 from .retry import RetriesExhausted, Retry, RetryPolicy, call_with_retries
@@ -149,8 +150,8 @@ class SendGridBackend:
             )
         except RetriesExhausted as exhausted:
             raise BatchFailed(
-                f"SendGrid did not take a batch of {len(recipients)} recipients "
-                f"after {exhausted.attempts} attempts: {exhausted.last.reason}"
+                f"SendGrid did not take a batch of {plural(len(recipients), 'recipient')} "
+                f"after {plural(exhausted.attempts, 'attempt')}: {exhausted.last.reason}"
             ) from exhausted.last
 
     def prepare(self) -> None:
@@ -180,7 +181,8 @@ class SendGridBackend:
         except sdk.no_answer as error:
             raise BatchUncertain(
                 f"SendGrid at {self._host} may or may not have taken a batch of "
-                f"{len(body['personalizations'])} recipients: {_no_answer(error, self._timeout)}"
+                f"{plural(len(body['personalizations']), 'recipient')}: "
+                f"{_no_answer(error, self._timeout)}"
             ) from error
         return response.headers.get("X-Message-Id") or ""
 

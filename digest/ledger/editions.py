@@ -21,6 +21,7 @@ from datetime import datetime
 
 from ..errors import LedgerError
 from ..models import PackedBatch
+from ..text import readable_time
 from .batches import DONE_STATES, PENDING
 from .locks import held_flock
 from .seen import record_seen
@@ -87,6 +88,25 @@ class Editions(Store):
                 (SENDING, EDITION),
             )
             return [row[0] for row in rows]
+
+    def edition_keys(self) -> list[str]:
+        """The keys of every edition started (not its rehearsals), oldest first."""
+        with self._sqlite():
+            rows = self._db.execute(
+                "SELECT key FROM editions WHERE kind = ? ORDER BY started_at, rowid", (EDITION,)
+            )
+            return [row[0] for row in rows]
+
+    def latest_edition(self) -> str | None:
+        """The key of the edition started last (not a rehearsal), or None before the first
+        send."""
+        with self._sqlite():
+            row = self._db.execute(
+                "SELECT key FROM editions WHERE kind = ? ORDER BY started_at DESC, rowid DESC"
+                " LIMIT 1",
+                (EDITION,),
+            ).fetchone()
+            return row[0] if row else None
 
     def any_edition(self) -> bool:
         """Whether any edition (not a rehearsal) was ever started from this folder."""
@@ -174,7 +194,8 @@ class Editions(Store):
             ).fetchone()
             if existing is not None:
                 raise LedgerError(
-                    f"edition {key} was already started at {existing[0]} in {self.path}",
+                    f"edition {key} was already started at "
+                    f"{readable_time(from_iso(existing[0]))} in {self.path}",
                     hint="an edition is started once; `digest send --edition KEY` resumes it",
                 )
             kind = EDITION if rehearses is None else REHEARSAL

@@ -22,6 +22,7 @@ from ..audience.personalize import check_other_tokens, check_unsubscribe_url, us
 from ..deliver import Backend
 from ..errors import SendRefused, SettleError, StandDown
 from ..ledger import ACCEPTED, FAILED, IN_FLIGHT, PENDING, SENT, Edition, Ledger
+from ..text import plural
 from .delivery import deliver
 from .edition import message_for, next_digest, render, seen_in, stored_email
 from .offload import Later
@@ -54,7 +55,8 @@ def send_edition(app: App, options: SendOptions, backend: Backend, confirm: Conf
     with Ledger.open(app.paths.ledger) as ledger, ledger.send_lock(key):
         edition = ledger.edition(key)
         if edition is not None and edition.status == "sent":
-            raise StandDown(f"edition {key} was sent already (finished {edition.finished_at})")
+            finished = f" (finished {app.when(edition.finished_at)})" if edition.finished_at else ""
+            raise StandDown(f"edition {key} was sent already{finished}")
         outcome = SendOutcome(key)
         if edition is None:
             _refuse_to_settle_unstarted(key, options.settle)
@@ -94,9 +96,8 @@ def _rehearse(
     with Ledger.open(app.paths.ledger) as ledger:
         real = ledger.edition(key)
         if real is not None and real.status == SENT:
-            raise StandDown(
-                f"edition {key} was sent already (finished {real.finished_at}): nothing to rehearse"
-            )
+            finished = f" (finished {app.when(real.finished_at)})" if real.finished_at else ""
+            raise StandDown(f"edition {key} was sent already{finished}: nothing to rehearse")
         if real is not None:
             raise SendRefused(
                 f"edition {key} is half-sent for real, and sendgrid.sandbox is true: finishing"
@@ -180,7 +181,7 @@ def _start(
         if not options.yes:
             count = sum(1 for _ in active_audience(audience_path, AudienceReport()))
             how = "Rehearse (in SendGrid's sandbox, delivering nothing)" if rehearsal else "Send"
-            question = f"{how} edition {key}, {email.subject!r}, to {count} subscribers?"
+            question = f"{how} edition {key}, {email.subject!r}, to {plural(count, 'subscriber')}?"
             _ask(options, confirm, question)
         tokens.give((used, email.token_key))
         # While the child still reads: the rows that keep their address off the list.
@@ -263,11 +264,13 @@ def _warn_unlisted(app: App, key: str, plan: Plan) -> None:
         return
     scope = f" in {named(plan.settle.batches)}" if plan.settle.batches else ""
     more = " ..." if plan.unknown > len(plan.unknown_shown) else ""
-    app.warn(
-        f"{plan.unknown} address(es) in {plan.settle.listed} are not uncertain recipients of"
-        f" edition {key}{scope}: {', '.join(plan.unknown_shown)}{more}; they are left as"
-        " they are and sent nothing"
-    )
+    listed = f"{plural(plan.unknown, 'address', 'addresses')} in {plan.settle.listed}"
+    if plan.unknown == 1:
+        said, left = f"{listed} is not an uncertain recipient", "it is left as it is"
+    else:
+        said, left = f"{listed} are not uncertain recipients", "they are left as they are"
+    shown = f"{', '.join(plan.unknown_shown)}{more}"
+    app.warn(f"{said} of edition {key}{scope}: {shown}; {left} and sent nothing")
 
 
 def _settle(app: App, ledger: Ledger, plan: Plan, outcome: SendOutcome) -> None:
@@ -285,14 +288,11 @@ def _settle(app: App, ledger: Ledger, plan: Plan, outcome: SendOutcome) -> None:
         if resend and settled is not None:
             outcome.resending.add(settled)
     if resend:
-        app.say(
-            f"Sending {plan.readers} uncertain recipients ({plan.where}) again, as {option} asks."
-        )
+        app.say(f"Sending {_uncertain(plan.readers)} ({plan.where}) again, as {option} asks.")
     else:
         outcome.recorded += plan.readers
         app.say(
-            f"Recorded {plan.readers} uncertain recipients ({plan.where}) as delivered, as"
-            f" {option} says."
+            f"Recorded {_uncertain(plan.readers)} ({plan.where}) as delivered, as {option} says."
         )
 
 
@@ -311,19 +311,24 @@ def _confirm_resume(
     accept = plan.readers if plan is not None and not resend else 0
     where = plan.where if plan is not None else ""
     left = sum(b.size for b in ledger.batches(key, (PENDING, FAILED))) + resend
-    said = f"Resuming edition {key} ({edition.subject!r}): {left} recipients to go"
+    said = f"Resuming edition {key} ({edition.subject!r}): {plural(left, 'recipient')} to go"
     if resend:
         said += f", {resend} of them uncertain ones sent again ({where})"
     if accept:
-        said += f"; {accept} uncertain recipients ({where}) to record as delivered"
+        said += f"; {_uncertain(accept)} ({where}) to record as delivered"
     app.say(f"{said}.")
     asks = []
     if left:
-        asks.append(f"send to {left} recipients" + (f", {resend} of them again" if resend else ""))
+        again = f", {resend} of them again" if resend else ""
+        asks.append(f"send to {plural(left, 'recipient')}{again}")
     if accept:
-        asks.append(f"record {accept} uncertain recipients as delivered")
+        asks.append(f"record {_uncertain(accept)} as delivered")
     if asks and not options.yes:
         _ask(options, confirm, f"Resume edition {key}: {' and '.join(asks)}?")
+
+
+def _uncertain(count: int) -> str:
+    return plural(count, "uncertain recipient")
 
 
 def _ask(options: SendOptions, confirm: Confirm, question: str) -> None:

@@ -5,8 +5,8 @@ Each check says one thing in one line: it passes, warns (the send goes ahead, bu
 something looks wrong) or fails (the send would refuse, or fail at SendGrid), with the
 fix. In order: the ledger, the config, the source, the templates, the list, then
 SendGrid's view of the API key, the sender and the unsubscribe group (``account.py``),
-the unsubscribe link, and values still at the example's domain. A check that cannot run
-because an earlier one failed is left out rather than failed twice.
+the unsubscribe link, and values still the example's (``config/example.py``). A check
+that cannot run because an earlier one failed is left out rather than failed twice.
 """
 
 from __future__ import annotations
@@ -18,10 +18,11 @@ from pathlib import Path
 from ..app import App
 from ..audience.active import AudienceReport, active_audience, check_subscribers
 from ..audience.personalize import check_other_tokens, used_tokens
-from ..config.examples import example_domain_warning, example_host
+from ..config.example import example_warning, is_example_domain
 from ..errors import DigestError
 from ..ledger import SENT, Ledger, ledger_exists
 from ..models import Digest, Post, RenderedEmail
+from ..text import plural
 from .account import account_findings, probe_endpoint
 from .edition import choose, load_source, personalizer, render, seen_posts
 from .findings import FAIL, PASS, WARN, Finding
@@ -94,7 +95,7 @@ def require_ready(app: App, key: str, *, resuming: bool = False) -> None:
     if failures:
         first = failures[0]
         raise DigestError(
-            f"edition {key} not sent: {len(failures)} check(s) failed, the first:"
+            f"edition {key} not sent: {plural(len(failures), 'check')} failed, the first:"
             f" {first.check}: {first.said}",
             "fix it; `digest doctor` checks again, and a tick within the grace period sends",
         )
@@ -161,13 +162,13 @@ def _source(app: App, key: str, found: _Found) -> Iterator[Finding]:
         yield Finding(
             WARN,
             "source",
-            f"{location}: {count} posts, none new since the last edition"
+            f"{location}: {plural(count, 'post')}, none new since the last edition"
             + (f" ({passed})" if passed else "")
             + ": a send now would send nothing",
         )
         return
     new = len(choice.digest.posts)
-    yield Finding(PASS, "source", f"{location}: {count} posts, {new} in the next edition")
+    yield Finding(PASS, "source", f"{location}: {plural(count, 'post')}, {new} in the next edition")
 
 
 def _templates(app: App, key: str, found: _Found) -> Iterator[Finding]:
@@ -202,19 +203,19 @@ def _subscribers(app: App, key: str, found: _Found) -> Iterator[Finding]:
     if not active:
         yield Finding(FAIL, "list", f"{name}: no active readers; add readers or fix the rows")
         return
-    yield Finding(PASS, "list", f"{name}: {active} active readers")
+    yield Finding(PASS, "list", f"{name}: {plural(active, 'active reader')}")
     if problems:
         yield Finding(
             WARN,
             "list",
-            f"{name}: {len(problems)} rows a send skips (first: line {problems[0].line},"
+            f"{name}: {plural(len(problems), 'row')} a send skips (first: line {problems[0].line},"
             f" {problems[0].reason}); `digest subscribers check` lists them",
         )
     if examples:
         yield Finding(
             WARN,
             "list",
-            f"{name}: {examples} active readers at example domains ({first}...): the"
+            f"{name}: {plural(examples, 'active reader')} at example domains ({first}...): the"
             " example's list, which nobody reads; put your own readers in it",
         )
 
@@ -225,7 +226,7 @@ def _count_active(path: Path) -> tuple[int, int, str]:
     active, examples, first = 0, 0, ""
     for reader in active_audience(path, AudienceReport()):
         active += 1
-        if example_host(reader.email):
+        if is_example_domain(reader.email.rpartition("@")[2]):
             examples += 1
             first = first or reader.email
     return active, examples, first
@@ -258,6 +259,6 @@ def _account(app: App, key: str, found: _Found) -> Iterator[Finding]:
 
 
 def _examples(app: App, key: str, found: _Found) -> Iterator[Finding]:
-    warning = example_domain_warning(app.settings)
+    warning = example_warning(app.settings)
     if warning:
         yield Finding(WARN, "example values", warning)

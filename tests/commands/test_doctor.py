@@ -275,8 +275,8 @@ def test_the_list_fails_without_active_readers_and_warns_of_rows_a_send_skips(
     warned = good.run("doctor")
     assert warned.exit_code == 0, warned.output
     assert check(warned, "list") == [
-        "pass: subscribers.csv: 1 active readers",
-        "warn: subscribers.csv: 1 rows a send skips (first: line 3, invalid address: An email"
+        "pass: subscribers.csv: 1 active reader",
+        "warn: subscribers.csv: 1 row a send skips (first: line 3, invalid address: An email"
         " address must have an @-sign.); `digest subscribers check` lists them",
     ]
     path.write_text("email,name,status\ngone@newsroom.org,G,unsubscribed\n")

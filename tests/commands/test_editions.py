@@ -10,9 +10,12 @@ from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from digest.app import App
 from digest.audience.packing import AudiencePacker
+from digest.config import load_settings
 from digest.ledger import MIGRATIONS, Ledger
 from digest.models import Subscriber
+from digest.web.workbench import Workbench, described
 from tests.commands.conftest import NOW, Folder
 from tests.commands.feeds import post_url, write_feed
 from tests.commands.test_send import active_readers, send, write_readers
@@ -68,11 +71,16 @@ def test_the_newcomers_backlog_a_new_post_is_the_next_edition_alone(
 
     built = ready.run("build", "--now", NEXT_WEEK)
     assert built.exit_code == 0, built.output
-    assert "1 posts (15 passed over: 15 seen in earlier editions)" in built.stdout
+    assert "1 post (15 passed over: 15 seen in earlier editions)" in built.stdout
     manifest = json.loads((ready.path / "out" / "manifest.json").read_text())
     assert manifest["featured"]["url"] == post_url("fresh")
     assert manifest["teasers"] == []
-    assert manifest["passed_over"] == {"seen": 15, "too_old": 0, "over_max_posts": 0}
+    assert manifest["passed_over"] == {
+        "seen": 15,
+        "too_old": 0,
+        "same_link": 0,
+        "over_max_posts": 0,
+    }
 
     requests = len(server.requests)
     second = ready.run("send", "--yes", "--now", NEXT_WEEK)
@@ -83,6 +91,26 @@ def test_the_newcomers_backlog_a_new_post_is_the_next_edition_alone(
     with ledger_of(ready) as ledger:
         editions = [ledger.edition(key) for key in ("2026-11-27", "2026-12-04")]
     assert [len(edition.post_ids) for edition in editions if edition] == [10, 1]
+
+
+def test_the_preview_lists_the_posts_the_selection_passed_over_with_its_reasons(
+    ready: Folder, server: SendGridServer
+) -> None:
+    """The preview's "passed over" is the selection's own verdict: after a first send took
+    10 of 15 posts, all 15 are seen, the five it left out as much as the ten it sent."""
+    old = backlog(15)
+    write_feed(ready, old)
+    assert send(ready).exit_code == 0
+    fresh = ("fresh", "A fresh post", datetime(2026, 12, 1, 17, tzinfo=UTC))
+    write_feed(ready, [fresh, *old])
+    config = ready.path / "digest.toml"
+    settings = load_settings(config, {})
+    app = App.start(settings, {}, now=datetime.fromisoformat(NEXT_WEEK), quiet=True)
+    state = described(Workbench(app, config, lambda: settings).refresh(), None)
+    assert state["featured"]["title"] == "A fresh post" and state["teasers"] == []
+    assert [(post["title"], post["reason"]) for post in state["passed_over"]] == [
+        (title, "seen in an earlier edition") for _, title, _ in old
+    ]
 
 
 def test_the_first_edition_takes_the_newest_and_the_rest_are_never_sent(
@@ -106,9 +134,9 @@ def test_max_age_days_still_passes_over_old_posts_and_says_how_many(folder: Fold
     folder.env["DIGEST_SELECTION_MAX_AGE_DAYS"] = "30"
     built = folder.run("build", "--now", NOW)
     assert built.exit_code == 0, built.output
-    assert "1 posts (3 passed over: 3 too old (selection.max_age_days))" in built.stdout
+    assert "1 post (3 passed over: 3 too old (selection.max_age_days))" in built.stdout
     manifest = json.loads((folder.path / "out" / "manifest.json").read_text())
-    assert manifest["passed_over"] == {"seen": 0, "too_old": 3, "over_max_posts": 0}
+    assert manifest["passed_over"] == {"seen": 0, "too_old": 3, "same_link": 0, "over_max_posts": 0}
 
 
 def test_only_a_send_that_starts_marks_posts_seen(ready: Folder, server: SendGridServer) -> None:
@@ -161,7 +189,7 @@ def test_a_ledger_from_before_seen_posts_takes_only_posts_newer_than_its_last_ed
     write_feed(folder, [fresh, *old])
     built = folder.run("build", "--now", NOW)
     assert built.exit_code == 0, built.output
-    assert "1 posts (15 passed over: 15 seen in earlier editions)" in built.stdout
+    assert "1 post (15 passed over: 15 seen in earlier editions)" in built.stdout
 
 
 # Rehearsals --------------------------------------------------------------------------------
@@ -339,6 +367,16 @@ def test_a_failed_test_send_names_the_test_again_never_a_send_to_the_list(
         " nothing)"
     )
     assert "resume" not in line and "`digest send`" not in line
+
+
+def test_a_test_send_refused_before_it_starts_names_only_its_fix(ready: Folder) -> None:
+    ready.env["SENDGRID_API_KEY"] = ""
+    result = ready.run("send", "--to", "editor@example.com", "--now", NOW)
+    assert result.exit_code == 1
+    assert result.stderr.strip() == (
+        "error: SENDGRID_API_KEY is not set; export SENDGRID_API_KEY with a key that has"
+        " Mail Send permission"
+    )
 
 
 def test_a_refused_send_names_the_command_that_resumes_that_edition(

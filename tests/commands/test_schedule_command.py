@@ -268,7 +268,7 @@ def test_a_failed_check_refuses_to_send_and_a_warning_does_not(
     assert "fail  api key: SENDGRID_API_KEY lacks the mail.send scope" in refused.stderr
     assert "warn  unsubscribe: https://127.0.0.1:9/unsubscribe does not answer" in (refused.stderr)
     assert refused.stderr.splitlines()[-1].startswith(
-        "error: edition 2026-03-09 not sent: 1 check(s) failed, the first: api key:"
+        "error: edition 2026-03-09 not sent: 1 check failed, the first: api key:"
     )
     assert server.requests == []
     server.account.scopes.append("mail.send")

@@ -57,7 +57,8 @@ def use_company_in_templates(folder: Folder) -> None:
     text = template.read_text(encoding="utf-8")
     template.write_text(
         text.replace(
-            "Hi {{ subscriber.name }}", "Hi {{ subscriber.name }} of {{ subscriber.company }}"
+            "Hi {{ subscriber.first_name }}",
+            "Hi {{ subscriber.first_name }} of {{ subscriber.company }}",
         ),
         encoding="utf-8",
     )

@@ -33,8 +33,8 @@ MODES = {  # the settings of each unsubscribe mode
 
 
 def built_example(folder: Path, env: dict[str, str]) -> bytes:
-    """The example newsletter's digest.eml, from `digest init` then `digest build`."""
-    assert CliRunner().invoke(cli, ["init", str(folder)]).exit_code == 0
+    """The example newsletter's digest.eml, from `digest init --example` then `digest build`."""
+    assert CliRunner().invoke(cli, ["init", "--example", str(folder)]).exit_code == 0
     out = folder / "out"
     arguments = ["--config", str(folder / "digest.toml"), "build", "--now", NOW, "--out", str(out)]
     result = CliRunner().invoke(cli, arguments, env=env)

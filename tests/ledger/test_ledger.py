@@ -427,7 +427,9 @@ def test_each_edition_keeps_its_own_audience(ledger: Ledger) -> None:
 def test_starting_an_edition_twice_is_refused_and_changes_nothing(ledger: Ledger) -> None:
     start(ledger, "2026-03-09", subscribers(3), batch_size=2)
 
-    with pytest.raises(LedgerError, match="edition 2026-03-09 was already started"):
+    with pytest.raises(
+        LedgerError, match="edition 2026-03-09 was already started at 2026-03-09 16:00 UTC in "
+    ):
         start(ledger, "2026-03-09", subscribers(10, start=50), batch_size=5, subject="Other")
 
     edition = ledger.edition("2026-03-09")
