@@ -3,13 +3,11 @@ would leave out, and why."""
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from ..app import App
 from ..audience.active import check_subscribers
 from ..audience.personalize import check_other_tokens, used_tokens
-from ..models import Digest, Post
 from ..sending.edition import personalizer, render
+from ..sending.samples import sample_digest
 
 # Seals the sample unsubscribe links when DIGEST_UNSUBSCRIBE_SECRET is not set: only
 # their length matters to a check, and a token is as long under any secret.
@@ -43,25 +41,3 @@ def email_tokens(app: App) -> tuple[frozenset[str], str]:
     tokens = used_tokens(email.subject, email.html, email.text, key=email.token_key)
     check_other_tokens(tokens, email.token_key)
     return tokens, email.token_key
-
-
-def sample_digest(now: datetime) -> Digest:
-    """An edition of two made-up posts with every field filled, so that templates show
-    whatever they show for a post."""
-    posts = [
-        Post(
-            id=f"https://example.com/sample-{n}",
-            title=f"Sample post {n}",
-            url=f"https://example.com/sample-{n}",
-            published=now,
-            updated=now,
-            author="A. Writer",
-            summary="A sample summary.",
-            content="<p>A sample paragraph.</p>",
-            image=f"https://example.com/sample-{n}.png",
-            image_alt="A sample image",
-            tags=("sample",),
-        )
-        for n in (1, 2)
-    ]
-    return Digest(edition="sample", featured=posts[0], teasers=(posts[1],))

@@ -39,6 +39,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from ..errors import (
+    AccountError,
     BatchFailed,
     BatchRefused,
     BatchUncertain,
@@ -264,3 +265,130 @@ def _no_answer(error: BaseException, timeout: float) -> str:
     if isinstance(error, TimeoutError):
         return f"no answer within {timeout:g} s"
     return f"the connection broke before the answer ({type(error).__name__}: {error})"
+
+
+# -- the account: what `digest doctor` asks before a send ----------------------------------
+
+# Bounds on the pages read of a list, so that an account with thousands of senders or
+# domains cannot keep a check going: the sender is looked for in the first 1,000.
+_PAGE = 100
+_MAX_PAGES = 10
+
+
+class SenderIdentity(NamedTuple):
+    """A Single Sender identity (``GET /v3/verified_senders``)."""
+
+    from_email: str
+    verified: bool
+
+
+class AuthenticatedDomain(NamedTuple):
+    """A domain set up for Domain Authentication (``GET /v3/whitelabel/domains``);
+    ``valid`` once its DNS records check out."""
+
+    domain: str
+    valid: bool
+
+
+class SendGridAccount:
+    """Reads what the API key may see of its account: its scopes, sender identities,
+    authenticated domains and an unsubscribe group. Each is a GET, retried as a batch is
+    (a 429 waits for its reset; 5xx, refused connections and timeouts back off: a GET
+    changes nothing, so it is safe to repeat); any other answer raises ``AccountError``
+    with its status (0: SendGrid could not be reached)."""
+
+    def __init__(
+        self,
+        *,
+        api_key: str,
+        host: str,
+        timeout: float,
+        max_retries: int,
+        sleep: Callable[[float], None] = time.sleep,
+        rng: random.Random | None = None,
+    ) -> None:
+        self._backend = SendGridBackend(
+            api_key=api_key, host=host, timeout=timeout, max_retries=max_retries, sleep=sleep
+        )
+        self._rng = rng or random.SystemRandom()
+
+    def scopes(self) -> list[str]:
+        """The permissions of the API key (``GET /v3/scopes``)."""
+        found = self._get(lambda client: client.scopes, {})
+        scopes = found.get("scopes") if isinstance(found, dict) else None
+        return [str(scope) for scope in scopes] if isinstance(scopes, list) else []
+
+    def senders(self) -> list[SenderIdentity]:
+        """The account's sender identities, verified or not (the first thousand)."""
+        found: list[SenderIdentity] = []
+        query: dict[str, Any] = {"limit": _PAGE}
+        for _ in range(_MAX_PAGES):
+            page = self._get(lambda client: client.verified_senders, query)
+            results = page.get("results") if isinstance(page, dict) else None
+            entries = [entry for entry in results or [] if isinstance(entry, dict)]
+            found += [
+                SenderIdentity(str(entry.get("from_email", "")), entry.get("verified") is True)
+                for entry in entries
+            ]
+            if len(entries) < _PAGE:
+                break
+            query = {"limit": _PAGE, "lastSeenID": entries[-1].get("id")}
+        return found
+
+    def domains(self) -> list[AuthenticatedDomain]:
+        """The account's authenticated domains, valid or not (the first thousand)."""
+        found: list[AuthenticatedDomain] = []
+        for number in range(_MAX_PAGES):
+            query = {"limit": _PAGE, "offset": number * _PAGE}
+            page = self._get(lambda client: client.whitelabel.domains, query)
+            entries = [entry for entry in page if isinstance(entry, dict)] if page else []
+            found += [
+                AuthenticatedDomain(str(entry.get("domain", "")), entry.get("valid") is True)
+                for entry in entries
+            ]
+            if len(entries) < _PAGE:
+                break
+        return found
+
+    def asm_group(self, group_id: int) -> str:
+        """The name of unsubscribe group ``group_id``; AccountError (404) if there is none."""
+        found = self._get(lambda client: client.asm.groups._(str(group_id)), {})
+        return str(found.get("name", "")) if isinstance(found, dict) else ""
+
+    def _get(self, endpoint: Callable[[Any], Any], query: dict[str, Any]) -> Any:
+        """The parsed JSON answer to a GET of ``endpoint(client.client)``."""
+        try:
+            return call_with_retries(
+                lambda: self._attempt(endpoint, query),
+                self._backend._policy,
+                sleep=self._backend._sleep,
+                rng=self._rng,
+                on_retry=self._backend._log_retry,
+            )
+        except RetriesExhausted as exhausted:
+            raise AccountError(exhausted.last.reason, status=0) from exhausted.last
+
+    def _attempt(self, endpoint: Callable[[Any], Any], query: dict[str, Any]) -> Any:
+        backend, sdk = self._backend, _sdk()
+        host, timeout = backend._host, backend._timeout
+        try:
+            response = endpoint(backend._client().client).get(
+                query_params=query or None, timeout=timeout
+            )
+        except sdk.http_error as error:
+            status = error.status_code
+            if status == 429 or status >= 500:
+                raise backend._refusal(error) from error
+            said = _summary([backend._redact(m) for m in _error_messages(error.body)])
+            raise AccountError(f"SendGrid answered HTTP {status}: {said}", status) from error
+        except sdk.not_sent as error:
+            refusal = backend._not_sent(error)
+            if isinstance(refusal, Retry):
+                raise refusal from error
+            raise AccountError(refusal.message, status=0) from error
+        except sdk.no_answer as error:
+            raise Retry(f"SendGrid at {host}: {_no_answer(error, timeout)}") from error
+        try:
+            return json.loads(response.body or b"null")
+        except ValueError:
+            raise AccountError(f"SendGrid at {host} answered with something not JSON", 0) from None

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from ..app import App
 from ..audience.active import AudienceReport, suppressed_addresses
@@ -20,19 +21,20 @@ from ..audience.personalize import Personalizer
 from ..deliver import Backend, Message
 from ..deliver.outbox import OutboxBackend
 from ..errors import ConfigError, InvalidAddress
-from ..ledger import Ledger
-from ..models import Recipient, Subscriber, unpack_recipients
+from ..ledger import FAILED, IN_FLIGHT, PENDING, Edition, Ledger
+from ..models import Digest, Post, Recipient, Subscriber, unpack_recipients
 from .backends import make_backend
 from .edition import (
     edition_email,
     message_for,
     message_personalizer,
     refuse_unfilled_unsubscribe,
+    stored_email,
     unsubscribe_mode,
     with_asm_placeholders,
 )
 from .pipeline import audience_batches, warn_problems
-from .plan import check_ready
+from .ready import check_ready
 
 
 @dataclass(frozen=True)
@@ -144,6 +146,23 @@ def _test_readers(app: App, addresses: Sequence[str]) -> list[Subscriber]:
     return [rows.get(lowered, Subscriber(email=email)) for lowered, email in wanted.items()]
 
 
+def dry_run_resume(
+    app: App, backend: OutboxBackend, ledger: Ledger, edition: Edition
+) -> SampleOutcome:
+    """Write the messages a resume of the half-sent ``edition`` would send: its frozen
+    readers still pending (or failed), with its stored content; send and record nothing.
+    ``skipped`` counts the uncertain ones, which a resume does not send."""
+    key = edition.key
+    message = message_for(app.settings, stored_email(edition), key, test=False)
+    personalize = message_personalizer(app.settings, message)
+    count = 0
+    for batch in ledger.batches(key, (PENDING, FAILED)):
+        backend.send(message, [personalize(s) for s in ledger.batch_recipients(batch.id)])
+        count += batch.size
+    uncertain = Counter({"uncertain": sum(b.size for b in ledger.batches(key, (IN_FLIGHT,)))})
+    return SampleOutcome(key, message.subject, count, str(backend.folder_for(key)), uncertain)
+
+
 def dry_run_edition(app: App, backend: OutboxBackend, edition: str | None) -> SampleOutcome:
     """Write every active subscriber's message to the outbox; send and record nothing."""
     key = app.edition_key(edition)
@@ -165,3 +184,25 @@ def dry_run_edition(app: App, backend: OutboxBackend, edition: str | None) -> Sa
     warn_problems(app, report)
     where = str(backend.folder_for(key))
     return SampleOutcome(key, message.subject, count, where, report.skipped)
+
+
+def sample_digest(now: datetime) -> Digest:
+    """An edition of two made-up posts with every field filled, so that templates show
+    whatever they show for a post."""
+    posts = [
+        Post(
+            id=f"https://example.com/sample-{n}",
+            title=f"Sample post {n}",
+            url=f"https://example.com/sample-{n}",
+            published=now,
+            updated=now,
+            author="A. Writer",
+            summary="A sample summary.",
+            content="<p>A sample paragraph.</p>",
+            image=f"https://example.com/sample-{n}.png",
+            image_alt="A sample image",
+            tags=("sample",),
+        )
+        for n in (1, 2)
+    ]
+    return Digest(edition="sample", featured=posts[0], teasers=(posts[1],))
