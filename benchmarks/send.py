@@ -4,7 +4,7 @@ Run from the repository root: ``python benchmarks/send.py [--sizes 10000,100000,
 [--repeat N] [--keep]``. For each size it generates (and caches under
 ``$TMPDIR/digest-bench``) a subscribers.csv of N distinct active readers plus about 0.1%
 unsubscribed rows and a few duplicates differing in case, makes a fresh newsletter folder
-with ``digest init``, and sends it twice, each time as a subprocess against a fresh
+with ``digest init --example``, and sends it twice, each time as a subprocess against a fresh
 ``python -m tests.sendgrid_server --fast`` process:
 
 * ``digest -q send --yes`` (a fresh ``.digest`` each run): the real path, which validates,
@@ -55,7 +55,8 @@ BATCH = 1000
 UNSUBSCRIBED_EVERY = 1000  # one unsubscribed row per 1000 readers: 0.1%
 DUPLICATES = 5  # readers listed a second time, in other case, at least 1500 rows later
 DUPLICATE_GAP = 1500  # > BATCH: the bare sender never puts an address twice in one request
-FIRST_NAME = "Reader 0"  # the first active subscriber, as `digest build` greets them
+# How `digest build` greets the first active subscriber, "Reader 0" (by the first name).
+GREETING = "Hi Reader,"
 SERVER_ARGS = ("--api-key", API_KEY, "--fast")
 DEFAULT_SIZES = (10_000, 100_000, 1_000_000)
 TARGETS = (  # (size, max wall ratio ours/floor, max peak RSS MB or None)
@@ -106,7 +107,7 @@ def bare_send(csv_path: Path, url: str) -> None:
     """Post every active row of ``csv_path`` to ``url`` in 1000-recipient requests; print counts.
 
     The content is ``digest build``'s output in the CSV's folder, with the first reader's
-    name turned back into a ``%%name%%`` token; the sender is the folder's from_email.
+    greeting turned back into a ``%%name%%`` token; the sender is the folder's from_email.
     """
     from sendgrid import SendGridAPIClient
 
@@ -114,10 +115,11 @@ def bare_send(csv_path: Path, url: str) -> None:
     out = folder / "out"
     manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
     config = tomllib.loads((folder / "digest.toml").read_text(encoding="utf-8"))
-    html = (out / "digest.html").read_text(encoding="utf-8").replace(FIRST_NAME, "%%name%%")
-    text = (out / "digest.txt").read_text(encoding="utf-8").replace(FIRST_NAME, "%%name%%")
+    token = GREETING.replace("Reader", "%%name%%")
+    html = (out / "digest.html").read_text(encoding="utf-8").replace(GREETING, token)
+    text = (out / "digest.txt").read_text(encoding="utf-8").replace(GREETING, token)
     if "%%name%%" not in html:
-        raise SystemExit(f"FAILED: {out / 'digest.html'} does not greet {FIRST_NAME!r}")
+        raise SystemExit(f"FAILED: {out / 'digest.html'} does not greet {GREETING!r}")
     shared = {
         "from": {"email": config["newsletter"]["from_email"]},
         "subject": manifest["subject"],
@@ -316,9 +318,9 @@ class Server:
 
 
 def make_folder(n: int, parent: Path, env: dict[str, str]) -> Path:
-    """A fresh `digest init` folder with the generated subscribers and a built edition."""
+    """A fresh `digest init --example` folder with the generated subscribers and a built edition."""
     folder = parent / f"newsletter-{n}"
-    run_measured([*digest_command(), "init", str(folder)], parent, env, "digest init")
+    run_measured([*digest_command(), "init", "--example", str(folder)], parent, env, "digest init")
     (folder / "subscribers.csv").unlink()
     shutil.copyfile(subscribers_csv(n), folder / "subscribers.csv")
     run_measured([*digest_command(), "build", "--now", NOW], folder, env, "digest build")

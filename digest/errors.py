@@ -6,6 +6,8 @@ package prints errors or decides exit codes.
 
 from __future__ import annotations
 
+import copy
+
 from .models import SUBSTITUTIONS_MAX_BYTES
 
 
@@ -22,6 +24,10 @@ class DigestError(Exception):
 
     def __str__(self) -> str:
         return f"{self.message}; {self.hint}" if self.hint else self.message
+
+    def lines(self) -> list[str]:
+        """The error as the CLI prints it: one line, unless it lists several problems."""
+        return [str(self)]
 
     def __reduce__(self) -> tuple[object, ...]:
         """Errors cross from send workers to the parent: rebuilt as they were, any __init__."""
@@ -41,6 +47,23 @@ class ConfigError(DigestError):
     """The configuration file or an environment override is missing or wrong."""
 
     hint = "fix the key in digest.toml or the DIGEST_* variable"
+
+
+class ConfigProblems(ConfigError):
+    """Several problems with the settings at once: a summary line, then one line each
+    (each names its key or variable, and is its own fix)."""
+
+    hint = ""
+
+    def __init__(self, summary: str, problems: list[str]) -> None:
+        super().__init__(summary)
+        self.problems = tuple(problems)
+
+    def __str__(self) -> str:
+        return "\n".join(self.lines())
+
+    def lines(self) -> list[str]:
+        return [self.message, *(f"  {problem}" for problem in self.problems)]
 
 
 class SourceError(DigestError):
@@ -110,6 +133,12 @@ class StandDown(DigestError):
     """Another process is sending the edition, or it was sent already: exit 0."""
 
 
+class EditionKeyError(DigestError):
+    """An --edition that names no edition: not a real date, nor a key the ledger holds."""
+
+    hint = "an edition is named by its date, e.g. --edition 2026-03-09; `digest history` lists them"
+
+
 class LedgerError(DigestError):
     """The state database is unreadable, from a newer version, or locked for too long."""
 
@@ -117,9 +146,16 @@ class LedgerError(DigestError):
 
 
 class DeliveryError(DigestError):
-    """The email provider refused the send, or the send cannot start as configured."""
+    """The email provider refused the send, or the send cannot start as configured.
 
-    hint = "nothing was lost: fix the cause and run `digest send` again to resume"
+    The hints of these errors say what to fix, not which command to run next: the part of
+    the code that raises one does not know whether it sends an edition, a test or a dry
+    run. The command that catches it names its own (``with_hint``): `digest send
+    --edition KEY` resumes an edition, while after a test only the test's own command is
+    safe to repeat (`digest send` alone would mail the whole list).
+    """
+
+    hint = "nothing was lost: fix the cause"
 
 
 class SendRefused(DeliveryError):
@@ -131,7 +167,7 @@ class SendRefused(DeliveryError):
 class BatchRefused(DeliveryError):
     """The provider refused a request for good (a 4xx other than 429): stop the send."""
 
-    hint = "fix what the provider names above, then run `digest send` again to resume"
+    hint = "fix what the provider names above"
 
     def __init__(self, message: str, details: tuple[str, ...] = ()) -> None:
         super().__init__(message)
@@ -141,7 +177,7 @@ class BatchRefused(DeliveryError):
 class BatchFailed(DeliveryError):
     """A request surely never delivered, after the retries ran out (5xx, refused connections)."""
 
-    hint = "the batch stays pending; run `digest send` again later to resume"
+    hint = "the batch stays pending: try again later"
 
 
 class RecipientRefused(BatchFailed):
@@ -167,6 +203,15 @@ class BatchUncertain(DeliveryError):
     hint = "check the provider's activity log before sending it again"
 
 
+class AccountError(DigestError):
+    """The provider's API answered a question about the account (its key's scopes, its
+    senders) with an error, or could not be reached (``status`` 0)."""
+
+    def __init__(self, message: str, status: int, hint: str | None = None) -> None:
+        super().__init__(message, hint)
+        self.status = status
+
+
 class SettleError(DigestError):
     """Uncertain batches cannot be settled as asked: no such uncertain batch, or a file of
     addresses that cannot be read."""
@@ -174,10 +219,24 @@ class SettleError(DigestError):
     hint = "`digest history` lists each edition's uncertain batches"
 
 
+class UnknownEdition(DigestError):
+    """An edition named by --edition that this folder's ledger never started."""
+
+    hint = "`digest history` lists the editions sent from this folder"
+
+
 class WebError(DigestError):
     """A web endpoint cannot start: its address is taken or does not exist here."""
 
     hint = "choose another --host or --port, or stop the program listening there"
+
+
+def with_hint(error: DigestError, hint: str) -> DigestError:
+    """A copy of ``error`` with another hint: the one naming the command that does what it
+    says, which only the command that caught the error knows."""
+    changed = copy.copy(error)
+    changed.hint = hint
+    return changed
 
 
 class InvalidAddress(ValueError):

@@ -16,7 +16,7 @@ import re
 import secrets
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import date, datetime
 from functools import lru_cache
 
 SUBSCRIBER_STATUSES = ("active", "unsubscribed", "bounced", "complained")
@@ -29,12 +29,60 @@ _EDITION_KEY = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
 
 
 def is_edition_key(key: str) -> bool:
-    """Whether ``key`` can name an edition (e.g. 2026-03-09)."""
+    """Whether ``key`` can name an edition in the ledger (safe as a file name)."""
     return bool(_EDITION_KEY.fullmatch(key))
+
+
+# An edition's key is the date, in the schedule's zone, of the run that sends it; one a
+# day. (Ledgers from before this rule may hold other keys: see App.edition_key.)
+_DATE_KEY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+
+def looks_like_date(key: str) -> bool:
+    """Whether ``key`` is written YYYY-MM-DD, a real date or not."""
+    return bool(_DATE_KEY.fullmatch(key))
+
+
+def date_key_problem(key: str) -> str:
+    """Why ``key`` is not the key of an edition, a real date written YYYY-MM-DD; or ""."""
+    if looks_like_date(key):
+        try:
+            date.fromisoformat(key)
+        except ValueError:
+            return f"{key!r} is not a real date (YYYY-MM-DD)"
+        return ""
+    return f"{key!r} is not a date written YYYY-MM-DD"
 
 
 # What a per-subscriber field may be called to travel as a token: "company", "first_name".
 FIELD_NAME = r"[A-Za-z_][A-Za-z0-9_-]*"
+
+
+# The filters a template may put on a reader's text (``subscriber.name | upper``): the token
+# carries them (``%%KEY.name.upper%%``, ``%%KEY.company.default-7468657265%%`` for
+# ``default("there")``, its text in hexadecimal) and the sender applies them per reader.
+TOKEN_FILTERS = ("upper", "lower", "title", "capitalize", "trim", "default")
+DEFAULT_FILTER = "default"
+_CASES = "|".join(name for name in TOKEN_FILTERS if name != DEFAULT_FILTER)
+_FILTER = rf"(?:{_CASES}|{DEFAULT_FILTER}(?:-[0-9a-f]+)?)"
+# A token's name: a field, then its filters.
+TOKEN_NAME = rf"{FIELD_NAME}(?:\.{_FILTER})*"
+
+
+def default_filter(text: str) -> str:
+    """How a token's name carries ``default(text)``: ``default-`` and the text's UTF-8 in hex."""
+    return f"{DEFAULT_FILTER}-{text.encode().hex()}" if text else DEFAULT_FILTER
+
+
+def default_text(name_filter: str) -> str:
+    """The text of a ``default`` filter as a token's name carries it (see default_filter)."""
+    return bytes.fromhex(name_filter[len(DEFAULT_FILTER) + 1 :]).decode("utf-8", "replace")
+
+
+def split_name(name: str) -> tuple[str, tuple[str, ...]]:
+    """A token's name as its field and its filters: ``("name", ("upper",))``."""
+    field, *filters = name.split(".")
+    return field, tuple(filters)
 
 
 # The variants of a per-reader value: as it is (subject and text part), HTML-escaped
@@ -53,20 +101,22 @@ def new_token_key() -> str:
 
 def token(name: str, key: str = "", variant: str = PLAIN) -> str:
     """The substitution token for a per-subscriber value, as it appears in rendered output:
-    ``%%KEY.name%%``, ``%%KEY.name.html%%``; without a key, ``%%name%%`` (before keys)."""
+    ``%%KEY.name%%``, ``%%KEY.name.html%%``; without a key, ``%%name%%`` (before keys).
+    ``name`` is a field and its filters, if any (``name.upper``)."""
     parts = [part for part in (key, name, variant) if part]
     return f"%%{'.'.join(parts)}%%"
 
 
 @lru_cache(maxsize=16)
 def token_pattern(key: str) -> re.Pattern[str]:
-    """Matches the tokens of one key; groups: the field and the variant ("" when plain)."""
+    """Matches the tokens of one key; groups: the name (the field and its filters) and the
+    variant ("" when plain)."""
     prefix = rf"{re.escape(key)}\." if key else ""
-    return re.compile(rf"%%{prefix}({FIELD_NAME})(?:\.(html|url))?%%")
+    return re.compile(rf"%%{prefix}({TOKEN_NAME})(?:\.(html|url))?%%")
 
 
 def parse_token(text: str, key: str) -> tuple[str, str]:
-    """``(field, variant)`` of a token of ``key``; ValueError for anything else."""
+    """``(name, variant)`` of a token of ``key``; ValueError for anything else."""
     found = token_pattern(key).fullmatch(text)
     if found is None:
         raise ValueError(f"{text!r} is not a token of this edition")

@@ -1,4 +1,6 @@
-"""Suite-wide options: `--regen-golden` rewrites the golden files instead of comparing."""
+"""Suite-wide options: `--regen-golden` rewrites the golden files instead of comparing;
+`--update-docs` rewrites README's screenshot of the preview (docs/preview.png) from the
+browser test's own run."""
 
 from __future__ import annotations
 
@@ -10,6 +12,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--regen-golden",
         action="store_true",
         help="rewrite the golden output files from the current rendering",
+    )
+    parser.addoption(
+        "--update-docs",
+        action="store_true",
+        help="rewrite docs/preview.png from the preview's browser test",
     )
 
 

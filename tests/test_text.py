@@ -1,10 +1,14 @@
-"""terminal_safe: what a terminal would act on is shown inert; other text is left alone."""
+"""terminal_safe: what a terminal would act on is shown inert; other text is left alone.
+And the words of messages: counts with their nouns, times, the nearest choice."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
+
 import pytest
 
-from digest.text import terminal_safe
+from digest.text import closest, plural, readable_time, terminal_safe
 
 
 @pytest.mark.parametrize(
@@ -41,3 +45,39 @@ def test_what_a_terminal_would_obey_is_shown_as_an_escape(text: str, shown: str)
 )
 def test_ordinary_text_is_left_as_it_is(text: str) -> None:
     assert terminal_safe(text) == text
+
+
+@pytest.mark.parametrize(
+    ("count", "noun", "nouns", "said"),
+    [
+        (1, "post", "", "1 post"),
+        (0, "post", "", "0 posts"),
+        (2, "message", "", "2 messages"),
+        (1, "address", "addresses", "1 address"),
+        (3, "address", "addresses", "3 addresses"),
+    ],
+)
+def test_a_count_takes_its_noun_in_the_right_number(
+    count: int, noun: str, nouns: str, said: str
+) -> None:
+    assert plural(count, noun, nouns) == said
+
+
+def test_a_time_reads_to_the_minute_with_its_zone() -> None:
+    moment = datetime(2026, 12, 7, 14, 7, 44, 102539, tzinfo=UTC)
+    assert readable_time(moment) == "2026-12-07 14:07 UTC"
+    assert readable_time(moment, ZoneInfo("America/Los_Angeles")) == "2026-12-07 06:07 PST"
+    summer = datetime(2026, 3, 9, 16, 0, tzinfo=UTC)
+    assert readable_time(summer, ZoneInfo("America/Los_Angeles")) == "2026-03-09 09:00 PDT"
+
+
+def test_a_time_in_a_zone_named_or_without_an_abbreviation_shows_its_offset() -> None:
+    moment = datetime(2026, 12, 7, 14, 7, tzinfo=UTC)
+    assert readable_time(moment, "America/Los_Angeles") == "2026-12-07 06:07 PST"
+    assert readable_time(moment, "Asia/Dubai") == "2026-12-07 18:07 +0400"
+    assert readable_time(moment, "Asia/Kathmandu") == "2026-12-07 19:52 +0545"
+
+
+def test_the_nearest_choice_or_none() -> None:
+    assert closest("max_post", ["max_posts", "max_age_days", "featured_tag"]) == "max_posts"
+    assert closest("zzz", ["max_posts", "max_age_days"]) is None

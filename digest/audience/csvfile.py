@@ -23,6 +23,7 @@ from typing import TextIO, TypeVar
 from ..errors import InvalidAddress, SubscribersError
 from ..files import special_kind
 from ..models import SUBSCRIBER_STATUSES, Subscriber
+from ..text import plural
 from .addresses import fast_normalize, slow_normalize
 from .records import LEFT_OPEN, MAX_LINE_CHARS, Records
 
@@ -285,7 +286,8 @@ class _Layout:
         repeated = sorted({name for name in names if name and names.count(name) > 1})
         if repeated:
             raise SubscribersError(
-                f"{path}: line 1 names the column(s) {', '.join(repeated)} more than once",
+                f"{path}: line 1 names {'the column' if len(repeated) == 1 else 'the columns'}"
+                f" {', '.join(repeated)} more than once",
                 "give every column a different name",
             )
         width = len(names)
@@ -349,7 +351,7 @@ def _row_reader(layout: _Layout) -> RowReader:
             blank = not "".join(cells).strip() and not "".join(extra).strip()
             return None if blank else Problem(line, "", "no email address")
         if extra and "".join(extra).strip():
-            fields = f"{width + len(extra)} fields but the header has {width}"
+            fields = f"{plural(width + len(extra), 'field')} but the header has {width}"
             reason = f"{fields} (quote fields that contain commas)"
             return Problem(line, written, reason, status=_keeps_off(cells[at_status], written))
         try:  # normalize(), its two steps inlined: a million rows call it a million times

@@ -4,7 +4,9 @@ An edition is rendered once with substitution tokens (``%%KEY.name%%``); this mo
 computes, for one subscriber, the values of the tokens the email actually uses,
 each in the variant its token names (plain for the subject and text part,
 HTML-escaped or percent-encoded for the HTML: see render/tokens.py), and the
-headers that carry their own unsubscribe link (RFC 2369 and RFC 8058). Pure
+headers that carry their own unsubscribe link (RFC 2369 and RFC 8058). A token may
+carry filters (``%%KEY.name.upper%%``: values.py applies them), and ``first_name`` is
+filled for every reader, with or without such a column (values.first_name). Pure
 functions: the secret is passed in, never read from the environment.
 """
 
@@ -12,11 +14,10 @@ from __future__ import annotations
 
 import html
 import re
-from collections.abc import Callable, Collection, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Collection
 from urllib.parse import quote
 
-from ..errors import ConfigError, SubstitutionsTooLarge
+from ..errors import ConfigError, SubstitutionsTooLarge, TemplateError
 from ..models import (
     HTML,
     PLAIN,
@@ -28,22 +29,37 @@ from ..models import (
     Subscriber,
     inert_tags,
     parse_token,
+    split_name,
     token,
     token_pattern,
 )
-from .tokens import UnsubscribeTokens, token_chars
+from .sizing import (
+    ADDRESS_MAX_BYTES,
+    BYTES_A_CHAR,
+    Budget,
+    address_bytes,
+)
+from .tokens import UnsubscribeTokens
+from .values import (
+    BUILTIN,
+    EMAIL,
+    FALLS_BACK,
+    FIRST_NAME,
+    NAME,
+    NAME_FALLBACK,
+    UNSUBSCRIBE_URL,
+    compose,
+    first_name,
+    longest_default,
+)
 
 PREVIEW_TOKEN = "PREVIEW-NOT-A-REAL-TOKEN"
 
-_NAME, _EMAIL, _UNSUBSCRIBE_URL = "name", "email", "unsubscribe_url"
-_BUILTIN = frozenset({_NAME, _EMAIL, _UNSUBSCRIBE_URL})
-# What one character of a value may take in each variant, in UTF-8 bytes: 4 as it is,
-# 6 HTML-escaped (" is &quot;), 12 percent-encoded (a 4-byte character is %XX four times).
-_BYTES_A_CHAR = {PLAIN: 4, HTML: 6, URL: 12}
-# The same for each UTF-8 byte of an address, which is bounded in bytes (``_bytes``).
-_BYTES_AN_ADDRESS_BYTE = {PLAIN: 1, HTML: 6, URL: 3}
-# The most bytes an address may take: 254 characters of 4 bytes.
-ADDRESS_MAX_BYTES = 4 * 254
+# What SurelyFits sets aside for each text field (name, first_name, a merge field) in each
+# variant: the value as it is and one filtered form (``subscriber.name | upper``).
+# An address and a link take no filters: one form each.
+FORMS = 2
+_ONE_FORM = frozenset({EMAIL, UNSUBSCRIBE_URL})
 # Characters HTML escaping changes, and those percent-encoding leaves as they are.
 _HTML_SPECIAL = re.compile(r"[&<>\"']")
 _URL_SAFE = re.compile(r"[A-Za-z0-9_.~-]*")
@@ -56,8 +72,6 @@ _CONTROLS = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
 # A display name longer than this is cut: it goes into the To header, and one long
 # word there could not be folded under the 998-character line limit of RFC 5322.
 NAME_MAX_CHARS = 200
-# What a reader without a name is called.
-NAME_FALLBACK = "there"
 
 
 def used_tokens(*texts: str, key: str) -> frozenset[str]:
@@ -105,16 +119,23 @@ class Personalizer:
         parsed = sorted((used, *parse_token(used, token_key)) for used in used_tokens)
         # Without a URL the unsubscribe link is not ours to fill (ASM mode: SendGrid's).
         self._tokens = [
-            (used, field, variant)
-            for used, field, variant in parsed
-            if self._template or field != _UNSUBSCRIBE_URL
+            (used, name, variant)
+            for used, name, variant in parsed
+            if self._template or split_name(name)[0] != UNSUBSCRIBE_URL
         ]
-        variants: dict[str, set[str]] = {}
-        for _, field, variant in self._tokens:
-            variants.setdefault(field, set()).add(variant)
-        self._fields = sorted(set(variants) - _BUILTIN)
+        forms = [(name, variant) for _, name, variant in self._tokens]
+        fields = {split_name(name)[0] for name, _ in forms}
+        self._fields = sorted(fields - BUILTIN)
+        self._first_name = FIRST_NAME in fields
+        # Each filtered form once: (its name, its field, the filters, whether one is default).
+        self._filtered = [
+            (name, field, *compose(filters))
+            for name in sorted({name for name, _ in forms})
+            for field, filters in [split_name(name)]
+            if filters
+        ]
         keys = sum(len(used) for used, _, _ in self._tokens)
-        self._budget = _Budget.of(variants, self._template, keys)
+        self._budget = Budget.of(forms, self._template, keys)
         # Without merge fields, names cut to NAME_MAX_CHARS always fit: no check per reader.
         longest = Subscriber("", "x" * max(NAME_MAX_CHARS, len(name_fallback)))
         self._always_fits = not self._fields and (
@@ -144,7 +165,7 @@ class Personalizer:
         return ""
 
     def _surely_fits(self, subscriber: Subscriber) -> bool:
-        bound = self._budget.bound(subscriber, self._fallback, _bytes(subscriber.email))
+        bound = self._budget.bound(subscriber, self._fallback, address_bytes(subscriber.email))
         return bound < SUBSTITUTIONS_MAX_BYTES
 
     def __call__(self, subscriber: Subscriber) -> Recipient:
@@ -154,18 +175,27 @@ class Personalizer:
         name = subscriber.name
         if len(name) > NAME_MAX_CHARS or not name.isprintable():
             name = _one_line(name)[:NAME_MAX_CHARS]
-        values = {_NAME: name or self._fallback, _EMAIL: email, _UNSUBSCRIBE_URL: url}
+        values = {NAME: name or self._fallback, EMAIL: email, UNSUBSCRIBE_URL: url}
         fields = subscriber.fields
+        first = ""
+        if self._first_name:
+            first = _one_line(fields[FIRST_NAME]) if FIRST_NAME in fields else first_name(name)
+            values[FIRST_NAME] = first or self._fallback
         for field in self._fields:
             values[field] = _one_line(fields.get(field, ""))
-        substitutions = {}
-        for used, field, variant in self._tokens:
+        for form, field, apply, has_default in self._filtered:
             value = values[field]
+            if has_default and field in FALLS_BACK and not (name if field == NAME else first):
+                value = ""  # a default filter stands in for an empty name before the fallback
+            values[form] = apply(value)
+        substitutions = {}
+        for used, form, variant in self._tokens:
+            value = values[form]
             if not variant:
-                if "<%" in value and field != _UNSUBSCRIBE_URL:
+                if "<%" in value and form != UNSUBSCRIBE_URL:
                     value = inert_tags(value)
             elif variant == HTML:
-                if field != _UNSUBSCRIBE_URL:
+                if form != UNSUBSCRIBE_URL:
                     value = _html_escaped(value)
                 elif self._url_to_html is not None:
                     value = self._url_to_html(value)
@@ -181,56 +211,6 @@ class Personalizer:
         else:
             headers = {"List-Unsubscribe": self._mailto} if self._mailto else {}
         return Recipient(email, name, substitutions, headers)
-
-
-@dataclass(frozen=True)
-class _Budget:
-    """The most a reader's substitutions may take, in bytes: a fixed part (the tokens
-    themselves, the unsubscribe URL but for the address in it) plus so many bytes for
-    each character of the name and each merge field and each byte of the address,
-    according to the variants the email uses of each."""
-
-    fixed: int
-    name: int
-    email: int
-    fields: tuple[tuple[str, int], ...]  # (field, bytes a character)
-
-    @classmethod
-    def of(cls, variants: Mapping[str, Collection[str]], url_template: str, keys: int) -> _Budget:
-        """For an email that uses ``variants`` of each field; ``keys``: its tokens' bytes."""
-
-        def per_char(field: str, sizes: Mapping[str, int] = _BYTES_A_CHAR) -> int:
-            return sum(sizes[variant] for variant in variants.get(field, ()))
-
-        url_variants = variants.get(_UNSUBSCRIBE_URL, ()) if url_template else ()
-        # The token seals the address: 4 base64 characters for each 3 of its bytes (2 a
-        # byte, rounded up), which no variant escapes further.
-        email = per_char(_EMAIL, _BYTES_AN_ADDRESS_BYTE) + 2 * url_template.count("{token}") * len(
-            url_variants
-        )
-        fixed = keys + sum(_url_bytes(url_template, variant) for variant in url_variants)
-        fields = tuple((field, per_char(field)) for field in sorted(set(variants) - _BUILTIN))
-        return cls(fixed, per_char(_NAME), email, fields)
-
-    def bound(self, subscriber: Subscriber, fallback: str, email_bytes: int) -> int:
-        """The bound for ``subscriber`` with an address of at most ``email_bytes`` bytes."""
-        size = self.fixed + self.name * max(len(subscriber.name), len(fallback))
-        size += self.email * email_bytes
-        if self.fields:
-            values = subscriber.fields
-            size += sum(per_char * len(values.get(field, "")) for field, per_char in self.fields)
-        return size
-
-
-def _url_bytes(template: str, variant: str) -> int:
-    """The bytes of the unsubscribe URL in ``variant`` but for the address in it: the
-    template as the variant escapes it, and a token's fixed part wherever it has one."""
-    escape: Callable[[str], str] = {
-        PLAIN: str,
-        HTML: html.escape,
-        URL: lambda text: quote(text, safe=""),
-    }[variant]
-    return len(escape(template).encode()) + token_chars(0) * template.count("{token}")
 
 
 def check_unsubscribe_url(template: str) -> None:
@@ -249,9 +229,9 @@ _TOKENS_BYTES_BUT_NAME = sum(len(token("x", "k" * TOKEN_KEY_CHARS, v)) - 1 for v
 
 class SurelyFits:
     """Whether a subscriber's substitutions fit SendGrid's limit whatever tokens the email
-    uses: every built-in token and every merge field in every variant, and up to
-    ``OTHER_TOKENS_BYTES`` of tokens for columns the list lacks (``check_other_tokens``
-    refuses an email with more).
+    uses: every built-in token and every merge field in every variant and ``FORMS``
+    forms, and up to ``OTHER_TOKENS_BYTES`` of other tokens and default texts
+    (``check_other_tokens`` refuses an email that uses more).
 
     True for all but readers with long names or hundreds of characters of merge
     fields, so it settles nearly everyone before the email is rendered;
@@ -260,18 +240,26 @@ class SurelyFits:
 
     def __init__(self, unsubscribe_url_template: str) -> None:
         template = _LINE_BREAKS.sub("", unsubscribe_url_template)
-        every = dict.fromkeys(_BUILTIN, VARIANTS)
-        keys = 3 * sum(map(len, _BUILTIN)) + len(_BUILTIN) * _TOKENS_BYTES_BUT_NAME
-        self._budget = budget = _Budget.of(every, template, keys + OTHER_TOKENS_BYTES)
-        fixed = budget.fixed + budget.name * len(NAME_FALLBACK)  # a nameless reader's
-        self._room = SUBSTITUTIONS_MAX_BYTES - fixed
-        self._field_bytes = sum(_BYTES_A_CHAR.values())
+        # Any filter stands for the filtered form: none makes a value longer.
+        forms = [
+            (name, variant)
+            for field in BUILTIN
+            for name in ([field] if field in _ONE_FORM else [field, f"{field}.trim"])
+            for variant in VARIANTS
+        ]
+        keys = 3 * sum(map(len, BUILTIN)) + len(BUILTIN) * _TOKENS_BYTES_BUT_NAME
+        budget = Budget.of(forms, template, keys + OTHER_TOKENS_BYTES)
+        # The first name is the name's first word, or the first_name column (a merge field).
+        self._name = budget.name + budget.first_name
+        self._email = budget.email
+        self._room = SUBSTITUTIONS_MAX_BYTES - budget.fixed - self._name * len(NAME_FALLBACK)
+        self._field_bytes = FORMS * sum(BYTES_A_CHAR.values())
         # Most readers are settled by their lengths alone: without merge fields, a name of
         # at most ``short_name`` characters and an address of at most ``short_address``
         # fit whatever the characters (four bytes each at most).
         self.short_address = _SHORT_ADDRESS_CHARS
-        email_room = budget.email * 4 * _SHORT_ADDRESS_CHARS
-        self.short_name = (self._room - 1 - email_room) // max(budget.name, 1)
+        email_room = self._email * 4 * _SHORT_ADDRESS_CHARS
+        self.short_name = (self._room - 1 - email_room) // max(self._name, 1)
 
     def __call__(self, subscriber: Subscriber) -> bool:
         if (
@@ -280,8 +268,7 @@ class SurelyFits:
             and len(subscriber.email) <= self.short_address
         ):
             return True
-        budget = self._budget
-        size = budget.name * len(subscriber.name) + budget.email * _bytes(subscriber.email)
+        size = self._name * len(subscriber.name) + self._email * address_bytes(subscriber.email)
         fields = subscriber.fields
         if fields:  # each field's tokens: its name and the key, in three variants
             size += self._field_bytes * sum(map(len, fields.values()))
@@ -291,21 +278,39 @@ class SurelyFits:
 
 # The address length SurelyFits.short_name is worked out for: longer than nearly all.
 _SHORT_ADDRESS_CHARS = 64
-# What SurelyFits keeps for the keys of the email's tokens other than the built-in ones
-# (a token for a column the list lacks is filled with ""): about thirty tokens.
+# What SurelyFits keeps for the keys of the email's tokens other than the built-in ones as
+# they are (a filtered one, one for a column the list lacks, which is filled with "")
+# and for default filters' texts: about thirty tokens.
 OTHER_TOKENS_BYTES = 1_000
+_PLACES = {PLAIN: "the subject and text part", HTML: "the HTML", URL: "links"}
 
 
 def check_other_tokens(tokens: Collection[str], key: str) -> None:
-    """Refuse an email whose tokens other than the built-in ones take more than
-    ``OTHER_TOKENS_BYTES``: SurelyFits would not be sure for such an email."""
-    size = sum(len(used.encode()) for used in tokens if parse_token(used, key)[0] not in _BUILTIN)
+    """Refuse an email whose tokens SurelyFits would not be sure of: a field in more than
+    ``FORMS`` forms in one variant, or other tokens and default texts over
+    ``OTHER_TOKENS_BYTES``."""
+    parsed = [(used, *parse_token(used, key)) for used in tokens]
+    forms: dict[tuple[str, str], list[str]] = {}
+    for _, name, variant in parsed:
+        forms.setdefault((split_name(name)[0], variant), []).append(name)
+    for (field, variant), names in sorted(forms.items()):
+        if len(names) > (1 if field in _ONE_FORM else FORMS):
+            raise TemplateError(
+                f"the templates put subscriber.{field} in {_PLACES[variant]} in "
+                f"{len(names)} forms ({', '.join(sorted(names))}); digest sets aside room "
+                f"for {FORMS} a reader",
+                "use one filter chain on it there, or none",
+            )
+    size = sum(len(used.encode()) for used, name, _ in parsed if name not in BUILTIN)
+    size += sum(
+        longest_default(split_name(name)[1]) * BYTES_A_CHAR[variant] for _, name, variant in parsed
+    )
     if size > OTHER_TOKENS_BYTES:
         raise ConfigError(
-            f"the email's merge-field tokens take {size:,} bytes, more than the "
+            f"the email's merge-field tokens and default texts take {size:,} bytes, more than the "
             f"{OTHER_TOKENS_BYTES:,} digest sets aside per reader",
-            "use fewer subscriber fields in the templates, or each in fewer places "
-            "(text, attribute, link)",
+            "use fewer subscriber fields or shorter defaults in the templates, or each in "
+            "fewer places (text, attribute, link)",
         )
 
 
@@ -342,11 +347,6 @@ def _url_to_html(template: str) -> Callable[[str], str] | None:
     if escaped == template.replace("&", "&amp;"):
         return lambda url: url.replace("&", "&amp;")
     return html.escape
-
-
-def _bytes(text: str) -> int:
-    """At least the UTF-8 bytes of ``text``, without encoding it (isascii takes no time)."""
-    return len(text) if text.isascii() else 4 * len(text)
 
 
 def _html_escaped(value: str) -> str:

@@ -7,6 +7,7 @@ from pathlib import Path
 from ..app import App
 from ..errors import LedgerError
 from ..ledger import Ledger, ledger_exists
+from ..text import plural
 
 
 def backup(app: App, target: Path) -> None:
@@ -20,4 +21,4 @@ def backup(app: App, target: Path) -> None:
     with Ledger.open(source) as ledger:
         editions = ledger.backup(target)
     size = target.stat().st_size
-    app.say(f"Copied {source} to {target}: {editions} edition(s), {size} bytes.")
+    app.say(f"Copied {source} to {target}: {plural(editions, 'edition')}, {size:,} bytes.")

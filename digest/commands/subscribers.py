@@ -13,6 +13,7 @@ from ..sending.edition import email_tokens
 from ..sending.pipeline import ListChecking, unsubscribed_through_the_link
 from ..sending.signups import import_signups
 from ..sending.sync import SHOWN, SyncReport, sync_list
+from ..text import plural
 
 # The order `check` counts rows in.
 KINDS = ("active", "unsubscribed", "bounced", "complained", "invalid", "duplicate")
@@ -29,12 +30,14 @@ def check(app: App) -> int:
     for problem in found.problems:
         app.report(f"{relative}:{problem.line}: {problem.email}: {problem.reason}")
     counts = ", ".join(f"{found.counts[kind]} {kind}" for kind in KINDS)
-    said = f"{len(found.problems)} problem(s)" if found.problems else "no problems found"
+    said = plural(len(found.problems), "problem") if found.problems else "no problems found"
     app.say(f"{relative}: {said}; {counts}.")
     if found.unsynced:
+        who = plural(found.unsynced, "reader")
+        are = "is" if found.unsynced == 1 else "are"
         app.say(
-            f"{found.unsynced} of its readers unsubscribed through the link and are not marked"
-            " so in it yet (sends leave them out already): `digest subscribers sync` does it."
+            f"{who} who unsubscribed through the link {are} not marked so in it yet (sends"
+            " leave them out already): `digest subscribers sync` does it."
         )
     return len(found.problems)
 
@@ -58,7 +61,9 @@ def sync(app: App, *, dry_run: bool) -> None:
         app.say(line)
     for source, count in sorted(report.unlisted.items()):
         shown = ", ".join(report.unlisted_shown[source]) + (" ..." if count > SHOWN else "")
-        app.say(f"{count} address(es) in {source} are not in {relative}, so not added: {shown}")
+        are = "is" if count == 1 else "are"
+        addresses = plural(count, "address", "addresses")
+        app.say(f"{addresses} in {source} {are} not in {relative}, so not added: {shown}")
 
 
 def import_file(app: App, export: Path, *, dry_run: bool) -> None:
@@ -69,7 +74,7 @@ def import_file(app: App, export: Path, *, dry_run: bool) -> None:
         app.report(f"{export}:{problem.line}: {problem.email}: {problem.reason}")
     if report.ignored_columns:
         app.warn(
-            f"{export}'s column(s) {', '.join(report.ignored_columns)} are not in {relative},"
+            f"{export}'s {_columns(report.ignored_columns)} not in {relative},"
             f" so their values are left out (add the column to {relative} to keep them)"
         )
     if dry_run:
@@ -78,9 +83,10 @@ def import_file(app: App, export: Path, *, dry_run: bool) -> None:
     inactive = sum(1 for _, status in report.added if status != "active")
     said = f" ({inactive} of them not active, as marked)" if inactive else ""
     app.say(
-        f"{relative}: {'would append' if dry_run else 'appended'} {len(report.added)} new"
-        f" reader(s) from {export}{said}; {report.known} already in it, left as they are;"
-        f" {len(report.problems)} row(s) not imported"
+        f"{relative}: {'would append' if dry_run else 'appended'}"
+        f" {plural(len(report.added), 'new reader')} from {export}{said};"
+        f" {report.known} already in it, left as they are;"
+        f" {plural(len(report.problems), 'row')} not imported"
         + (" (named above)" if report.problems else "")
         + ("; dry run: nothing written." if dry_run else ".")
     )
@@ -90,7 +96,9 @@ def _sync_summary(relative: str, report: SyncReport, *, dry_run: bool) -> list[s
     """The rows changed (or to change): a line, then one a status with its sources and a
     few of its addresses."""
     if not report.changes:
-        return [f"{relative}: nothing to change ({report.already} row(s) marked so already)."]
+        return [
+            f"{relative}: nothing to change ({plural(report.already, 'row')} marked so already)."
+        ]
     by_status: dict[str, list[str]] = {}
     sources: dict[str, dict[str, int]] = {}
     for change in report.changes:
@@ -100,12 +108,18 @@ def _sync_summary(relative: str, report: SyncReport, *, dry_run: bool) -> list[s
     verb = "would change" if dry_run else "changed"
     written = " (dry run: nothing written)" if dry_run else ""
     return [
-        f"{relative}: {verb} {len(report.changes)} row(s){written}:",
+        f"{relative}: {verb} {plural(len(report.changes), 'row')}{written}:",
         *(
             f"  {len(emails)} now {status}: {_counted(sources[status])} ({_few(emails)})"
             for status, emails in by_status.items()
         ),
     ]
+
+
+def _columns(names: tuple[str, ...]) -> str:
+    """ "column a is" or "columns a, b are": the ignored columns, as the sentence takes them."""
+    listed = ", ".join(names)
+    return f"column {listed} is" if len(names) == 1 else f"columns {listed} are"
 
 
 def _counted(sources: Mapping[str, int]) -> str:

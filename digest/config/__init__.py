@@ -7,6 +7,7 @@ checks every value once, as it loads. Code downstream trusts the Settings it get
 
 from __future__ import annotations
 
+from .example import SAMPLE_FEED, example_warning
 from .load import CONFIG_FILE, find_config, load_settings
 from .settings import (
     Delivery,
@@ -25,6 +26,7 @@ from .settings import (
 
 __all__ = [
     "CONFIG_FILE",
+    "SAMPLE_FEED",
     "Delivery",
     "Newsletter",
     "Schedule",
@@ -37,6 +39,7 @@ __all__ = [
     "Subscribers",
     "Tracking",
     "Unsubscribe",
+    "example_warning",
     "find_config",
     "load_settings",
 ]

@@ -2,7 +2,8 @@
 
 Each value is converted to its key's type and checked by its key's rule (both declared
 on the key's field, ``settings.py``). Unknown keys, wrong types and broken rules are
-collected and reported together, each naming its key or variable, in one ConfigError.
+collected and reported together, one a line, each naming its key (in the file) or its
+variable (in the environment), with the nearest real name for a misspelled one.
 Secrets come only from the environment and are never shown.
 """
 
@@ -10,13 +11,14 @@ from __future__ import annotations
 
 import math
 import tomllib
-from collections.abc import Mapping
-from dataclasses import fields
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, get_type_hints
 
-from ..errors import ConfigError
+from ..errors import ConfigError, ConfigProblems
 from ..files import special_kind
+from ..text import closest
 from .checks import is_text, not_negative
 from .settings import SECTIONS, Option, Secrets, Settings, option
 
@@ -39,26 +41,72 @@ def find_config(cli_path: str | None, env: Mapping[str, str]) -> Path:
 
 
 def load_settings(path: Path, env: Mapping[str, str]) -> Settings:
-    """Read the config file and the environment into Settings, or raise one ConfigError."""
+    """Read the config file and the environment into Settings, or raise one ConfigError
+    (ConfigProblems when there are several) naming each key or variable at fault."""
     table = _read_toml(path)
-    problems: list[str] = []
+    found = _Problems()
     sections: dict[str, Any] = {}
     for name, value in table.items():
         if name not in SECTIONS:
-            problems.append(f"unknown section [{name}]")
+            found.file.append(f"unknown section [{name}]{_suggestion(name, SECTIONS, '[{}]')}")
         elif not isinstance(value, dict):
-            problems.append(f"[{name}] must be a table")
+            found.file.append(f"[{name}] must be a table")
     for name in SECTIONS:
         raw = table.get(name, {})
         raw = raw if isinstance(raw, dict) else {}
-        sections[name] = _build_section(name, raw, env, problems)
-    problems.extend(_unknown_variables(env))
+        sections[name] = _build_section(name, raw, env, found)
+    found.env.extend(_unknown_variables(env))
     secrets = Secrets(**{attr: _env(env, var) for attr, var in SECRET_VARIABLES.items()})
-    problems.extend(_secret_problems(secrets))
-    if problems:
-        shown = "; ".join(problems)
-        raise ConfigError(f"{path}: {shown}")
+    found.env.extend(_secret_problems(secrets))
+    found.raise_any(path)
     return Settings(root=path.absolute().parent, secrets=secrets, **sections)
+
+
+@dataclass
+class _Problems:
+    """What is wrong, kept apart by where it was written: the file, or the environment."""
+
+    file: list[str] = field(default_factory=list)
+    env: list[str] = field(default_factory=list)
+
+    def raise_any(self, path: Path) -> None:
+        """One problem is one line naming where it is; several are a summary line, then
+        one line each."""
+        count = len(self.file) + len(self.env)
+        if count == 1 and self.file:
+            raise ConfigError(f"{path}: {self.file[0]}", f"fix it in {path.name}")
+        if count == 1:
+            raise ConfigError(self.env[0], "fix the variable, or unset it")
+        if count:
+            where = " and ".join(
+                place
+                for place, listed in ((str(path), self.file), ("the environment", self.env))
+                if listed
+            )
+            verb = "have" if self.file and self.env else "has"
+            raise ConfigProblems(f"{where} {verb} {count} problems:", [*self.file, *self.env])
+
+
+def _suggestion(word: str, choices: Iterable[str], shape: str = "{}") -> str:
+    """ " (did you mean X?)" for the choice nearest a misspelled ``word``, else ""."""
+    near = closest(word, choices)
+    return f" (did you mean {shape.format(near)}?)" if near else ""
+
+
+def read_value(key: str, text: str) -> tuple[Any, str]:
+    """``text`` as the value of ``key`` (``newsletter.site_url``), read as an environment
+    variable's text is and checked by the key's rule: ``(value, "")``, or ``(None,
+    problem)`` naming the key."""
+    section, _, name = key.partition(".")
+    cls = SECTIONS[section]
+    kind = get_type_hints(cls)[name]
+    if not is_text(text):
+        return None, f"{key} is not valid UTF-8 text"
+    values: dict[str, Any] = {}
+    problems: list[str] = []
+    rule = next(option(item) for item in fields(cls) if item.name == name)
+    _take(values, name, kind, rule, _from_env_text(text, kind), key, problems)
+    return (values[name], "") if not problems else (None, problems[0])
 
 
 def _secret_problems(secrets: Secrets) -> list[str]:
@@ -81,7 +129,8 @@ def _unknown_variables(env: Mapping[str, str]) -> list[str]:
     known.update(SECRET_VARIABLES.values())
     prefixes = tuple(f"DIGEST_{name.upper()}_" for name in SECTIONS)
     return [
-        f"unknown setting {variable} (see README's configuration reference)"
+        f"unknown setting {variable} in the environment"
+        + (_suggestion(variable, known) or " (see README's configuration reference)")
         for variable in sorted(env)
         if variable.startswith(prefixes) and variable not in known and _env(env, variable)
     ]
@@ -114,32 +163,40 @@ def _read_toml(path: Path) -> dict[str, Any]:
         raise ConfigError(f"{path}: not valid TOML: {exc}", "fix the syntax at that line") from None
 
 
-def _build_section(
-    name: str, raw: dict[str, Any], env: Mapping[str, str], problems: list[str]
-) -> Any:
+def _build_section(name: str, raw: dict[str, Any], env: Mapping[str, str], found: _Problems) -> Any:
     cls = SECTIONS[name]
     hints = get_type_hints(cls)
     values: dict[str, Any] = {}
     rules = {item.name: option(item) for item in fields(cls)}
     for key, value in raw.items():
         if f"{name}.{key}" in FILE_SECRETS:
-            problems.append(
+            found.file.append(
                 f"[{name}] {key} must not be in the file: "
                 f"set {FILE_SECRETS[f'{name}.{key}']} in the environment instead"
             )
         elif key not in hints:
-            problems.append(f"unknown key {name}.{key}")
+            found.file.append(f"unknown key {name}.{key}{_key_suggestion(name, key)}")
         else:
-            _take(values, key, hints[key], rules[key], value, f"{name}.{key}", problems)
+            _take(values, key, hints[key], rules[key], value, f"{name}.{key}", found.file)
     for key, kind in hints.items():
         variable = f"DIGEST_{name}_{key}".upper()
         text = _env(env, variable)
+        label = f"environment variable {variable}"
         if not is_text(text):
-            problems.append(f"{variable} is not valid UTF-8 text")
+            found.env.append(f"{label} is not valid UTF-8 text")
         elif text:
             converted = _from_env_text(text, kind)
-            _take(values, key, kind, rules[key], converted, variable, problems)
+            _take(values, key, kind, rules[key], converted, label, found.env)
     return cls(**values)
+
+
+def _key_suggestion(section: str, key: str) -> str:
+    """The key of ``section`` nearest a misspelled one, or the section a key belongs in."""
+    near = _suggestion(key, get_type_hints(SECTIONS[section]), f"{section}.{{}}")
+    if near:
+        return near
+    homes = [name for name in SECTIONS if key in get_type_hints(SECTIONS[name])]
+    return f" (it belongs in [{homes[0]}])" if homes else ""
 
 
 def _take(

@@ -218,7 +218,10 @@ class Secrets:
     """Values read from the environment only; hidden from repr so they never reach a log."""
 
     sendgrid_api_key: str = secret(
-        "SENDGRID_API_KEY", "the SendGrid backend's API key", check=checks.api_key
+        "SENDGRID_API_KEY",
+        "the SendGrid backend's API key",
+        check=checks.api_key,
+        file_key="sendgrid.api_key",
     )
     unsubscribe_secret: str = secret(
         "DIGEST_UNSUBSCRIBE_SECRET",
@@ -230,7 +233,9 @@ class Secrets:
         "earlier unsubscribe secrets, separated by spaces, whose tokens still read",
         file_key="unsubscribe.retired_secrets",
     )
-    smtp_password: str = secret("DIGEST_SMTP_PASSWORD", "the SMTP login's password")
+    smtp_password: str = secret(
+        "DIGEST_SMTP_PASSWORD", "the SMTP login's password", file_key="smtp.password"
+    )
 
     @property
     def unsubscribe_retired(self) -> tuple[str, ...]:

@@ -3,7 +3,8 @@
 A plain dict, posted by the SendGrid backend (``sendgrid.py``): the SDK's ``Mail``
 helper objects build the same JSON several times slower for a 1000-recipient batch.
 Each recipient is one personalization with their substitutions (SendGrid fills them
-into subject and content) and headers; what every recipient shares goes once.
+into subject and content) and headers; what every recipient shares goes once, the
+``List-Id`` among it (the same as SMTP and outbox messages carry, ``mime.list_id``).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from ..errors import ConfigError, DeliveryError, InvalidAddress
 from ..models import SUBSTITUTIONS_MAX_BYTES, Recipient
 from ..urls import ascii_address
 from . import Message
+from .mime import list_id
 
 # SendGrid's documented limits (the Mail Send OpenAPI file and "Limitations" page); its
 # limits on categories are the config's (config/checks.py), and on substitutions models'.
@@ -56,9 +58,8 @@ def build_body(message: Message, recipients: Sequence[Recipient]) -> dict[str, A
         "from": _address(message.from_email, message.from_name),
         "subject": message.subject,
         "content": _content(message),
+        "headers": {**shared, "List-Id": list_id(message.from_name, message.from_email)},
     }
-    if shared:
-        body["headers"] = shared
     if message.reply_to:
         body["reply_to"] = {"email": _ascii_address(message.reply_to)}
     if message.categories:

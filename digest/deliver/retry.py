@@ -18,6 +18,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
+from ..text import plural
+
 T = TypeVar("T")
 
 
@@ -37,7 +39,7 @@ class RetriesExhausted(Exception):
     """The attempts ran out; ``last`` is the final ``Retry`` signal, ``attempts`` how many ran."""
 
     def __init__(self, last: Retry, attempts: int) -> None:
-        super().__init__(f"{last.reason} (gave up after {attempts} attempts)")
+        super().__init__(f"{last.reason} (gave up after {plural(attempts, 'attempt')})")
         self.last = last
         self.attempts = attempts
 

@@ -1,7 +1,7 @@
 """The SendGrid backend: the one module that talks to SendGrid, through its official SDK.
 
-It sends (``SendGridBackend``) and reads the account's lists (``SendGridApi``, for
-`digest subscribers sync`; what the lists mean is ``suppressions``' business).
+It sends (``SendGridBackend``) and reads the account (``SendGridApi``: what the lists
+mean is ``suppressions``' business, what the account says of a send ``account``'s).
 
 One call to ``send`` is one ``POST /v3/mail/send`` carrying up to 1000
 personalizations, one per recipient, each with that recipient's substitutions
@@ -42,13 +42,14 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from ..errors import (
+    AccountError,
     BatchFailed,
     BatchRefused,
     BatchUncertain,
     SendRefused,
-    SyncError,
 )
 from ..models import Recipient
+from ..text import plural
 from . import Message
 from .mail_send import MAX_PERSONALIZATIONS, build_body
 from .retry import RetriesExhausted, Retry, RetryPolicy, call_with_retries
@@ -152,8 +153,8 @@ class SendGridBackend:
             )
         except RetriesExhausted as exhausted:
             raise BatchFailed(
-                f"SendGrid did not take a batch of {len(recipients)} recipients "
-                f"after {exhausted.attempts} attempts: {exhausted.last.reason}"
+                f"SendGrid did not take a batch of {plural(len(recipients), 'recipient')} "
+                f"after {plural(exhausted.attempts, 'attempt')}: {exhausted.last.reason}"
             ) from exhausted.last
 
     def prepare(self) -> None:
@@ -183,7 +184,8 @@ class SendGridBackend:
         except sdk.no_answer as error:
             raise BatchUncertain(
                 f"SendGrid at {self._host} may or may not have taken a batch of "
-                f"{len(body['personalizations'])} recipients: {_no_answer(error, self._timeout)}"
+                f"{plural(len(body['personalizations']), 'recipient')}: "
+                f"{_no_answer(error, self._timeout)}"
             ) from error
         return response.headers.get("X-Message-Id") or ""
 
@@ -222,13 +224,15 @@ class SendGridBackend:
 
 
 class SendGridApi:
-    """Reads the account's lists from SendGrid's v3 API: one GET, its JSON answer.
+    """Reads the account from SendGrid's v3 API: one GET, its JSON answer (the lists
+    `digest subscribers sync` reads, what `digest doctor` asks: ``account``).
 
     Its own SDK client, never the send's: a client keeps the headers of its calls in a
     dict it shares with the clients derived from it, so a header set for one call (an
     ``on-behalf-of``) would go with every later one. A GET changes nothing, so whatever
     may pass is retried as a batch is (429 after ``X-RateLimit-Reset``, 5xx and failed
-    connections with backoff), a lost answer too; anything else is a SyncError.
+    connections with backoff), a lost answer too; anything else is an ``AccountError``
+    with SendGrid's status (0: no answer to go by), which its callers put in their words.
     """
 
     def __init__(
@@ -254,12 +258,12 @@ class SendGridApi:
     def __repr__(self) -> str:
         return f"SendGridApi(host={self._host!r}, timeout={self._timeout})"
 
-    def get(self, *path: str, query: Mapping[str, int] | None = None, missing: str = "") -> Any:
-        """The JSON answer to ``GET /v3/<path>?<query>``; ``missing`` is what a 404 means."""
+    def get(self, *path: str, query: Mapping[str, object] | None = None) -> Any:
+        """The JSON answer to ``GET /v3/<path>?<query>``."""
         where = "/v3/" + "/".join(path)
         try:
             return call_with_retries(
-                lambda: self._get(path, query, where, missing),
+                lambda: self._get(path, query, where),
                 self._policy,
                 sleep=self._sleep,
                 rng=self._rng,
@@ -268,15 +272,14 @@ class SendGridApi:
                 ),
             )
         except RetriesExhausted as exhausted:
-            raise SyncError(
-                f"SendGrid did not answer GET {where} after {exhausted.attempts} attempts:"
-                f" {exhausted.last.reason}"
+            raise AccountError(
+                f"SendGrid did not answer GET {where} after"
+                f" {plural(exhausted.attempts, 'attempt')}: {exhausted.last.reason}",
+                status=0,
             ) from exhausted.last
 
-    def _get(
-        self, path: Sequence[str], query: Mapping[str, int] | None, where: str, missing: str
-    ) -> Any:
-        """One attempt: the answer, or ``Retry``, or a SyncError."""
+    def _get(self, path: Sequence[str], query: Mapping[str, object] | None, where: str) -> Any:
+        """One attempt: the answer, or ``Retry``, or an AccountError."""
         sdk = _sdk()
         if self._client is None:
             self._client = sdk.client(api_key=self._api_key, host=self._host)
@@ -286,18 +289,18 @@ class SendGridApi:
         try:
             response = endpoint.get(query_params=dict(query or {}), timeout=self._timeout)
         except sdk.http_error as error:
-            raise self._refusal(error, where, missing) from error
+            raise self._refusal(error, where) from error
         except sdk.not_sent as error:
             said, may_pass = _unreachable(error, self._host)
-            raise (Retry(said) if may_pass else SyncError(said)) from error
+            raise (Retry(said) if may_pass else AccountError(said, status=0)) from error
         except sdk.no_answer as error:
             raise Retry(f"GET {where}: {_no_answer(error, self._timeout)}") from error
         try:
-            return json.loads(response.body)
+            return json.loads(response.body or b"null")
         except ValueError:
-            raise SyncError(f"SendGrid's answer to GET {where} is not JSON") from None
+            raise AccountError(f"SendGrid's answer to GET {where} is not JSON", 0) from None
 
-    def _refusal(self, error: HTTPError, where: str, missing: str) -> Retry | SyncError:
+    def _refusal(self, error: HTTPError, where: str) -> Retry | AccountError:
         """What an error status means for a GET: try again (429, 5xx) or stop, in words."""
         status = error.status_code
         said = _summary(
@@ -309,18 +312,7 @@ class SendGridApi:
             )
         if status >= 500:
             return Retry(f"SendGrid answered HTTP {status} to GET {where}: {said}")
-        if status == 401:
-            return SyncError(
-                f"SendGrid refused the API key (HTTP 401: {said}); check SENDGRID_API_KEY"
-            )
-        if status == 403:
-            return SyncError(
-                f"SendGrid refused this API key's GET {where} (HTTP 403: {said}); give the key"
-                " read access to Suppressions (and Unsubscribe Groups, for sendgrid.asm_group_id)"
-            )
-        if status == 404 and missing:
-            return SyncError(f"{missing} (SendGrid answered HTTP 404 to GET {where})")
-        return SyncError(f"SendGrid refused GET {where} (HTTP {status}): {said}")
+        return AccountError(f"SendGrid answered HTTP {status} to GET {where}: {said}", status)
 
 
 def _unreachable(error: urllib.error.URLError, host: str) -> tuple[str, bool]:

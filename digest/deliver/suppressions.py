@@ -7,7 +7,8 @@ The global unsubscribes and an unsubscribe (ASM) group's suppressions call for
 ``limit`` 500 (its maximum) and ``offset`` stepping by it until a page comes back short.
 A group's suppressions (``ListSuppressionFromAsmGroup``) are one list: that operation
 takes no paging parameters. The requests go through ``sendgrid.SendGridApi``, the SDK's
-one user; what comes back is checked for the shape the file gives before it is trusted.
+one user; what comes back is checked for the shape the file gives before it is trusted,
+and a GET that fails is a SyncError that says what to do about it.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from ..errors import SyncError
+from ..errors import AccountError, SyncError
 
 PAGE = 500
 # 10 million entries a list: far past any real account. A server that never sends a
@@ -30,7 +31,7 @@ LISTS = (
     ("spam_reports", "complained", "SendGrid's spam reports"),
 )
 
-# ``SendGridApi.get``: (*path, query=..., missing=...) -> the JSON answer.
+# ``SendGridApi.get``: (*path, query=...) -> the JSON answer, or an AccountError.
 Get = Callable[..., Any]
 
 
@@ -59,7 +60,7 @@ def read_suppressions(get: Get, asm_group_id: int) -> Iterator[Suppressed]:
 def _paged(get: Get, name: str) -> Iterator[str]:
     """The addresses of the global list ``name``, every page of it."""
     for page in range(MAX_PAGES):
-        entries = get("suppression", name, query={"limit": PAGE, "offset": page * PAGE})
+        entries = _read(get, "suppression", name, query={"limit": PAGE, "offset": page * PAGE})
         if not isinstance(entries, list):
             raise _not_a_list(f"/v3/suppression/{name}")
         for entry in entries:
@@ -76,10 +77,30 @@ def _paged(get: Get, name: str) -> Iterator[str]:
 def _group(get: Get, group_id: int) -> Iterator[str]:
     """The addresses the unsubscribe group suppresses."""
     missing = f"SendGrid has no unsubscribe group {group_id}; check sendgrid.asm_group_id"
-    addresses = get("asm", "groups", str(group_id), "suppressions", missing=missing)
+    addresses = _read(get, "asm", "groups", str(group_id), "suppressions", missing=missing)
     if not isinstance(addresses, list):
         raise _not_a_list(f"/v3/asm/groups/{group_id}/suppressions")
     return (address for address in addresses if isinstance(address, str))
+
+
+def _read(get: Get, *path: str, query: dict[str, int] | None = None, missing: str = "") -> Any:
+    """``get(*path, query=query)``; its AccountError as a SyncError that says what to do
+    (``missing``: what a 404 means)."""
+    try:
+        return get(*path, query=query)
+    except AccountError as error:
+        if error.status == 401:
+            raise SyncError(
+                f"SendGrid refused the API key ({error.message}); check SENDGRID_API_KEY"
+            ) from error
+        if error.status == 403:
+            raise SyncError(
+                f"SendGrid refused this API key a read ({error.message}); give the key read"
+                " access to Suppressions (and Unsubscribe Groups, for sendgrid.asm_group_id)"
+            ) from error
+        if error.status == 404 and missing:
+            raise SyncError(f"{missing} ({error.message})") from error
+        raise SyncError(error.message) from error
 
 
 def _not_a_list(where: str) -> SyncError:

@@ -8,17 +8,19 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from .batches import ACCEPTED, FAILED
+from .editions import EDITION, REHEARSAL
 from .store import Store, from_iso
 
-EDITION = "edition"
 TEST = "test"
 
 
 @dataclass(frozen=True)
 class HistoryRow:
-    """A line of ``digest history``: an edition (``kind == "edition"``) or a test send.
+    """A line of ``digest history``: an edition (``kind == "edition"``), a rehearsal of one
+    (``"rehearsal"``, whose ``key`` is the edition's) or a test send.
 
-    For an edition, ``status`` is "sending" or "sent" and the counts are recipients;
+    For an edition or a rehearsal, ``status`` is "sending" or "sent" and the counts are
+    recipients;
     ``uncertain`` counts recipients of batches left in flight, ``uncertain_batches``
     numbers those batches (``Batch.number``), ``unsubscribed`` the readers of its frozen
     audience left out because they unsubscribed after the freeze. For a test,
@@ -62,7 +64,8 @@ class History(Store):
     def _edition_history(self) -> Iterator[HistoryRow]:
         rows = self._db.execute(
             """
-            SELECT e.key, e.started_at, e.finished_at, e.subject, e.status,
+            SELECT e.kind, coalesce(e.rehearses, e.key), e.started_at, e.finished_at,
+                   e.subject, e.status,
                    (SELECT count(*) FROM edition_posts p WHERE p.edition = e.key),
                    coalesce(sum(b.size), 0),
                    coalesce(sum(CASE b.state WHEN 'accepted' THEN b.size END), 0),
@@ -76,6 +79,7 @@ class History(Store):
             """
         )
         for (
+            kind,
             key,
             started,
             finished,
@@ -91,7 +95,7 @@ class History(Store):
             withheld,
         ) in rows:
             yield HistoryRow(
-                kind=EDITION,
+                kind=REHEARSAL if kind == REHEARSAL else EDITION,
                 key=key,
                 started_at=from_iso(started),
                 finished_at=from_iso(finished) if finished else None,

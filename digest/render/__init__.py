@@ -24,12 +24,12 @@ from ..text import html_to_text, trim
 from . import links, text
 from .inline import inline_css
 from .mjml import compile_mjml
+from .readers import ReaderValue, SubscriberTokens, check_whole
 from .templates import (
-    SubscriberTokens,
     environment,
     locate,
     render_string,
-    render_template,
+    render_traced,
     template_label,
 )
 from .tokens import place_tokens
@@ -101,16 +101,21 @@ def render_email(
     subject = " ".join(
         render_string(env, newsletter.subject, context, "[newsletter] subject").split()
     )
+    check_whole(subject, token_key, lambda _: "digest.toml [newsletter] subject")
     context["subject"] = subject or newsletter.name
     context["reason"] = render_string(env, newsletter.reason, context, "[newsletter] reason")
-    mjml_source = render_template(env, HTML_TEMPLATE, context, templates_dir)
+    check_whole(context["reason"], token_key, lambda _: "digest.toml [newsletter] reason")
+    mjml = render_traced(env, HTML_TEMPLATE, context, templates_dir)
+    check_whole(mjml.text, token_key, mjml.where)
     label = template_label(env, HTML_TEMPLATE, templates_dir)
 
     def where(patterns: Sequence[str]) -> str:
         return locate(env, ".mjml.j2", templates_dir, patterns) or label
 
-    html = place_tokens(inline_css(compile_mjml(mjml_source, label)), token_key, where)
-    plain = _tidy_text(render_template(env, TEXT_TEMPLATE, context, templates_dir))
+    html = place_tokens(inline_css(compile_mjml(mjml.text, mjml.where)), token_key, where)
+    text_part = render_traced(env, TEXT_TEMPLATE, context, templates_dir)
+    check_whole(text_part.text, token_key, text_part.where)
+    plain = _tidy_text(text_part.text)
     if unsubscribe_mode == "asm":
         html, plain = _swap_asm_tags(html, token_key), _swap_asm_tags(plain, token_key)
     warnings += _html_warnings(html)
@@ -150,8 +155,10 @@ def _context(
         "site_url": links.with_utm(site, utm, hosts) if site else "",
         "preheader": text.preview(featured.summary or featured.excerpt, PREHEADER_CHARS),
         "subscriber": SubscriberTokens(token_key),
-        "unsubscribe_url": token("unsubscribe_url", token_key),
-        "preferences_url": token("preferences_url", token_key) if unsubscribe_mode == "asm" else "",
+        "unsubscribe_url": ReaderValue("unsubscribe_url", token_key),
+        "preferences_url": ReaderValue("preferences_url", token_key)
+        if unsubscribe_mode == "asm"
+        else "",
         "view_online_url": newsletter.view_online_url.replace("{edition}", digest.edition),
         "now": now,
         "year": now.year,

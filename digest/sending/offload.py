@@ -98,9 +98,11 @@ class Offloaded(Generic[T, R]):
         child, receiving = self._child, self._receiving
         assert child is not None and receiving is not None, "__exit__ without __enter__"
         receiving.close()
-        child.join(timeout=1)
-        _stop(child)
-        self._spool.close()
+        try:
+            child.join(timeout=1)
+        finally:  # a Ctrl-C while waiting still stops the child
+            _stop(child)
+            self._spool.close()
 
     def __iter__(self) -> Iterator[T]:
         child, receiving = self._child, self._receiving
@@ -243,13 +245,25 @@ def sigint_held() -> Iterator[None]:
 
     A child then starts with SIGINT blocked, so a Ctrl-C in the instant before it
     calls ``ignore_sigint`` cannot kill it with a traceback; a Ctrl-C that came
-    meanwhile reaches this process when the block ends.
+    meanwhile reaches this process when the block ends. Blocking holds the signal back
+    from this thread only: should the kernel hand it to another thread, Python would
+    still run its handler here, mid-block. So in the main thread the handler is also
+    set aside meanwhile, and a signal it caught is raised again as the block ends.
     """
     previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    caught: list[int] = []
+    in_main = threading.current_thread() is threading.main_thread()
+    handler = (
+        signal.signal(signal.SIGINT, lambda signum, _: caught.append(signum)) if in_main else None
+    )
     try:
         yield
     finally:
+        if in_main:
+            signal.signal(signal.SIGINT, handler)
         signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+        if caught:
+            signal.raise_signal(signal.SIGINT)
 
 
 def ignore_sigint() -> None:

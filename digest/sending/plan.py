@@ -1,6 +1,6 @@
 """`digest send`'s plan: refuse what cannot be sent, then start the edition (freeze its
 posts, content and audience) or resume it (settling uncertain batches as asked), and
-deliver every batch not yet accepted.
+deliver every batch not yet accepted. In SendGrid's sandbox mode, rehearse it instead.
 
 The ledger is the source of truth. A batch is marked in flight (committed)
 before its request and accepted or failed (committed) after the answer, so a
@@ -17,14 +17,14 @@ from dataclasses import dataclass
 
 from ..app import App
 from ..audience.active import AudienceReport, active_audience, suppressed_addresses
-from ..audience.addresses import normalize
 from ..audience.packing import withhold
 from ..audience.personalize import check_other_tokens, check_unsubscribe_url, used_tokens
 from ..deliver import Backend
-from ..errors import InvalidAddress, SendRefused, SettleError, StandDown
-from ..ledger import ACCEPTED, FAILED, IN_FLIGHT, PENDING, Edition, Ledger
+from ..errors import SendRefused, SettleError, StandDown
+from ..ledger import ACCEPTED, FAILED, IN_FLIGHT, PENDING, SENT, Edition, Ledger
+from ..text import plural
 from .delivery import deliver
-from .edition import message_for, next_digest, render, require_sender, stored_email
+from .edition import message_for, next_digest, render, seen_in, stored_email
 from .offload import Later
 from .outcome import SendOutcome
 from .pipeline import describe_skipped, read_in_child, warn_problems
@@ -45,62 +45,18 @@ class SendOptions:
     interactive: bool = False
 
 
-def check_ready(app: App, backend_name: str, *, to_list: bool) -> None:
-    """Refuse, in one line, a send that lacks a sender, an API key or an unsubscribe method."""
-    settings = app.settings
-    require_sender(settings)
-    # The settings checked only the addresses' shape, as build and a dry run may use a test
-    # domain no real send would take; a send validates them fully: another rule.
-    for key, address in (
-        ("from_email", settings.newsletter.from_email),
-        ("reply_to", settings.newsletter.reply_to),
-    ):
-        if address:
-            try:
-                normalize(address)
-            except InvalidAddress as problem:
-                raise SendRefused(
-                    f"newsletter.{key} {address!r} is not a valid address: {problem}",
-                    f"fix newsletter.{key} in digest.toml",
-                ) from None
-    if backend_name == "sendgrid" and not settings.secrets.sendgrid_api_key:
-        raise SendRefused(
-            "SENDGRID_API_KEY is not set",
-            "export SENDGRID_API_KEY with a key that has Mail Send permission",
-        )
-    if not to_list:
-        return
-    asm, url = settings.sendgrid.asm_group_id, settings.unsubscribe.url
-    if asm and backend_name != "sendgrid":
-        raise SendRefused(
-            "sendgrid.asm_group_id works only with delivery.backend = sendgrid",
-            "set [unsubscribe] url for the smtp and outbox backends",
-        )
-    if not asm and not url:
-        raise SendRefused(
-            "no unsubscribe method is configured",
-            "set [unsubscribe] url (self-hosted, RFC 8058) or [sendgrid] asm_group_id",
-        )
-    if url and not settings.secrets.unsubscribe_secret:
-        raise SendRefused(
-            "DIGEST_UNSUBSCRIBE_SECRET is not set, so unsubscribe links cannot be signed",
-            "export DIGEST_UNSUBSCRIBE_SECRET, a long random string your endpoint also knows",
-        )
-    if asm and not url:
-        app.warn(
-            "one-click unsubscribe is not assured with an ASM group alone; "
-            "set [unsubscribe] url to add RFC 8058 headers"
-        )
-
-
 def send_edition(app: App, options: SendOptions, backend: Backend, confirm: Confirm) -> SendOutcome:
-    """Start or resume the edition and deliver every batch not yet accepted."""
+    """Start or resume the edition and deliver every batch not yet accepted; in sandbox
+    mode, rehearse it."""
     settings = app.settings
     key = app.edition_key(options.edition)
+    if settings.sendgrid.sandbox:
+        return _rehearse(app, key, options, backend, confirm)
     with Ledger.open(app.paths.ledger) as ledger, ledger.send_lock(key):
         edition = ledger.edition(key)
         if edition is not None and edition.status == "sent":
-            raise StandDown(f"edition {key} was sent already (finished {edition.finished_at})")
+            finished = f" (finished {app.when(edition.finished_at)})" if edition.finished_at else ""
+            raise StandDown(f"edition {key} was sent already{finished}")
         outcome = SendOutcome(key)
         if edition is None:
             _refuse_to_settle_unstarted(key, options.settle)
@@ -122,6 +78,55 @@ def send_edition(app: App, options: SendOptions, backend: Backend, confirm: Conf
             outcome.complete = ledger.finish_if_complete(key, app.clock())
             outcome.pending = sum(b.size for b in ledger.batches(key, (PENDING, FAILED)))
             keep_uncertain_listing(app, ledger, key, outcome)
+    return outcome
+
+
+def _rehearse(
+    app: App, key: str, options: SendOptions, backend: Backend, confirm: Confirm
+) -> SendOutcome:
+    """Send edition ``key`` as the real send would, in SendGrid's sandbox mode (which
+    delivers nothing), recorded as a rehearsal: it never completes the edition, counts
+    its posts as sent or marks any post seen.
+
+    A rehearsal is never resumed: it delivers nothing, so one that stopped is simply
+    rehearsed again from the start by the next run. It refuses an edition already
+    started for real: resuming that in sandbox mode would record as sent readers who
+    got nothing.
+    """
+    with Ledger.open(app.paths.ledger) as ledger:
+        real = ledger.edition(key)
+        if real is not None and real.status == SENT:
+            finished = f" (finished {app.when(real.finished_at)})" if real.finished_at else ""
+            raise StandDown(f"edition {key} was sent already{finished}: nothing to rehearse")
+        if real is not None:
+            raise SendRefused(
+                f"edition {key} is half-sent for real, and sendgrid.sandbox is true: finishing"
+                " it in sandbox mode would record readers as sent who got nothing",
+                f"set sendgrid.sandbox = false, then finish it with `digest send --edition {key}`",
+            )
+        if options.settle is not None:
+            raise SettleError(
+                f"sendgrid.sandbox is true: this run would rehearse edition {key}, and a"
+                f" rehearsal has no uncertain readers to settle",
+                f"set sendgrid.sandbox = false, then run `digest send --edition {key}"
+                f" {options.settle.option}`",
+            )
+        for other in ledger.unfinished_editions():
+            app.warn(
+                f"edition {other} is not finished: the real send of {key} will refuse to start"
+                f" until `digest send --edition {other}` (sendgrid.sandbox = false) finishes it"
+            )
+        outcome = SendOutcome(key, rehearsal=True)
+        with ledger.start_lock():
+            record = ledger.next_rehearsal_key(key)
+            edition = _start(app, ledger, key, backend, options, confirm, outcome, record)
+        todo = ledger.batches(record, (PENDING,))
+        message = message_for(app.settings, stored_email(edition), key, test=False)
+        try:
+            deliver(app, ledger, todo, backend, message, outcome)
+        finally:
+            outcome.complete = ledger.finish_if_complete(record, app.clock())
+            outcome.pending = sum(b.size for b in ledger.batches(record, (PENDING, FAILED)))
     return outcome
 
 
@@ -153,7 +158,11 @@ def _start(
     options: SendOptions,
     confirm: Confirm,
     outcome: SendOutcome,
+    rehearsal: str | None = None,
 ) -> Edition:
+    """Choose edition ``key``'s posts, render it and freeze its audience in the ledger,
+    with every post its source showed as seen; or, given ``rehearsal`` (the key to record
+    it under), record it as a rehearsal of edition ``key``, seeing nothing."""
     settings = app.settings
     check_unsubscribe_url(settings.unsubscribe.url)
     audience_path = app.paths.subscribers
@@ -163,7 +172,7 @@ def _start(
     # start (closing tokens first frees at once a child that waits for them).
     with read_in_child(app, audience_path, backend.batch_size, tokens) as read, closing(tokens):
         backend.prepare()
-        digest = next_digest(app, key, ledger.sent_post_ids())
+        digest, choice = next_digest(app, key, seen_in(ledger))
         email = render(app, digest)
         for warning in email.warnings:
             app.warn(warning)
@@ -171,7 +180,8 @@ def _start(
         check_other_tokens(used, email.token_key)
         if not options.yes:
             count = sum(1 for _ in active_audience(audience_path, AudienceReport()))
-            question = f"Send edition {key}, {email.subject!r}, to {count} subscribers?"
+            how = "Rehearse (in SendGrid's sandbox, delivering nothing)" if rehearsal else "Send"
+            question = f"{how} edition {key}, {email.subject!r}, to {plural(count, 'subscriber')}?"
             _ask(options, confirm, question)
         tokens.give((used, email.token_key))
         # While the child still reads: the rows that keep their address off the list, and
@@ -194,7 +204,7 @@ def _start(
                 "add readers or fix the rows named above; nothing was sent or recorded",
             )
         ledger.start_edition(
-            key,
+            rehearsal or key,
             subject=email.subject,
             preheader=email.preheader,
             html=email.html,
@@ -204,13 +214,15 @@ def _start(
             backend=backend.name,
             started_at=app.clock(),
             token_key=email.token_key,
+            seen_ids=choice.shown,
+            rehearses=key if rehearsal else None,
             unsubscribes_seen=seen,
         )
     report = read.result or AudienceReport()
     report.count_withheld(withheld, suppressed)
     outcome.skipped.update(report.skipped)
     warn_problems(app, report)
-    started = ledger.edition(key)
+    started = ledger.edition(rehearsal or key)
     assert started is not None
     return started
 
@@ -257,11 +269,13 @@ def _warn_unlisted(app: App, key: str, plan: Plan) -> None:
         return
     scope = f" in {named(plan.settle.batches)}" if plan.settle.batches else ""
     more = " ..." if plan.unknown > len(plan.unknown_shown) else ""
-    app.warn(
-        f"{plan.unknown} address(es) in {plan.settle.listed} are not uncertain recipients of"
-        f" edition {key}{scope}: {', '.join(plan.unknown_shown)}{more}; they are left as"
-        " they are and sent nothing"
-    )
+    listed = f"{plural(plan.unknown, 'address', 'addresses')} in {plan.settle.listed}"
+    if plan.unknown == 1:
+        said, left = f"{listed} is not an uncertain recipient", "it is left as it is"
+    else:
+        said, left = f"{listed} are not uncertain recipients", "they are left as they are"
+    shown = f"{', '.join(plan.unknown_shown)}{more}"
+    app.warn(f"{said} of edition {key}{scope}: {shown}; {left} and sent nothing")
 
 
 def _settle(app: App, ledger: Ledger, plan: Plan, outcome: SendOutcome) -> None:
@@ -279,14 +293,11 @@ def _settle(app: App, ledger: Ledger, plan: Plan, outcome: SendOutcome) -> None:
         if resend and settled is not None:
             outcome.resending.add(settled)
     if resend:
-        app.say(
-            f"Sending {plan.readers} uncertain recipients ({plan.where}) again, as {option} asks."
-        )
+        app.say(f"Sending {_uncertain(plan.readers)} ({plan.where}) again, as {option} asks.")
     else:
         outcome.recorded += plan.readers
         app.say(
-            f"Recorded {plan.readers} uncertain recipients ({plan.where}) as delivered, as"
-            f" {option} says."
+            f"Recorded {_uncertain(plan.readers)} ({plan.where}) as delivered, as {option} says."
         )
 
 
@@ -305,19 +316,24 @@ def _confirm_resume(
     accept = plan.readers if plan is not None and not resend else 0
     where = plan.where if plan is not None else ""
     left = sum(b.size for b in ledger.batches(key, (PENDING, FAILED))) + resend
-    said = f"Resuming edition {key} ({edition.subject!r}): {left} recipients to go"
+    said = f"Resuming edition {key} ({edition.subject!r}): {plural(left, 'recipient')} to go"
     if resend:
         said += f", {resend} of them uncertain ones sent again ({where})"
     if accept:
-        said += f"; {accept} uncertain recipients ({where}) to record as delivered"
+        said += f"; {_uncertain(accept)} ({where}) to record as delivered"
     app.say(f"{said}.")
     asks = []
     if left:
-        asks.append(f"send to {left} recipients" + (f", {resend} of them again" if resend else ""))
+        again = f", {resend} of them again" if resend else ""
+        asks.append(f"send to {plural(left, 'recipient')}{again}")
     if accept:
-        asks.append(f"record {accept} uncertain recipients as delivered")
+        asks.append(f"record {_uncertain(accept)} as delivered")
     if asks and not options.yes:
         _ask(options, confirm, f"Resume edition {key}: {' and '.join(asks)}?")
+
+
+def _uncertain(count: int) -> str:
+    return plural(count, "uncertain recipient")
 
 
 def _ask(options: SendOptions, confirm: Confirm, question: str) -> None:

@@ -8,7 +8,7 @@ with `--to`) records nothing.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 from ..app import App
@@ -16,13 +16,24 @@ from ..audience.active import AudienceReport, suppressed_addresses
 from ..audience.addresses import normalize
 from ..audience.csvfile import read_subscribers
 from ..audience.packing import withhold
+from ..audience.personalize import Personalizer
 from ..deliver import Backend, Message
 from ..deliver.outbox import OutboxBackend
 from ..errors import ConfigError, InvalidAddress
-from ..ledger import Ledger
+from ..ledger import FAILED, IN_FLIGHT, PENDING, Edition, Ledger
 from ..models import Recipient, Subscriber, unpack_recipients
-from .edition import edition_email, message_for, message_personalizer
+from .backends import make_backend
+from .edition import (
+    edition_email,
+    message_for,
+    message_personalizer,
+    refuse_unfilled_unsubscribe,
+    stored_email,
+    unsubscribe_mode,
+    with_asm_placeholders,
+)
 from .pipeline import audience_batches, unsubscribed_through_the_link, warn_problems
+from .ready import check_ready
 
 
 @dataclass(frozen=True)
@@ -35,14 +46,38 @@ class SampleOutcome:
 
 
 def test_mail(
-    app: App, addresses: Sequence[str], edition: str | None
+    app: App, addresses: Sequence[str], edition: str | None, *, preview: bool = False
 ) -> tuple[str, Message, list[Recipient]]:
-    """The edition's key, its [TEST] message, and the given addresses as its recipients."""
+    """The edition's key, its [TEST] message, and the given addresses as its recipients
+    (with a ``preview``'s placeholders for links nothing would fill: see _previewer)."""
     key = app.edition_key(edition)
     email = edition_email(app, key)
     message = message_for(app.settings, email, key, test=True)
-    personalize = message_personalizer(app.settings, message)
+    personalize = message_personalizer(app.settings, message, preview=preview)
+    if preview:
+        personalize = _previewer(app, personalize)
     return key, message, [personalize(s) for s in _test_readers(app, addresses)]
+
+
+def _previewer(app: App, personalize: Personalizer) -> Callable[[Subscriber], Recipient]:
+    """``personalize`` with, in ASM mode, a placeholder where SendGrid's link would go:
+    a dry run's outbox shows what readers get, and SendGrid's tag is not that."""
+    if unsubscribe_mode(app.settings) != "asm":
+        return personalize
+    return lambda subscriber: with_asm_placeholders(personalize(subscriber))
+
+
+def send_configured_test(app: App, addresses: Sequence[str], edition: str | None) -> SampleOutcome:
+    """`digest send --to` (and the preview's button): the test through the configured
+    backend, which an unsubscribe method is not needed for (a link nothing would fill is
+    refused all the same: see send_test)."""
+    backend_name = app.settings.delivery.backend
+    check_ready(app, backend_name, to_list=False)
+    backend = make_backend(app, backend_name)
+    try:
+        return send_test(app, addresses, backend, edition)
+    finally:
+        backend.close()
 
 
 def send_test(
@@ -50,6 +85,7 @@ def send_test(
 ) -> SampleOutcome:
     """Send the edition to the given addresses only, subject prefixed [TEST], recorded as a test."""
     key, message, recipients = test_mail(app, addresses, edition)
+    refuse_unfilled_unsubscribe(app.settings, message, backend.name)
     # Opened first: a ledger that cannot be written stops the test before anything goes out.
     with Ledger.open(app.paths.ledger) as ledger:
         sent: list[str] = []
@@ -79,7 +115,7 @@ def dry_run_test(
     app: App, addresses: Sequence[str], backend: OutboxBackend, edition: str | None
 ) -> SampleOutcome:
     """Write the test of the edition for the given addresses to the outbox; record nothing."""
-    key, message, recipients = test_mail(app, addresses, edition)
+    key, message, recipients = test_mail(app, addresses, edition, preview=True)
     for batch in _batches(recipients, backend.batch_size):
         backend.send(message, batch)
     return SampleOutcome(
@@ -109,12 +145,30 @@ def _test_readers(app: App, addresses: Sequence[str]) -> list[Subscriber]:
     return [rows.get(lowered, Subscriber(email=email)) for lowered, email in wanted.items()]
 
 
+def dry_run_resume(
+    app: App, backend: OutboxBackend, ledger: Ledger, edition: Edition
+) -> SampleOutcome:
+    """Write the messages a resume of the half-sent ``edition`` would send: its frozen
+    readers still pending (or failed), with its stored content; send and record nothing.
+    ``skipped`` counts the uncertain ones, which a resume does not send."""
+    key = edition.key
+    message = message_for(app.settings, stored_email(edition), key, test=False)
+    personalize = message_personalizer(app.settings, message)
+    count = 0
+    for batch in ledger.batches(key, (PENDING, FAILED)):
+        backend.send(message, [personalize(s) for s in ledger.batch_recipients(batch.id)])
+        count += batch.size
+    uncertain = Counter({"uncertain": sum(b.size for b in ledger.batches(key, (IN_FLIGHT,)))})
+    return SampleOutcome(key, message.subject, count, str(backend.folder_for(key)), uncertain)
+
+
 def dry_run_edition(app: App, backend: OutboxBackend, edition: str | None) -> SampleOutcome:
     """Write every active subscriber's message to the outbox; send and record nothing."""
     key = app.edition_key(edition)
     email = edition_email(app, key)
     message = message_for(app.settings, email, key, test=False)
-    personalize = message_personalizer(app.settings, message)
+    personalize = message_personalizer(app.settings, message, preview=True)
+    fill = _previewer(app, personalize)
     report = AudienceReport()
     path = app.paths.subscribers
     suppressed = suppressed_addresses(path)
@@ -124,7 +178,7 @@ def dry_run_edition(app: App, backend: OutboxBackend, edition: str | None) -> Sa
     batches = audience_batches(app, path, backend.batch_size, lambda: personalize, report)
     withheld: list[str] = []
     for batch in withhold(batches, left_out, withheld):
-        backend.send(message, [personalize(s) for s in unpack_recipients(batch.recipients)])
+        backend.send(message, [fill(s) for s in unpack_recipients(batch.recipients)])
         count += batch.size
     report.count_withheld(withheld, suppressed)
     warn_problems(app, report)

@@ -9,6 +9,7 @@ from pathlib import Path
 from ..app import App
 from ..files import write_atomic
 from ..ledger import IN_FLIGHT, Batch, Ledger
+from ..text import plural
 from .outcome import SendOutcome
 from .settle import how_to_settle, named
 
@@ -26,7 +27,8 @@ def report_uncertain(
     were = "was" if len(numbers) == 1 else "were"
     how = how_to_settle(key, numbers)
     app.warn(
-        f"{named(numbers)} of edition {key}, {len(addresses)} recipients, {were} in flight when"
+        f"{named(numbers)} of edition {key}, {plural(len(addresses), 'recipient')}, {were} in"
+        " flight when"
         " an earlier run stopped: the provider may have delivered them. Not sent again."
         f" Recipients: {', '.join(addresses[:10])}{' ...' if len(addresses) > 10 else ''}"
         f" (all in {listing}, by batch). {how[0].upper()}{how[1:]}."
@@ -43,7 +45,7 @@ def _list_uncertain(
     addresses = []
     for batch in uncertain:
         batch_addresses = [s.email for s in ledger.batch_recipients(batch.id)]
-        lines.append(f"# batch {batch.number}: {len(batch_addresses)} recipients\n")
+        lines.append(f"# batch {batch.number}: {plural(len(batch_addresses), 'recipient')}\n")
         lines += (f"{address}\n" for address in batch_addresses)
         addresses += batch_addresses
     listing = app.paths.uncertain_listing(key)

@@ -10,6 +10,7 @@ URL resolution are switched off: sanitize.py does both, once, for every source k
 from __future__ import annotations
 
 import html
+import html.entities
 import io
 import json
 import re
@@ -226,7 +227,7 @@ def _xml_entry(entry: Mapping[str, Any], alts: Mapping[str, str], is_atom: bool)
     return RawPost(
         id=entry.get("id", ""),
         url=entry.get("link", ""),
-        title=_as_html(entry.get("title_detail"), entry.get("title", ""), is_atom),
+        title=_title_as_html(entry.get("title_detail"), entry.get("title", ""), is_atom),
         published=_from_struct(entry.get("published_parsed")) or updated,
         updated=updated,
         author=author,
@@ -244,6 +245,30 @@ def _as_html(detail: Mapping[str, Any] | None, value: str, is_atom: bool) -> str
     if is_atom and detail and detail.get("type") == "text/plain":
         return text_to_html(value)
     return value
+
+
+# A character reference (``&amp;``, ``&#233;``) still there once the XML is read: the
+# publisher escaped the title twice, which only a title written as HTML needs.
+_REFERENCE = re.compile(r"&(?:#[0-9]+|#[xX][0-9a-fA-F]+|([A-Za-z][A-Za-z0-9]*));")
+
+
+def _title_as_html(detail: Mapping[str, Any] | None, value: str, is_atom: bool) -> str:
+    """A title as HTML. A title is text (the RSS Advisory Board: ``<``, ``>`` and ``&``
+    show as written) unless the feed says it is HTML: Atom's ``type="html"`` or
+    ``"xhtml"``; in RSS, which cannot say, a character reference left after the XML is
+    read. Tags alone never make an RSS title HTML, though feedparser guesses HTML from a
+    closing tag: "Close <em> with </em>" is text about markup."""
+    if is_atom:
+        is_html = (detail or {}).get("type", "text/plain") != "text/plain"
+    else:
+        is_html = any(_is_reference(found) for found in _REFERENCE.finditer(value))
+    return value if is_html else html.escape(value)
+
+
+def _is_reference(found: re.Match[str]) -> bool:
+    """Whether a match of _REFERENCE is one HTML knows (``&T;`` in "AT&T;" is not)."""
+    name = found.group(1)
+    return name is None or f"{name};" in html.entities.html5
 
 
 def _from_struct(moment: Any) -> datetime | None:

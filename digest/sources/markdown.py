@@ -3,8 +3,9 @@
 Front matter keys: title, date, updated, url, id, author, summary, image, image_alt,
 tags (a list or a comma-separated string), draft (``true`` leaves the post out). The
 body is CommonMark (plus tables and strikethrough) rendered by markdown-it-py, then
-sanitized like any feed content. Front matter text is read as a blog template would
-show it: markup in a title is stripped, entities are decoded.
+sanitized like any feed content. A title is plain text, shown as written (``<`` and
+``&`` included, as JSON Feed's and RSS's are); the other front matter text is read as
+a blog template would show it: markup stripped, entities decoded.
 
 The folder is the editor's own, so mistakes in it (broken front matter, a date that
 is not a date) are errors naming the file, where a feed from elsewhere is read leniently.
@@ -12,6 +13,7 @@ is not a date) are errors naming the file, where a feed from elsewhere is read l
 
 from __future__ import annotations
 
+import html
 import re
 from collections.abc import Mapping
 from datetime import UTC, date, datetime, time
@@ -63,7 +65,7 @@ def read_file(path: Path, *, site_url: str) -> Post | None:
     raw = RawPost(
         id=_field(path, meta, "id") or url,
         url=url,
-        title=_field(path, meta, "title") or slug.replace("-", " ").capitalize(),
+        title=html.escape(_field(path, meta, "title") or slug.replace("-", " ").capitalize()),
         published=_date(path, meta, "date") or date_from_name,
         updated=_date(path, meta, "updated"),
         author=_field(path, meta, "author"),

@@ -21,8 +21,10 @@ import logging
 import socket
 import time
 from collections.abc import Callable, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from http import HTTPStatus
+from types import FrameType
 from typing import TextIO
 
 import anyio
@@ -145,12 +147,19 @@ def web_app(
     limits: Limits = DEFAULT_LIMITS,
     csp: str = PAGE_CSP,
     log: logging.Logger = LOG,
+    guard: Callable[[ASGIApp], ASGIApp] | None = None,
+    lifespan: Callable[[Starlette], AbstractAsyncContextManager[None]] | None = None,
 ) -> ASGIApp:
-    """A Starlette app of ``routes`` with bounded bodies, security headers and a request log."""
-    app = Starlette(
+    """A Starlette app of ``routes`` with bounded bodies, security headers and a request log;
+    ``guard`` wraps it inside those (a check every request passes, its refusals logged too),
+    ``lifespan`` runs beside the server (``serve(..., lifespan=True)``)."""
+    app: ASGIApp = Starlette(
         routes=routes,
         exception_handlers={HTTPException: _http_error, Exception: _server_error},
+        lifespan=lifespan,
     )
+    if guard is not None:
+        app = guard(app)
     return _RequestLog(_SecurityHeaders(_BoundedBody(app, limits), csp), log)
 
 
@@ -245,19 +254,26 @@ async def _refuse(status: int, scope: Scope, receive: Receive, send: Send) -> No
     await response(scope, receive, send)
 
 
+# The headers a route may set itself (the preview's frame: framed by its page, its policy).
+OWN_HEADERS = frozenset({b"content-security-policy", b"x-frame-options"})
+
+
 class _SecurityHeaders:
-    """Adds the security headers to every response, in place of any the app set."""
+    """Adds the security headers to every response, in place of any the app set but for a
+    route's own Content-Security-Policy and X-Frame-Options (``OWN_HEADERS``)."""
 
     def __init__(self, app: ASGIApp, csp: str) -> None:
         self.app = app
         self.headers = security_headers(csp)
-        self.names = {name for name, _ in self.headers}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         async def sending(message: Message) -> None:
             if message["type"] == "http.response.start":
-                kept = [h for h in message.get("headers", []) if h[0].lower() not in self.names]
-                message = {**message, "headers": [*kept, *self.headers]}
+                given = message.get("headers", [])
+                own = {name.lower() for name, _ in given} & OWN_HEADERS
+                added = [h for h in self.headers if h[0] not in own]
+                kept = [h for h in given if h[0].lower() not in {n for n, _ in added}]
+                message = {**message, "headers": [*kept, *added]}
             await send(message)
 
         await self.app(scope, receive, sending)
@@ -288,14 +304,14 @@ class _RequestLog:
         finally:
             self.log.info(
                 "%s %s %s %.1fms",
-                _printable(scope["method"]),
-                _printable(scope["path"]),
+                printable(scope["method"]),
+                printable(scope["path"]),
                 status or "-",
                 (time.perf_counter() - started) * 1000,
             )
 
 
-def _printable(text: str) -> str:
+def printable(text: str) -> str:
     """``text`` for a log line: control characters escaped, cut at MAX_PATH_LOGGED."""
     shown = text if text.isprintable() else repr(text)[1:-1]
     return shown if len(shown) <= MAX_PATH_LOGGED else f"{shown[:MAX_PATH_LOGGED]}..."
@@ -318,9 +334,19 @@ def configure_logging(stream: TextIO | None = None, *, uvicorn_too: bool = True)
     logging.getLogger("uvicorn.access").disabled = True
 
 
-def serve(app: ASGIApp, host: str, port: int, *, announce: Callable[[str], None]) -> None:
+def serve(
+    app: ASGIApp,
+    host: str,
+    port: int,
+    *,
+    announce: Callable[[str], None],
+    lifespan: bool = False,
+    shutdown_seconds: int = SHUTDOWN_SECONDS,
+    stopping: Callable[[], None] | None = None,
+) -> None:
     """Run ``app`` on host:port (0: any free port) until SIGINT or SIGTERM; ``announce``
-    gets the base URL once the socket is bound."""
+    gets the base URL once the socket is bound. ``shutdown_seconds`` bounds the requests
+    still open then; ``stopping`` is called at the signal, to end those that would not."""
     sock = _listen(host, port)
     configure_logging()
     config = uvicorn.Config(
@@ -328,16 +354,29 @@ def serve(app: ASGIApp, host: str, port: int, *, announce: Callable[[str], None]
         log_config=None,
         access_log=False,
         server_header=False,
-        lifespan="off",
+        lifespan="on" if lifespan else "off",
         limit_concurrency=LIMIT_CONCURRENCY,
         timeout_keep_alive=KEEP_ALIVE_SECONDS,
-        timeout_graceful_shutdown=SHUTDOWN_SECONDS,
+        timeout_graceful_shutdown=shutdown_seconds,
         backlog=BACKLOG,
     )
     shown = f"[{host}]" if ":" in host else host
     announce(f"http://{shown}:{sock.getsockname()[1]}")
     with sock:
-        uvicorn.Server(config).run(sockets=[sock])
+        _Server(config, stopping).run(sockets=[sock])
+
+
+class _Server(uvicorn.Server):
+    """uvicorn's server, telling the app when a signal stops it."""
+
+    def __init__(self, config: uvicorn.Config, stopping: Callable[[], None] | None) -> None:
+        super().__init__(config)
+        self._stopping = stopping
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        super().handle_exit(sig, frame)
+        if self._stopping is not None:
+            self._stopping()
 
 
 def _listen(host: str, port: int) -> socket.socket:

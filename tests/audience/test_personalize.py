@@ -19,7 +19,8 @@ from digest.audience.personalize import (
     used_tokens,
 )
 from digest.audience.tokens import UnsubscribeTokens
-from digest.errors import ConfigError, DigestError, SubstitutionsTooLarge
+from digest.audience.values import BUILTIN
+from digest.errors import ConfigError, DigestError, SubstitutionsTooLarge, TemplateError
 from digest.models import (
     HTML,
     SUBSTITUTIONS_MAX_BYTES,
@@ -27,6 +28,8 @@ from digest.models import (
     Recipient,
     RenderedEmail,
     Subscriber,
+    default_filter,
+    parse_token,
     token,
 )
 from digest.models import URL as IN_URL
@@ -313,15 +316,17 @@ def test_used_tokens_finds_only_the_tokens_of_the_editions_key() -> None:
 )
 def test_the_longest_reader_surely_fits_passes_still_fits_the_email(template: str) -> None:
     """At SurelyFits' edge, with the worst characters (4 bytes, 12 once URL-quoted), in an
-    email that uses every value in every variant and as many tokens for missing columns
-    as it may have, the reader still fits."""
+    email that uses every value in every variant, each text field in a filtered form too,
+    and as many other tokens and default texts as it may have, the reader still fits."""
     email = "\U0001f600" * 16 + "@example.com"
-    every = {
-        token(f, KEY, v) for f in ("name", "email", "unsubscribe_url", "plan") for v in VARIANTS
-    }
-    room = OTHER_TOKENS_BYTES - sum(len(t) for t in every if ".plan" in t)
+    names = ("name", "email", "unsubscribe_url", "first_name", "plan")
+    filtered = ("name.upper", "first_name.title", "plan.lower")
+    every = {token(name, KEY, v) for name in names + filtered for v in VARIANTS}
+    defaulted = token("company." + default_filter("\U0001f600" * 4), KEY, IN_URL)
+    others = [t for t in every if parse_token(t, KEY)[0] not in BUILTIN] + [defaulted]
+    room = OTHER_TOKENS_BYTES - sum(map(len, others)) - 4 * 12  # the default's text, quoted
     unknown = [token(f"missing_column_{n:03}", KEY) for n in range(room // 35)]
-    tokens = every | set(unknown)
+    tokens = every | set(unknown) | {defaulted}
     check_other_tokens(tokens, KEY)
     surely_fits = SurelyFits(template)
 
@@ -376,13 +381,99 @@ def test_a_reader_short_enough_for_surely_fits_first_look_still_fits(template: s
     assert surely_fits(reader)
     size = sum(len(key.encode()) + len(value.encode()) for key, value in substitutions.items())
     assert size < SUBSTITUTIONS_MAX_BYTES
-    # With the usual URL the first look settles every name shorter than the 200 characters
-    # a name is cut to but the longest few.
-    assert SurelyFits(URL).short_name >= 150
+    # With the usual URL the first look settles, whatever their characters, names of up to
+    # 40 characters: nearly every real one (the rest are sized character by character).
+    assert SurelyFits(URL).short_name >= 40
 
 
 def test_an_email_with_too_many_unknown_tokens_is_refused() -> None:
     tokens = {"%%name%%", *(f"%%column_number_{n}%%" for n in range(80))}
 
-    with pytest.raises(ConfigError, match="merge-field tokens take 1,590 bytes"):
+    with pytest.raises(ConfigError, match="merge-field tokens and default texts take 1,590 bytes"):
         check_other_tokens(tokens, "")
+
+
+# -- the first name, and filters on a reader's value --------------------------------------
+
+
+def first_names(*readers: Subscriber, **overrides: object) -> list[tuple[str, str]]:
+    """Each reader's first name as the text part and the HTML get it."""
+    tokens = {token("first_name", KEY), token("first_name", KEY, HTML)}
+    options: dict[str, object] = {"used_tokens": tokens, "token_key": KEY, **overrides}
+    values = [recipient(reader, **options).substitutions for reader in readers]
+    return [(v[token("first_name", KEY)], v[token("first_name", KEY, HTML)]) for v in values]
+
+
+def test_without_a_first_name_column_the_first_name_comes_from_the_name() -> None:
+    readers = [
+        Subscriber("ada@example.com", "Ada Lovelace"),
+        Subscriber("tj@example.com", "Tom & Jerry <tj>"),
+        Subscriber("doc@example.com", "Dr <b>Who</b>"),
+        Subscriber("grace@example.com", ""),
+    ]
+
+    assert first_names(*readers) == [
+        ("Ada", "Ada"),
+        ("Tom", "Tom"),
+        ("Dr <b>Who</b>", "Dr &lt;b&gt;Who&lt;/b&gt;"),
+        ("there", "there"),
+    ]
+    assert first_names(readers[3], name_fallback="reader") == [("reader", "reader")]
+
+
+def test_a_first_name_column_decides_and_an_empty_cell_gets_the_fallback() -> None:
+    readers = [
+        Subscriber("ada@example.com", "Lovelace, Augusta Ada", fields={"first_name": "Ada"}),
+        Subscriber("acme@example.com", "ACME Corp", fields={"first_name": ""}),
+        Subscriber("x@example.com", "X", fields={"first_name": "<%asm_x%> &\nco"}),
+    ]
+
+    assert first_names(*readers) == [
+        ("Ada", "Ada"),
+        ("there", "there"),
+        ("<\u2060%asm_x%> & co", "&lt;%asm_x%&gt; &amp; co"),
+    ]
+
+
+def test_a_filtered_token_gets_the_filtered_value_escaped_for_its_place() -> None:
+    upper = [token("name.upper", KEY, v) for v in VARIANTS]
+    defaulted = token("company." + default_filter("your team"), KEY)
+    tokens = {*upper, defaulted, token("first_name.upper", KEY)}
+    tj = Subscriber("tj@example.com", "Tom & Jerry <tj>")
+
+    values = recipient(tj, used_tokens=tokens, token_key=KEY).substitutions
+    nameless = recipient(Subscriber("n@example.com"), used_tokens=tokens, token_key=KEY)
+
+    assert [values[t] for t in upper] == [
+        "TOM & JERRY <TJ>",
+        "TOM &amp; JERRY &lt;TJ&gt;",
+        "TOM%20%26%20JERRY%20%3CTJ%3E",
+    ]
+    assert values[defaulted] == "your team"
+    assert values[token("first_name.upper", KEY)] == "TOM"
+    assert nameless.substitutions[upper[0]] == "THERE"  # the fallback, filtered
+
+
+def test_a_default_filter_stands_in_for_an_empty_name_before_the_fallback() -> None:
+    tokens = {token("name." + default_filter("friend"), KEY), token("name", KEY)}
+
+    values = recipient(Subscriber("n@example.com"), used_tokens=tokens, token_key=KEY)
+
+    assert values.substitutions[token("name." + default_filter("friend"), KEY)] == "friend"
+    assert values.substitutions[token("name", KEY)] == "there"
+
+
+def test_a_field_in_more_forms_than_surelyfits_sets_aside_is_refused() -> None:
+    two = {token("name", KEY, HTML), token("name.upper", KEY, HTML), token("name.lower", KEY)}
+    three = two | {token("name.title", KEY, HTML)}
+
+    check_other_tokens(two, KEY)
+    with pytest.raises(TemplateError, match=r"subscriber\.name in the HTML in 3 forms"):
+        check_other_tokens(three, KEY)
+
+
+def test_default_texts_count_toward_the_room_for_other_tokens() -> None:
+    """In a link, each character of a default's text may take 12 bytes (percent-encoded)."""
+    check_other_tokens({token("company." + default_filter("x" * 40), KEY, IN_URL)}, KEY)
+    with pytest.raises(ConfigError, match=r"tokens and default texts take 1,1\d\d bytes"):
+        check_other_tokens({token("company." + default_filter("x" * 80), KEY, IN_URL)}, KEY)

@@ -41,9 +41,10 @@ class Folder:
 
 @pytest.fixture
 def folder(tmp_path: Path) -> Iterator[Folder]:
-    """A fresh copy of the bundled example, with no secrets and no DIGEST_* from the outside."""
+    """A fresh copy of the bundled example (`digest init --example`), with no secrets and no
+    DIGEST_* from the outside."""
     path = tmp_path / "newsletter"
-    result = CliRunner().invoke(cli, ["init", str(path)])
+    result = CliRunner().invoke(cli, ["init", "--example", str(path)])
     assert result.exit_code == 0, result.output
     env = {name: "" for name in os.environ if name.startswith("DIGEST_")}
     env["SENDGRID_API_KEY"] = ""

@@ -8,6 +8,9 @@ import json
 from email import policy
 from pathlib import Path
 
+import digest
+from digest.audience.personalize import PREVIEW_TOKEN
+from digest.audience.tokens import UnsubscribeTokens
 from tests.commands.conftest import NOW, Folder
 
 TEASER_DATES = [
@@ -64,7 +67,21 @@ def test_the_eml_is_a_complete_message(folder: Folder) -> None:
     ]
     assert message["List-Unsubscribe"].startswith("<https://")
     assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
-    assert "PREVIEW" not in raw.decode()
+
+
+def test_the_build_never_carries_the_first_readers_real_token(folder: Folder) -> None:
+    secret = "a-long-random-secret"
+    folder.env["DIGEST_UNSUBSCRIBE_SECRET"] = secret
+    assert folder.run("build", "--now", NOW).exit_code == 0
+    real = UnsubscribeTokens(secret).make("ada@example.com")
+    out = folder.path / "out"
+    for name in ("digest.html", "digest.txt", "digest.eml", "manifest.json"):
+        data = (out / name).read_text()
+        assert real not in data, name
+    for name in ("digest.html", "digest.txt"):
+        assert f"unsubscribe?token={PREVIEW_TOKEN}" in (out / name).read_text(), name
+    message = email.message_from_bytes((out / "digest.eml").read_bytes(), policy=policy.default)
+    assert PREVIEW_TOKEN in message["List-Unsubscribe"]
 
 
 def test_a_template_syntax_error_names_the_file_and_line_and_writes_nothing(
@@ -164,15 +181,27 @@ def test_a_subscriber_field_no_reader_has_is_an_error_not_a_blank(folder: Folder
     assert "At Analytical Engines Ltd." in (folder.path / "out" / "digest.txt").read_text()
 
 
-def test_an_mjml_error_is_one_line(folder: Folder) -> None:
+def test_an_mjml_error_is_one_line_naming_the_template_and_line(folder: Folder) -> None:
     template = folder.path / "templates" / "digest.mjml.j2"
-    template.write_text(template.read_text().replace("</mj-body>", "<mj-section></mj-body>", 1))
+    text = template.read_text().replace("</mj-body>", "<mj-section></mj-body>", 1)
+    template.write_text(text)
     line = one_error_line(folder, "build", "--now", NOW)
-    assert "MJML" in line
-    assert "digest.mjml.j2" in line
+    number = text[: text.index("<mj-section></mj-body>")].count("\n") + 1
+    assert line.startswith(
+        f"error: templates/digest.mjml.j2:{number}: <mj-section> is not closed before </mj-body>"
+    )
+    assert not (folder.path / "out").exists()
 
 
 def test_init_refuses_to_overwrite(folder: Folder) -> None:
     result = folder.run("init", str(folder.path))
     assert result.exit_code == 1
     assert "already exists" in result.stderr
+
+
+def test_init_copies_the_example_images(folder: Folder) -> None:
+    shipped = Path(digest.__file__).parent / "scaffold" / "images"
+    names = sorted(path.name for path in shipped.iterdir())
+    assert names and sorted(p.name for p in (folder.path / "images").iterdir()) == names
+    for name in names:
+        assert (folder.path / "images" / name).read_bytes() == (shipped / name).read_bytes()

@@ -31,10 +31,10 @@ def test_an_unknown_time_zone_is_named(folder: Folder, now: list[str]) -> None:
     assert "use an IANA name such as America/Los_Angeles" in line
 
 
-@pytest.mark.parametrize("command", [["build"], ["send", "--dry-run"]])
-def test_a_missing_sender_address_is_named(folder: Folder, command: list[str]) -> None:
+def test_a_missing_sender_address_is_named(folder: Folder) -> None:
+    """(build renders with a placeholder sender: tests/commands/test_unfinished_setup.py)"""
     folder.edit_config(lambda text: re.sub(r'(?m)^from_email = ".*"$', 'from_email = ""', text))
-    line = one_error_line(folder, *command, "--now", NOW)
+    line = one_error_line(folder, "send", "--dry-run", "--now", NOW)
     assert "newsletter.from_email is not set" in line
     assert "subscribers.csv" not in line
 
@@ -138,3 +138,29 @@ def test_a_templates_path_that_is_a_file_is_an_error(folder: Folder, name: str) 
         (folder.path / "templates").write_text("")
     line = one_error_line(folder, "build", "--now", NOW)
     assert f"newsletter.templates: {folder.path / name} is a file, not a folder" in line
+
+
+def test_several_config_problems_are_one_a_line_under_a_summary(folder: Folder) -> None:
+    folder.edit_config(
+        lambda text: text.replace("max_posts = 10", "max_post = 10").replace(
+            'backend = "sendgrid"', 'backend = "pigeon"'
+        )
+    )
+    folder.env["DIGEST_SELECTION_MAX_AGE_DAYS"] = "lots"
+    result = folder.run("build", "--now", NOW)
+    assert result.exit_code == 1
+    assert result.stderr.splitlines() == [
+        "error: digest.toml and the environment have 3 problems:",
+        "  unknown key selection.max_post (did you mean selection.max_posts?)",
+        "  delivery.backend must be one of sendgrid, smtp, outbox, not 'pigeon'",
+        "  environment variable DIGEST_SELECTION_MAX_AGE_DAYS must be a whole number, not 'lots'",
+    ]
+
+
+def test_each_line_of_several_problems_is_terminal_safe(folder: Folder) -> None:
+    folder.edit_config(lambda text: text.replace("max_posts = 10", '"max\\u001b[2Jpost" = 1'))
+    folder.env["DIGEST_SELECTION_MAX_AGE_DAYS"] = "lots"
+    result = folder.run("build", "--now", NOW)
+    assert result.exit_code == 1
+    assert "\x1b" not in result.stderr
+    assert "  unknown key selection.max\\x1b[2Jpost" in result.stderr

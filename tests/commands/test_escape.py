@@ -135,17 +135,18 @@ def hostile(folder: Folder) -> Folder:
 
 
 def test_hostile_names_reach_each_reader_as_text(hostile: Folder, deliver: Deliver) -> None:
-    names = {address: row["name"] for address, row in readers(DATA / "subscribers.csv").items()}
+    """Names in the subject, first names (a column of the list) in the greeting."""
+    rows = readers(DATA / "subscribers.csv")
 
     mails = deliver(hostile)
 
-    assert {mail.to for mail in mails} <= set(names) and mails
+    assert {mail.to for mail in mails} <= set(rows) and mails
     for mail in mails:
-        page, name = Page(mail.html), names[mail.to]
+        page, name, first = Page(mail.html), rows[mail.to]["name"], rows[mail.to]["first_name"]
         assert not page.all("form") and not page.all("input"), mail.to
         assert not [href for href in page.hrefs() if not href.startswith("https://")], mail.to
-        assert f"Hi {name}, here is what's new." in page.text
-        assert f"Hi {as_text(name)}, here is what's new." in mail.text
+        assert f"Hi {first}, here is what's new." in page.text
+        assert f"Hi {as_text(first)}, here is what's new." in mail.text
         assert mail.subject == f"News for {as_text(name)}"
 
 
@@ -218,14 +219,14 @@ def test_a_merge_field_that_would_make_a_whole_link_stops_build_in_one_line(
 ) -> None:
     footer = folder.path / "templates" / "partials" / "footer.mjml.j2"
     lines = footer.read_text().splitlines()
-    lines.insert(2, '        <mj-text><a href="{{ subscriber.company }}">Your site</a></mj-text>')
+    lines.insert(3, '        <mj-text><a href="{{ subscriber.company }}">Your site</a></mj-text>')
     footer.write_text("\n".join(lines) + "\n")
 
     result = folder.run("build", "--now", NOW)
 
     assert result.exit_code == 1
     assert result.stderr.startswith(
-        "error: templates/partials/footer.mjml.j2:3: subscriber.company is placed in <a href> "
+        "error: templates/partials/footer.mjml.j2:4: subscriber.company is placed in <a href> "
         "before the link's host is fixed"
     )
     assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr
@@ -252,20 +253,22 @@ def test_an_edition_started_before_tokens_had_keys_is_finished_escaped(
     resumed = hostile.run("send", "--yes", "--now", NOW)
 
     assert resumed.exit_code == 0, resumed.output
-    names = {address: row["name"] for address, row in readers(DATA / "subscribers.csv").items()}
+    rows = readers(DATA / "subscribers.csv")
     mails = [mail for request in server.requests for mail in request.delivered()]
-    assert sorted(mail.to for mail in mails) == sorted(names)
+    assert sorted(mail.to for mail in mails) == sorted(rows)
     keys = server.requests[0].body["personalizations"][0]["substitutions"]
     assert sorted(keys) == [
+        "%%first_name%%",
+        "%%first_name.html%%",
         "%%name%%",
         "%%name.html%%",
         "%%unsubscribe_url%%",
         "%%unsubscribe_url.html%%",
     ]
     for mail in mails:
-        page = Page(mail.html)
-        assert not page.all("form") and f"Hi {names[mail.to]}, here" in page.text
-        assert mail.subject == f"News for {as_text(names[mail.to])}"
+        page, row = Page(mail.html), rows[mail.to]
+        assert not page.all("form") and f"Hi {row['first_name']}, here" in page.text
+        assert mail.subject == f"News for {as_text(row['name'])}"
 
 
 def unkeyed(state: Path) -> None:

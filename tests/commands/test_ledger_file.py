@@ -150,7 +150,7 @@ def test_a_backup_taken_while_a_send_runs_opens_as_the_ledger_as_it_was(
 
     assert copied.exit_code == 0, copied.output
     assert sending, "the send was still running when the copy was made"
-    assert copied.stdout.startswith(f"Copied {state_db(ready)} to {target}: 1 edition(s), ")
+    assert copied.stdout.startswith(f"Copied {state_db(ready)} to {target}: 1 edition, ")
     assert process.returncode == 0, stderr
     assert [p.name for p in target.parent.iterdir()] == ["state.db"], "one file, no -wal"
     with Ledger.open(target) as copy:

@@ -148,9 +148,7 @@ def test_a_file_of_the_addresses_that_arrived_records_exactly_those_as_delivered
         in accepted.stdout
     )
     assert "recorded as delivered 600;" in accepted.stdout
-    assert f"501 address(es) in {export} are not uncertain recipients of edition" in (
-        accepted.stderr
-    )
+    assert f"501 addresses in {export} are not uncertain recipients of edition" in accepted.stderr
     assert "they are left as they are and sent nothing" in accepted.stderr
     assert f"batch 1 of edition {KEY}, 400 recipients, was in flight" in accepted.stderr
     assert listed(uncertain_listing(ready)) == emails[600:1000]
@@ -183,7 +181,7 @@ def test_a_file_of_the_addresses_that_did_not_arrive_resends_exactly_those(
         resent.stdout
     )
     assert f"Edition {KEY}: sent to 400 (400 of them again);" in resent.stdout
-    assert f"1 address(es) in {missing} are not uncertain recipients" in resent.stderr
+    assert f"1 address in {missing} is not an uncertain recipient" in resent.stderr
     assert "stranger@example.com" in resent.stderr
     assert [r.recipients for r in server.requests[before:]] == [emails[600:1000]]
     assert listed(uncertain_listing(ready)) == emails[:600]
@@ -219,7 +217,7 @@ def test_addresses_in_a_file_that_name_nobody_uncertain_are_shown_escaped(
     assert result.exit_code == 1
     assert "\x1b" not in result.stderr and "\x07" not in result.stderr
     assert "\\x1b]0;pwned\\x07\\x1b[2Jevil@example.com" in result.stderr
-    assert "Recorded 1 uncertain recipients (batch 1, listed in" in result.stdout
+    assert "Recorded 1 uncertain recipient (batch 1, listed in" in result.stdout
     assert history(ready)["uncertain"] == "999"
 
 

@@ -36,7 +36,7 @@ def test_check_ends_with_how_many_rows_are_what(folder: Folder) -> None:
     result = folder.run("subscribers", "check")
     assert result.exit_code == 1
     assert result.stdout.splitlines() == [
-        "subscribers.csv: 2 problem(s); 4 active, 1 unsubscribed, 1 bounced, 1 complained,"
+        "subscribers.csv: 2 problems; 4 active, 1 unsubscribed, 1 bounced, 1 complained,"
         " 1 invalid, 1 duplicate."
     ]
 
@@ -50,7 +50,7 @@ def test_check_says_how_many_who_unsubscribed_through_the_link_are_not_synced(
     result = folder.run("subscribers", "check")
     assert result.exit_code == 0, result.output
     assert result.stdout.splitlines()[1] == (
-        "2 of its readers unsubscribed through the link and are not marked so in it yet (sends"
+        "2 readers who unsubscribed through the link are not marked so in it yet (sends"
         " leave them out already): `digest subscribers sync` does it."
     )
 
@@ -90,7 +90,8 @@ def use_company_in_templates(folder: Folder) -> None:
     text = template.read_text(encoding="utf-8")
     template.write_text(
         text.replace(
-            "Hi {{ subscriber.name }}", "Hi {{ subscriber.name }} of {{ subscriber.company }}"
+            "Hi {{ subscriber.first_name }}",
+            "Hi {{ subscriber.first_name }} of {{ subscriber.company }}",
         ),
         encoding="utf-8",
     )
@@ -211,4 +212,4 @@ def test_a_long_list_read_in_shares_is_checked_as_a_short_one(folder: Folder) ->
     ]
     assert [int(line.split(":")[1]) for line in result.stderr.splitlines()] == [11, 5001, 90001]
     counts = ", ".join(f"{expected.counts[kind]} {kind}" for kind in KINDS)
-    assert result.stdout.splitlines()[0] == f"subscribers.csv: 3 problem(s); {counts}."
+    assert result.stdout.splitlines()[0] == f"subscribers.csv: 3 problems; {counts}."

@@ -59,12 +59,12 @@ def test_new_readers_are_appended_and_known_ones_left_exactly_as_they_are(folder
     assert result.stderr.splitlines() == [
         "signups.csv:6: not-an-address: invalid address: An email address must have an @-sign.",
         "signups.csv:7: NEW@example.com: duplicate of line 2",
-        "warning: signups.csv's column(s) Plan are not in subscribers.csv, so their values are"
+        "warning: signups.csv's column Plan is not in subscribers.csv, so their values are"
         " left out (add the column to subscribers.csv to keep them)",
     ]
     assert result.stdout.strip() == (
-        "subscribers.csv: appended 3 new reader(s) from signups.csv (2 of them not active, as"
-        " marked); 4 already in it, left as they are; 2 row(s) not imported (named above)."
+        "subscribers.csv: appended 3 new readers from signups.csv (2 of them not active, as"
+        " marked); 4 already in it, left as they are; 2 rows not imported (named above)."
     )
 
 
@@ -89,7 +89,7 @@ def test_importing_the_same_export_again_changes_nothing(folder: Folder) -> None
     written = target.stat().st_mtime_ns
     again = folder.run("subscribers", "import", "signups.csv")
     assert again.exit_code == 0, again.output
-    assert "appended 0 new reader(s)" in again.stdout and "7 already in it" in again.stdout
+    assert "appended 0 new readers" in again.stdout and "7 already in it" in again.stdout
     assert target.read_bytes() == once and target.stat().st_mtime_ns == written
 
 

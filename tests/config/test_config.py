@@ -84,8 +84,14 @@ def test_unknown_keys_and_wrong_types_are_all_reported_at_once(tmp_path: Path) -
     assert "sendgrid.sandbox must be true or false" in message
     assert "unknown section [mystery]" in message
     assert "delivery.backend must be one of sendgrid, smtp, outbox" in message
-    assert str(path) in message
-    assert "\n" not in message
+    assert caught.value.lines() == [
+        f"{path} has 5 problems:",
+        "  unknown section [mystery]",
+        "  unknown key selection.max_post (did you mean selection.max_posts?)",
+        "  selection.max_age_days must be a whole number, not 'week'",
+        "  delivery.backend must be one of sendgrid, smtp, outbox, not 'pigeon'",
+        "  sendgrid.sandbox must be true or false, not 'yes'",
+    ]
 
 
 def test_the_secret_is_refused_in_the_file(tmp_path: Path) -> None:
@@ -159,12 +165,15 @@ def test_paths_resolve_against_the_newsletter_folder(tmp_path: Path) -> None:
 
 
 def problems_of(tmp_path: Path, text: str = "", env: dict[str, str] | None = None) -> str:
-    """The one-line ConfigError that loading ``text`` with ``env`` raises."""
+    """The ConfigError that loading ``text`` with ``env`` raises, as the lines the CLI
+    prints: one line for one problem; for several, a summary line then one line each."""
     with pytest.raises(ConfigError) as caught:
         load_settings(write(tmp_path, text), env or {})
-    message = str(caught.value)
-    assert "\n" not in message
-    return message
+    lines = caught.value.lines()
+    assert all("\n" not in line for line in lines)
+    if len(lines) > 1:
+        assert lines[0].endswith(f" {len(lines) - 1} problems:"), lines
+    return "\n".join(lines)
 
 
 @pytest.mark.parametrize("text", ["nan", "1e400", "inf", "-inf"])
@@ -423,3 +432,62 @@ def test_the_grace_period_is_from_a_minute_to_a_week(tmp_path: Path) -> None:
     for minutes in (1, 10080):
         settings = load_settings(write(tmp_path, f"[schedule]\ngrace_minutes = {minutes}\n"), {})
         assert settings.schedule.grace_minutes == minutes
+
+
+@pytest.mark.parametrize(
+    ("text", "said"),
+    [
+        ("[selection]\nmax_post = 3\n", "selection.max_post (did you mean selection.max_posts?)"),
+        ("[newsletter]\nfrom_mail = 'a@b.example'\n", "(did you mean newsletter.from_email?)"),
+        ("[newsletter]\nmax_posts = 3\n", "key newsletter.max_posts (it belongs in [selection])"),
+        ("[selecton]\nmax_posts = 3\n", "unknown section [selecton] (did you mean [selection]?)"),
+        ("[selection]\nzzz = 3\n", "unknown key selection.zzz; fix it in digest.toml"),
+    ],
+)  # fmt: skip
+def test_a_misspelled_key_or_section_names_the_nearest_real_one(
+    tmp_path: Path, text: str, said: str
+) -> None:
+    assert said in problems_of(tmp_path, text)
+
+
+def test_a_misspelled_variable_names_the_nearest_real_one(tmp_path: Path) -> None:
+    message = problems_of(tmp_path, env={"DIGEST_SELECTION_MAX_POST": "3"})
+    assert message == (
+        "unknown setting DIGEST_SELECTION_MAX_POST in the environment "
+        "(did you mean DIGEST_SELECTION_MAX_POSTS?); fix the variable, or unset it"
+    )
+
+
+def test_a_bad_variable_is_named_as_one_not_blamed_on_the_file(tmp_path: Path) -> None:
+    message = problems_of(tmp_path, env={"DIGEST_SELECTION_MAX_POSTS": "lots"})
+    assert message == (
+        "environment variable DIGEST_SELECTION_MAX_POSTS must be a whole number, not 'lots'; "
+        "fix the variable, or unset it"
+    )
+    assert "digest.toml" not in message
+
+
+def test_problems_in_the_file_and_the_environment_each_say_where(tmp_path: Path) -> None:
+    message = problems_of(
+        tmp_path, "[selection]\nmax_posts = 0\n", env={"DIGEST_SENDGRID_TIMEOUT": "soon"}
+    )
+    assert message.splitlines() == [
+        f"{tmp_path / 'digest.toml'} and the environment have 2 problems:",
+        "  selection.max_posts must be at least 1, not 0",
+        "  environment variable DIGEST_SENDGRID_TIMEOUT must be a finite number, not 'soon'",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("text", "variable"),
+    [
+        ('[sendgrid]\napi_key = "SG.hunter2"\n', "SENDGRID_API_KEY"),
+        ('[smtp]\npassword = "hunter2"\n', "DIGEST_SMTP_PASSWORD"),
+    ],
+)
+def test_a_secret_in_the_file_points_to_its_variable(
+    tmp_path: Path, text: str, variable: str
+) -> None:
+    message = problems_of(tmp_path, text)
+    assert f"must not be in the file: set {variable} in the environment instead" in message
+    assert "hunter2" not in message

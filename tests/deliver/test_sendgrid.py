@@ -23,6 +23,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +31,7 @@ import pytest
 
 from digest.deliver import Message
 from digest.deliver.mail_send import build_body
+from digest.deliver.mime import build_message as build_mime
 from digest.deliver.sendgrid import RATE_LIMIT_MARGIN, SendGridBackend
 from digest.errors import (
     BatchFailed,
@@ -44,6 +46,7 @@ from tests.sendgrid_server import SendGridServer, start_server, validate_mail_se
 
 ROOT = Path(__file__).resolve().parents[2]
 FROZEN_NOW = 1_800_000_000.0
+SENT_AT = datetime(2026, 3, 9, 9, 0, tzinfo=UTC)
 
 
 def make_message(**changes: Any) -> Message:
@@ -138,7 +141,10 @@ def test_a_1000_recipient_batch_is_accepted_and_valid(sendgrid_server: SendGridS
         "headers": {"List-Unsubscribe": "<https://blog.example.com/unsubscribe?token=tok7>"},
     }
     # Shared by every recipient, so sent once; SendGrid merges it into each personalization.
-    assert request.body["headers"] == {"List-Unsubscribe-Post": "List-Unsubscribe=One-Click"}
+    assert request.body["headers"] == {
+        "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+        "List-Id": '"The Weekly Reel" <the-weekly-reel.blog.example.com>',
+    }
     assert request.headers["Authorization"] == f"Bearer {sendgrid_server.api_key}"
     assert request.headers["User-Agent"].startswith("sendgrid/")
     assert waits == []
@@ -153,16 +159,41 @@ def test_only_headers_every_recipient_shares_go_to_the_top_level() -> None:
     alike = build_body(make_message(), recipients[:2])
     alone = build_body(make_message(), recipients[:1])
 
-    assert "headers" not in mixed  # the third recipient has no List-Unsubscribe-Post
+    list_id = {"List-Id": '"The Weekly Reel" <the-weekly-reel.blog.example.com>'}
+    assert mixed["headers"] == list_id  # the third recipient has no List-Unsubscribe-Post
     assert mixed["personalizations"][1]["headers"]["X-Campaign"] == "b"
     assert mixed["personalizations"][2]["headers"] == recipients[2].headers
-    assert alike["headers"] == {"List-Unsubscribe-Post": "List-Unsubscribe=One-Click"}
+    assert alike["headers"] == {"List-Unsubscribe-Post": "List-Unsubscribe=One-Click", **list_id}
     assert alike["personalizations"][1]["headers"] == {
         "List-Unsubscribe": "<https://blog.example.com/unsubscribe?token=tok1>",
         "X-Campaign": "b",
     }
-    assert "headers" not in alone
+    assert alone["headers"] == list_id
     assert alone["personalizations"][0]["headers"] == recipients[0].headers
+
+
+@pytest.mark.parametrize(
+    ("from_name", "from_email"),
+    [
+        ("The Weekly Reel", "news@blog.example.com"),
+        ('Zoë\'s "Weekly", Reel', "news@bücher.example"),
+        ("", "news@blog.example.com"),
+    ],
+)
+def test_every_request_carries_the_list_id_the_smtp_and_outbox_messages_carry(
+    sendgrid_server: SendGridServer, from_name: str, from_email: str
+) -> None:
+    backend, _ = make_backend(sendgrid_server)
+    message = make_message(from_name=from_name, from_email=from_email)
+
+    backend.send(message, make_recipients(1))
+    backend.send(message, make_recipients(3, start=1))
+
+    mime = build_mime(message, make_recipients(1)[0], now=SENT_AT, message_id_domain="")
+    for request in sendgrid_server.requests:
+        assert validate_mail_send(request.body, full=True) == []
+        assert request.body["headers"]["List-Id"] == mime["List-Id"]
+        assert request.body["headers"]["List-Id"].isascii()
 
 
 def test_the_body_carries_the_message_and_its_settings(sendgrid_server: SendGridServer) -> None:

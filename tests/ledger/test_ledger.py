@@ -427,7 +427,9 @@ def test_each_edition_keeps_its_own_audience(ledger: Ledger) -> None:
 def test_starting_an_edition_twice_is_refused_and_changes_nothing(ledger: Ledger) -> None:
     start(ledger, "2026-03-09", subscribers(3), batch_size=2)
 
-    with pytest.raises(LedgerError, match="edition 2026-03-09 was already started"):
+    with pytest.raises(
+        LedgerError, match="edition 2026-03-09 was already started at 2026-03-09 16:00 UTC in "
+    ):
         start(ledger, "2026-03-09", subscribers(10, start=50), batch_size=5, subject="Other")
 
     edition = ledger.edition("2026-03-09")
@@ -1041,3 +1043,105 @@ def test_no_room_for_the_addresses_kept_on_disk_is_one_clear_error() -> None:
     assert run.stderr == ""
     assert run.stdout.startswith("DiskFull cannot keep the list's addresses in a temporary file")
     assert "free space in the temporary folder (TMPDIR)" in run.stdout
+
+
+# --- seen posts, rehearsals, missed runs (schema 5) -------------------------------------
+
+
+def schema_4_ledger(db_path: Path) -> sqlite3.Connection:
+    """A ledger as digest left it before seen posts were recorded (schema 4)."""
+    db_path.parent.mkdir(parents=True)
+    raw = sqlite3.connect(db_path, isolation_level=None)
+    for number, migration in enumerate(MIGRATIONS[:4]):
+        if isinstance(migration, str):
+            raw.executescript(f"BEGIN; {migration}; PRAGMA user_version = {number + 1}; COMMIT;")
+        else:
+            migration(raw)
+            raw.execute(f"PRAGMA user_version = {number + 1}")
+    return raw
+
+
+def test_an_older_ledger_counts_its_sent_posts_as_seen_and_keeps_a_cut_off_once(
+    db_path: Path,
+) -> None:
+    raw = schema_4_ledger(db_path)
+    for key, at, posts in (
+        ("2026-03-02", T0 - timedelta(days=7), ["p1", "p2"]),
+        ("2026-03-09", T0, ["p3"]),
+    ):
+        raw.execute(
+            "INSERT INTO editions (key, status, subject, preheader, html, text, backend,"
+            " started_at) VALUES (?, 'sent', 's', 'p', 'h', 't', 'sendgrid', ?)",
+            (key, at.isoformat(timespec="microseconds")),
+        )
+        raw.executemany(
+            "INSERT INTO edition_posts VALUES (?, ?, ?)",
+            [(key, n, post) for n, post in enumerate(posts)],
+        )
+    raw.close()
+
+    with Ledger.open(db_path) as ledger:
+        assert ledger.seen_post_ids() == {"p1", "p2", "p3"}
+        assert ledger.seen_before() == T0
+        start(ledger, "2026-03-16", subscribers(1), post_ids=["p4"], seen_ids=["p4", "p5"])
+        assert ledger.seen_post_ids() == {"p1", "p2", "p3", "p4", "p5"}
+        assert ledger.seen_before() is None, "the next edition recorded what its source showed"
+
+
+def test_a_fresh_ledger_has_no_cut_off_and_an_edition_marks_what_its_source_showed(
+    ledger: Ledger,
+) -> None:
+    assert ledger.seen_before() is None
+    start(ledger, "2026-03-09", subscribers(1), post_ids=["a", "b"], seen_ids=["c", "a"])
+    assert ledger.seen_post_ids() == {"a", "b", "c"}
+    assert ledger.sent_post_ids() == {"a", "b"}
+
+
+def test_a_start_that_fails_midway_marks_nothing_seen(ledger: Ledger) -> None:
+    def broken_audience():
+        yield from subscribers(3)
+        raise RuntimeError("subscribers.csv vanished")
+
+    with pytest.raises(RuntimeError):
+        start(ledger, "2026-03-09", broken_audience(), seen_ids=["a"])
+    assert ledger.seen_post_ids() == set()
+
+
+def test_a_rehearsal_is_kept_apart_and_spends_nothing(ledger: Ledger) -> None:
+    key = ledger.next_rehearsal_key("2026-03-09")
+    assert key == "2026-03-09.rehearsal-1"
+    start(ledger, key, subscribers(3), post_ids=["a"], seen_ids=["a", "b"], rehearses="2026-03-09")
+
+    assert ledger.seen_post_ids() == set()
+    assert ledger.sent_post_ids() == set()
+    assert ledger.unfinished_editions() == [], "a rehearsal is never resumed"
+    assert ledger.edition("2026-03-09") is None
+    assert ledger.any_edition() is False
+    assert ledger.rehearsed("2026-03-09") is False
+    assert ledger.next_rehearsal_key("2026-03-09") == "2026-03-09.rehearsal-2"
+    for batch in ledger.batches(key):
+        ledger.mark_in_flight(batch.id, T0)
+        ledger.mark_accepted(batch.id, "", T0)
+    assert ledger.finish_if_complete(key, T0) is True
+    assert ledger.rehearsed("2026-03-09") is True
+    (row,) = ledger.history()
+    assert (row.kind, row.key, row.status, row.posts, row.accepted) == (
+        "rehearsal",
+        "2026-03-09",
+        "sent",
+        1,
+        3,
+    )
+    start(ledger, "2026-03-09", subscribers(3), post_ids=["a"])
+    assert ledger.any_edition() is True
+    assert sorted((row.kind, row.key) for row in ledger.history()) == [
+        ("edition", "2026-03-09"),
+        ("rehearsal", "2026-03-09"),
+    ]
+
+
+def test_a_missed_run_is_noted_once(ledger: Ledger) -> None:
+    run = T0 - timedelta(hours=3)
+    assert ledger.note_missed(run, "2026-03-09", T0) is None
+    assert ledger.note_missed(run, "2026-03-09", T0 + timedelta(minutes=15)) == T0
+    assert ledger.note_missed(run + timedelta(days=7), "2026-03-16", T0) is None

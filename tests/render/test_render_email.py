@@ -64,7 +64,7 @@ def test_tokens_survive_mjml_and_premailer_in_text_and_href(
     assert f"https://accounts.example.com/profile?who={keyed('email', URL)}" in page.hrefs()
     assert f"Sent to {keyed('email', HTML)} at {keyed('company', HTML)}." in page.text
     assert f"Leave, {keyed('name', HTML)}" in page.text
-    assert f"Hi {keyed('name')}," in email.text
+    assert f"Hi {keyed('first_name')}," in email.text
     assert keyed("unsubscribe_url") in email.text
 
 
@@ -72,8 +72,8 @@ def test_a_personalized_copy_fills_every_token(render: Render) -> None:
     url = "https://blog.example.com/u?t=abc&list=1"
     email = render().personalized(
         {
-            keyed("name"): "Ada",
-            keyed("name", HTML): "Ada",
+            keyed("first_name"): "Ada",
+            keyed("first_name", HTML): "Ada",
             keyed("unsubscribe_url"): url,
             keyed("unsubscribe_url", HTML): url.replace("&", "&amp;"),
         }

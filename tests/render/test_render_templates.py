@@ -92,32 +92,6 @@ def test_missing_partial_is_named(render: Render, templates_dir: Path) -> None:
         render()
 
 
-def test_mjml_error_says_mjml_could_not_compile(render: Render, templates_dir: Path) -> None:
-    write(
-        templates_dir,
-        "partials/header.mjml.j2",
-        "<mj-section><mj-column><mj-text>{{ newsletter.name }}</mj-column></mj-section>\n",
-    )
-    with pytest.raises(TemplateError) as caught:
-        render()
-    message = str(caught.value)
-    assert message.startswith("MJML could not compile templates/digest.mjml.j2 (built-in): ")
-    assert "end of stream" in message
-    assert "\n" not in message
-
-
-def test_mjml_error_shows_where(render: Render, templates_dir: Path) -> None:
-    write(
-        templates_dir,
-        "partials/header.mjml.j2",
-        "<mj-section><mj-column><mj-text>Hi</mj-text></mj-column></mj-section></mj-column>\n",
-    )
-    with pytest.raises(
-        TemplateError, match=r"MJML could not compile .* at position \d+.*\(near '<mj-"
-    ):
-        render()
-
-
 def test_subject_error_names_the_config_key(render: Render) -> None:
     with pytest.raises(TemplateError, match=r"\[newsletter\] subject"):
         render(newsletter=replace(NEWSLETTER, subject="{{ featured.title "))

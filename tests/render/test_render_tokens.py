@@ -39,7 +39,7 @@ def test_text_and_ordinary_attributes_get_html_escaped_values(
     assert f"Hi {keyed('name', HTML)} at {keyed('company', HTML)}" in page.text
     assert f"For {keyed('name', HTML)}" in [image.attrs.get("alt") for image in page.all("img")]
     assert f"<title>{email.subject}</title>" in email.html  # no token in the default subject
-    assert keyed("name") in email.text and keyed("name", HTML) not in email.text
+    assert keyed("first_name") in email.text and keyed("first_name", HTML) not in email.text
 
 
 def test_a_merge_field_in_a_link_after_its_host_is_percent_encoded(
@@ -174,7 +174,7 @@ def test_token_text_from_a_post_stays_as_it_is(render: Render) -> None:
     assert f"https://evil.example.com/p.gif?{query}" in [image.attrs["src"] for image in images]
     assert shown in [image.attrs["alt"] for image in images]
     assert set(re.findall(r"%%k3J9xq2TmQ7a\.[\w.]+%%", email.html)) == {
-        keyed("name", HTML),
+        keyed("first_name", HTML),
         keyed("unsubscribe_url", HTML),
     }
 

@@ -93,3 +93,17 @@ def test_loading_the_example_is_fast() -> None:
     started = time.perf_counter()
     load_example()
     assert time.perf_counter() - started < 0.5
+
+
+def test_every_example_image_ships_as_a_small_jpeg_under_images(posts: list[Post]) -> None:
+    """The example shows its pictures (in the preview and the archive) before anything is
+    published: each post's image is a file of the scaffold's images/ folder."""
+    folder = EXAMPLE.parent / "images"
+    shipped = sorted(path.name for path in folder.iterdir())
+    wanted = sorted(post.image.removeprefix(f"{SITE}/images/") for post in posts)
+    assert shipped == wanted
+    for post in posts:
+        assert post.image_alt.strip()
+        data = (folder / post.image.rsplit("/", 1)[1]).read_bytes()
+        assert data[:3] == b"\xff\xd8\xff" and data[-2:] == b"\xff\xd9", "a whole JPEG"
+        assert 2_000 < len(data) < 50_000

@@ -34,8 +34,9 @@ CURRENT = UnsubscribeTokens(SECRET)
 
 
 def make_folder(path: Path) -> Path:
-    """A newsletter folder made by `digest init` (its unsubscribe.url: .../unsubscribe?token=)."""
-    result = CliRunner().invoke(cli, ["init", str(path)])
+    """A newsletter folder made by `digest init --example` (its unsubscribe.url:
+    .../unsubscribe?token=)."""
+    result = CliRunner().invoke(cli, ["init", "--example", str(path)])
     assert result.exit_code == 0, result.output
     return path
 
