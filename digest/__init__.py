@@ -12,7 +12,8 @@ How the code is laid out (README, "How the code is laid out")::
                      email), draft (the next edition as it stands), ready, plan (start, resume,
                      settle, rehearse), pipeline (the list read in a child), delivery (the loop),
                      workers, uncertain, backends, samples (tests, dry runs), preflight and
-                     account (doctor's checks)
+                     account (doctor's checks), sync and signups (the list kept: who left,
+                     who joined)
       app.py         the run context: settings, clock, output; paths and today's edition, once
       console.py     the terminal (rich): lines, tables, the progress bar
       sources/       a feed or a Markdown folder -> Posts (fetch, sanitize)

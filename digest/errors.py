@@ -96,6 +96,19 @@ class SubstitutionsTooLarge(SubscribersError):
         super().__init__(f"{email}: {self.reason}")
 
 
+class SyncError(DigestError):
+    """`digest subscribers sync` could not read what it writes into the list: SendGrid
+    refused or never answered, or answered something other than its lists."""
+
+    hint = "subscribers.csv was not changed; fix the cause and run `digest subscribers sync` again"
+
+
+class ListChanged(SubscribersError):
+    """subscribers.csv changed while a command that rewrites it was reading it."""
+
+    hint = "nothing was written; run the command again once nothing else edits the list"
+
+
 class DiskFull(DigestError):
     """A working file could not be written for want of room: the disk or the quota is
     full, or the file reached the size limit (``ulimit -f``). Nothing was recorded."""

@@ -14,12 +14,13 @@ from ..app import App
 from ..ledger import REHEARSAL, SENT, HistoryRow, Ledger, ledger_exists
 from ..text import readable_time
 
-# "uncertain batches" numbers them as `digest send --batch N` does. It comes after the
+# "uncertain batches" numbers them as `digest send --batch N` does. It and "unsubscribed"
+# (readers left out after the freeze, as they unsubscribed since) come after the first
 # counts and before the status, so scripts that read a count by its place from the
 # start, or the status as the last column, still find them.
 COLUMNS = (
     "edition", "kind", "when", "subject", "posts", "recipients", "accepted", "refused",
-    "failed", "uncertain", "pending", "uncertain batches", "status",
+    "failed", "uncertain", "pending", "uncertain batches", "unsubscribed", "status",
 )  # fmt: skip
 
 
@@ -56,7 +57,8 @@ def _cells(row: HistoryRow, zone: str) -> list[str]:
     )  # fmt: skip
     when = readable_time(row.started_at, zone)
     batches = ",".join(map(str, row.uncertain_batches))
-    return [row.key, row.kind, when, row.subject, *map(str, counts), batches, status(row)]
+    cells = [row.key, row.kind, when, row.subject, *map(str, counts), batches]
+    return [*cells, str(row.unsubscribed), status(row)]
 
 
 def _entry(row: HistoryRow, zone: str) -> dict[str, object]:
@@ -76,5 +78,6 @@ def _entry(row: HistoryRow, zone: str) -> dict[str, object]:
         "uncertain": row.uncertain,
         "pending": row.pending,
         "uncertain_batches": list(row.uncertain_batches),
+        "unsubscribed": row.unsubscribed,
         "status": status(row),
     }

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import replace
 
 from ..app import App
-from ..errors import DigestError, NothingToSend, StandDown
+from ..errors import DigestError, NothingToSend, StandDown, SyncError
 from ..ledger import SENT, Ledger, ledger_exists
 from ..schedule import (
     Action,
@@ -98,10 +98,12 @@ def send_due(app: App, decision: Decision, log: Callable[[str], None] | None = N
 
     key = decision.edition
     if app.settings.delivery.backend == "sendgrid":
-        # LEAD (issue 12): call `subscribers.sync(app)` directly here once it has landed.
-        sync = getattr(subscribers, "sync", None)
-        if sync is not None:
-            sync(app)
+        try:
+            subscribers.sync(app, dry_run=False)
+        except SyncError as error:
+            # SendGrid drops its own suppressed addresses and the send leaves out the
+            # link's unsubscribes, so a list not synced this once harms no reader.
+            app.warn(f"{error}; the edition goes to the list as it was")
     require_ready(app, key, resuming=decision.action is Action.RESUME)
     options = SendOptions(edition=key, yes=True)
     try:

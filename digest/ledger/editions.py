@@ -51,6 +51,9 @@ class Edition:
     token_key: str = ""
     kind: str = EDITION
     rehearses: str | None = None  # for a rehearsal: the key of the edition it rehearses
+    # The last unsubscribe (``Unsubscribes`` seq) its frozen audience left out: those
+    # recorded after it are checked against its batches before they go.
+    unsubscribes_seen: int = 0
 
 
 @dataclass(frozen=True)
@@ -137,7 +140,8 @@ class Editions(Store):
         with self._sqlite():
             row = self._db.execute(
                 "SELECT key, status, subject, preheader, html, text, started_at, finished_at,"
-                " backend, token_key, kind, rehearses FROM editions WHERE key = ?",
+                " backend, token_key, kind, rehearses, unsubscribes_seen FROM editions"
+                " WHERE key = ?",
                 (key,),
             ).fetchone()
             if row is None:
@@ -159,6 +163,7 @@ class Editions(Store):
                 token_key=row[9],
                 kind=row[10],
                 rehearses=row[11],
+                unsubscribes_seen=row[12],
             )
 
     def start_edition(
@@ -176,6 +181,7 @@ class Editions(Store):
         token_key: str = "",
         seen_ids: Collection[str] = (),
         rehearses: str | None = None,
+        unsubscribes_seen: int = 0,
     ) -> AudienceCounts:
         """Record an edition as sending, with its content, posts and frozen audience, and
         every post its source showed (``seen_ids``) as seen.
@@ -185,6 +191,8 @@ class Editions(Store):
         and packed into batches, in order; each becomes a pending batch. It is streamed,
         so memory stays flat whatever its size. With ``rehearses``, it is a rehearsal of
         that edition, recorded under ``key`` (``next_rehearsal_key``), and sees nothing.
+        ``unsubscribes_seen`` is the last unsubscribe the audience was filtered against
+        (see ``Unsubscribes``).
         """
         check_key(key)
         started = to_iso(started_at)
@@ -201,10 +209,11 @@ class Editions(Store):
             kind = EDITION if rehearses is None else REHEARSAL
             self._db.execute(
                 "INSERT INTO editions (key, status, subject, preheader, html, text, backend,"
-                " started_at, token_key, kind, rehearses) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " started_at, token_key, kind, rehearses, unsubscribes_seen)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     key, SENDING, subject, preheader, html, text, backend, started, token_key,
-                    kind, rehearses,
+                    kind, rehearses, unsubscribes_seen,
                 ),
             )  # fmt: skip
             if rehearses is None:

@@ -22,8 +22,10 @@ class HistoryRow:
     For an edition or a rehearsal, ``status`` is "sending" or "sent" and the counts are
     recipients;
     ``uncertain`` counts recipients of batches left in flight, ``uncertain_batches``
-    numbers those batches (``Batch.number``). For a test, ``started_at`` is when it was
-    sent, ``status`` is "accepted" or "failed" and ``addresses`` lists its recipients.
+    numbers those batches (``Batch.number``), ``unsubscribed`` the readers of its frozen
+    audience left out because they unsubscribed after the freeze. For a test,
+    ``started_at`` is when it was sent, ``status`` is "accepted" or "failed" and
+    ``addresses`` lists its recipients.
     """
 
     kind: str
@@ -41,11 +43,13 @@ class HistoryRow:
     addresses: tuple[str, ...] = ()
     message_id: str = ""
     uncertain_batches: tuple[int, ...] = ()
+    unsubscribed: int = 0
 
     @property
     def pending(self) -> int:
         """Recipients of an edition not yet attempted (failed ones are tried again too)."""
-        return self.recipients - self.accepted - self.failed - self.uncertain - self.refused
+        done = self.accepted + self.failed + self.uncertain + self.refused + self.unsubscribed
+        return self.recipients - done
 
 
 class History(Store):
@@ -68,7 +72,8 @@ class History(Store):
                    coalesce(sum(CASE b.state WHEN 'failed' THEN b.size END), 0),
                    coalesce(sum(CASE b.state WHEN 'in_flight' THEN b.size END), 0),
                    coalesce(sum(CASE b.state WHEN 'rejected' THEN b.size END), 0),
-                   group_concat(CASE b.state WHEN 'in_flight' THEN b.seq + 1 END)
+                   group_concat(CASE b.state WHEN 'in_flight' THEN b.seq + 1 END),
+                   (SELECT count(*) FROM withheld w WHERE w.edition = e.key)
             FROM editions e LEFT JOIN batches b ON b.edition = e.key
             GROUP BY e.key
             """
@@ -87,6 +92,7 @@ class History(Store):
             unsure,
             refused,
             unsure_numbers,
+            withheld,
         ) in rows:
             yield HistoryRow(
                 kind=REHEARSAL if kind == REHEARSAL else EDITION,
@@ -96,12 +102,13 @@ class History(Store):
                 subject=subject,
                 status=status,
                 posts=posts,
-                recipients=total,
+                recipients=total + withheld,
                 accepted=ok,
                 failed=failed,
                 uncertain=unsure,
                 refused=refused,
                 uncertain_batches=numbers_listed(unsure_numbers),
+                unsubscribed=withheld,
             )
 
     def _test_history(self) -> Iterator[HistoryRow]:

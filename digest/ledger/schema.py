@@ -178,6 +178,30 @@ MIGRATIONS: tuple[str | Callable[[sqlite3.Connection], None], ...] = (
         noted_at  TEXT NOT NULL
     ) WITHOUT ROWID;
     """,
+    # Schema 6: unsubscribes numbered in the order they were recorded (``seq``), so that a
+    # send asks only for those recorded since its audience was frozen (``editions.
+    # unsubscribes_seen``: the last seq the freeze left out; 0 for editions started
+    # before, whose every unsubscribe is checked); and ``withheld``: the readers of a
+    # frozen audience left out because they unsubscribed after the freeze.
+    """
+    CREATE TABLE unsubscribes_numbered (
+        seq     INTEGER PRIMARY KEY AUTOINCREMENT,
+        address TEXT NOT NULL UNIQUE,
+        at      TEXT NOT NULL,
+        source  TEXT NOT NULL
+    );
+    INSERT INTO unsubscribes_numbered (address, at, source)
+        SELECT address, at, source FROM unsubscribes ORDER BY at, address;
+    DROP TABLE unsubscribes;
+    ALTER TABLE unsubscribes_numbered RENAME TO unsubscribes;
+    ALTER TABLE editions ADD COLUMN unsubscribes_seen INTEGER NOT NULL DEFAULT 0;
+    CREATE TABLE withheld (
+        edition TEXT NOT NULL REFERENCES editions (key),
+        address TEXT NOT NULL,
+        at      TEXT NOT NULL,
+        PRIMARY KEY (edition, address)
+    ) WITHOUT ROWID;
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -9,5 +9,7 @@ rehearses it, in SendGrid's sandbox) and settles uncertain batches (``settle``);
 runs the loop that sends batches through ``workers`` and records each in the ledger;
 ``uncertain`` lists the readers of uncertain batches; ``backends`` makes the configured
 backend; ``samples`` sends tests (`digest send --to`, the preview's button) and writes
-dry runs; ``outcome`` is what a run did.
+dry runs; ``outcome`` is what a run did. ``sync`` marks in the list who left (the
+ledger's and SendGrid's unsubscribes, bounces and complaints), before a send;
+``signups`` merges a sign-up export into it.
 """

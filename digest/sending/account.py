@@ -22,7 +22,7 @@ from .findings import FAIL, PASS, WARN, Finding
 from .ready import api_key_problems, sender_problems
 
 if TYPE_CHECKING:
-    from ..deliver.sendgrid import SendGridAccount
+    from ..deliver.account import SendGridAccount
 
 T = TypeVar("T")
 
@@ -50,15 +50,17 @@ def account_findings(app: App) -> Iterator[Finding]:
         yield Finding(PASS, "sender", f"{settings.newsletter.from_email} is valid; {said}")
     if no_key or bad_sender:
         return
-    from ..deliver.sendgrid import SendGridAccount
+    from ..deliver.account import SendGridAccount
+    from ..deliver.sendgrid import SendGridApi
 
-    account = SendGridAccount(
+    api = SendGridApi(
         api_key=settings.secrets.sendgrid_api_key,
         host=settings.sendgrid.host,
         timeout=settings.sendgrid.timeout,
         max_retries=min(settings.sendgrid.max_retries, ACCOUNT_RETRIES),
         sleep=app.sleep,
     )
+    account = SendGridAccount(api)
     key_finding = _api_key(account)
     yield key_finding
     if key_finding.status == FAIL:

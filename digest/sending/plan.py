@@ -73,7 +73,7 @@ def send_edition(app: App, options: SendOptions, backend: Backend, confirm: Conf
         todo = ledger.batches(key, (PENDING,))
         message = message_for(settings, stored_email(edition), key, test=False)
         try:
-            deliver(app, ledger, todo, backend, message, outcome)
+            deliver(app, ledger, todo, backend, message, outcome, edition.unsubscribes_seen)
         finally:
             outcome.complete = ledger.finish_if_complete(key, app.clock())
             outcome.pending = sum(b.size for b in ledger.batches(key, (PENDING, FAILED)))
@@ -184,10 +184,14 @@ def _start(
             question = f"{how} edition {key}, {email.subject!r}, to {plural(count, 'subscriber')}?"
             _ask(options, confirm, question)
         tokens.give((used, email.token_key))
-        # While the child still reads: the rows that keep their address off the list.
+        # While the child still reads: the rows that keep their address off the list, and
+        # the readers who unsubscribed through the link (to the last one recorded now).
         suppressed = suppressed_addresses(audience_path)
+        unsubscribed = ledger.unsubscribes_after(0)
+        seen = unsubscribed[-1][0] if unsubscribed else 0
+        left_out = suppressed.keys() | {address for _, address in unsubscribed}
         withheld: list[str] = []
-        batches = withhold(read, suppressed, withheld)
+        batches = withhold(read, left_out, withheld)
         first = next(batches, None)
         if first is None:
             report = read.result or AudienceReport()
@@ -212,6 +216,7 @@ def _start(
             token_key=email.token_key,
             seen_ids=choice.shown,
             rehearses=key if rehearsal else None,
+            unsubscribes_seen=seen,
         )
     report = read.result or AudienceReport()
     report.count_withheld(withheld, suppressed)

@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
 
 from ..app import App
 from ..audience.active import AudienceReport, suppressed_addresses
@@ -22,7 +21,7 @@ from ..deliver import Backend, Message
 from ..deliver.outbox import OutboxBackend
 from ..errors import ConfigError, InvalidAddress
 from ..ledger import FAILED, IN_FLIGHT, PENDING, Edition, Ledger
-from ..models import Digest, Post, Recipient, Subscriber, unpack_recipients
+from ..models import Recipient, Subscriber, unpack_recipients
 from .backends import make_backend
 from .edition import (
     edition_email,
@@ -33,7 +32,7 @@ from .edition import (
     unsubscribe_mode,
     with_asm_placeholders,
 )
-from .pipeline import audience_batches, warn_problems
+from .pipeline import audience_batches, unsubscribed_through_the_link, warn_problems
 from .ready import check_ready
 
 
@@ -173,36 +172,15 @@ def dry_run_edition(app: App, backend: OutboxBackend, edition: str | None) -> Sa
     report = AudienceReport()
     path = app.paths.subscribers
     suppressed = suppressed_addresses(path)
+    left_out = suppressed.keys() | unsubscribed_through_the_link(app)
     count = 0
     # Filtered, deduplicated and batched as digest send freezes them.
     batches = audience_batches(app, path, backend.batch_size, lambda: personalize, report)
     withheld: list[str] = []
-    for batch in withhold(batches, suppressed, withheld):
+    for batch in withhold(batches, left_out, withheld):
         backend.send(message, [fill(s) for s in unpack_recipients(batch.recipients)])
         count += batch.size
     report.count_withheld(withheld, suppressed)
     warn_problems(app, report)
     where = str(backend.folder_for(key))
     return SampleOutcome(key, message.subject, count, where, report.skipped)
-
-
-def sample_digest(now: datetime) -> Digest:
-    """An edition of two made-up posts with every field filled, so that templates show
-    whatever they show for a post."""
-    posts = [
-        Post(
-            id=f"https://example.com/sample-{n}",
-            title=f"Sample post {n}",
-            url=f"https://example.com/sample-{n}",
-            published=now,
-            updated=now,
-            author="A. Writer",
-            summary="A sample summary.",
-            content="<p>A sample paragraph.</p>",
-            image=f"https://example.com/sample-{n}.png",
-            image_alt="A sample image",
-            tags=("sample",),
-        )
-        for n in (1, 2)
-    ]
-    return Digest(edition="sample", featured=posts[0], teasers=(posts[1],))

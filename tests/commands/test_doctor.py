@@ -176,7 +176,12 @@ def unreachable(server: SendGridServer, folder: Folder) -> None:
         (domain_failing_dns, "sender", "its DNS records do not check out yet"),
         (no_sender_at_all, "sender", "is neither a verified sender nor at an authenticated"),
         (missing_group, "asm group", "SendGrid has no unsubscribe group 7"),
-        (unreachable, "api key", "cannot ask SendGrid about the key: cannot reach SendGrid"),
+        (
+            unreachable,
+            "api key",
+            "cannot ask SendGrid about the key: SendGrid did not answer GET /v3/scopes after 1"
+            " attempt: cannot reach SendGrid",
+        ),
     ],
 )
 def test_a_broken_account_fails_its_check_with_the_fix(

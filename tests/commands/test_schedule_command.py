@@ -19,7 +19,6 @@ from pathlib import Path
 import pytest
 from click.testing import Result
 
-from digest.commands import subscribers
 from tests.commands.conftest import Folder
 from tests.commands.feeds import write_feed
 from tests.commands.test_send import active_readers, write_readers
@@ -277,21 +276,31 @@ def test_a_failed_check_refuses_to_send_and_a_warning_does_not(
     assert sent_to(server) == Counter(active_readers(scheduled))
 
 
-def test_subscribers_sync_runs_before_a_due_send_with_sendgrid(
-    scheduled: Folder, server: SendGridServer, monkeypatch: pytest.MonkeyPatch
+def test_a_due_send_first_marks_in_the_list_who_sendgrid_says_left(
+    scheduled: Folder, server: SendGridServer
 ) -> None:
-    synced: list[int] = []
-    monkeypatch.setattr(
-        subscribers, "sync", lambda app: synced.append(len(server.requests)), raising=False
-    )
-    assert tick(scheduled, "2026-03-08T09:00:00-07:00").exit_code == 0  # a Sunday: no run
-    assert synced == []
-    assert tick(scheduled, "2026-03-09T09:00:00-07:00").exit_code == 0
-    assert synced == [0], "once, before anything was sent"
-    scheduled.env["DIGEST_DELIVERY_BACKEND"] = "outbox"
-    add_post(scheduled, "monday", datetime(2026, 3, 15, tzinfo=UTC))
-    assert tick(scheduled, "2026-03-16T09:00:00-07:00").exit_code == 0
-    assert synced == [0], "no SendGrid to sync with"
+    readers = active_readers(scheduled)
+    gone = readers[0]
+    server.account.bounces.add(gone, created=1_700_000_000, reason="550 no such user")
+    result = tick(scheduled, "2026-03-09T09:00:00-07:00")
+    assert result.exit_code == 0, result.output
+    listed = (scheduled.path / "subscribers.csv").read_text(encoding="utf-8")
+    assert any(line.startswith(f"{gone},") and ",bounced" in line for line in listed.splitlines())
+    assert sent_to(server) == Counter(readers[1:])
+
+
+def test_a_sync_that_fails_is_warned_of_and_the_edition_still_goes(
+    scheduled: Folder, server: SendGridServer
+) -> None:
+    before = (scheduled.path / "subscribers.csv").read_bytes()
+    scheduled.env["DIGEST_SENDGRID_MAX_RETRIES"] = "1"
+    for _ in range(2):
+        server.fail_next(500, path="/v3/suppression/bounces")
+    result = tick(scheduled, "2026-03-09T09:00:00-07:00")
+    assert result.exit_code == 0, result.output
+    assert "the edition goes to the list as it was" in result.stderr
+    assert (scheduled.path / "subscribers.csv").read_bytes() == before
+    assert sent_to(server) == Counter(active_readers(scheduled))
 
 
 def test_in_sandbox_mode_each_run_is_rehearsed_once(
