@@ -5,13 +5,15 @@ How the code is laid out (README, "How the code is laid out")::
     digest/
       cli/           click only: options -> commands.<verb>.run(app, ...); errors -> exit codes
       commands/      one module per CLI verb: build, send (test_send, dry_run), history, init,
-                     ledger, subscribers, unsubscribe, preview, archive
+                     ledger, subscribers, unsubscribe, preview, archive, doctor, schedule
       web/           the ASGI apps (the unsubscribe endpoint, the editor's preview: its page,
                      frames, file watch) and the server they share; the web edition (archive)
       sending/       the send composed: edition (sources -> select -> render; a stored edition's
-                     email), draft (the next edition as it stands), plan (start, resume, settle),
-                     pipeline (the list read in a child), delivery (the loop), workers,
-                     uncertain, backends, samples (tests, dry runs)
+                     email), draft (the next edition as it stands), ready, plan (start, resume,
+                     settle, rehearse), pipeline (the list read in a child), delivery (the loop),
+                     workers, uncertain, backends, samples (tests, dry runs), preflight and
+                     account (doctor's checks), sync and signups (the list kept: who left,
+                     who joined)
       app.py         the run context: settings, clock, output; paths and today's edition, once
       console.py     the terminal (rich): lines, tables, the progress bar
       sources/       a feed or a Markdown folder -> Posts (fetch, sanitize)
@@ -35,7 +37,7 @@ dedupe's spill table in ``audience/packing.py``, ...). ``lint-imports`` checks a
 Where a new thing goes:
 
 - a command: ``commands/<verb>.py`` with ``run(app, ...)``, and one function in ``cli/``
-  (``edition.py`` or ``folder.py``)
+  (``edition.py``, ``folder.py`` or ``running.py``)
   (a subcommand: a function in its group's module, as ``subscribers.check``);
 - a config key: a field of its section in ``config/settings.py`` with its default, help
   and rule (``config/checks.py``), and its row in *Configuration reference*;

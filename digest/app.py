@@ -8,6 +8,7 @@ spelling them out; the stages below are given plain values instead.
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -19,7 +20,9 @@ from zoneinfo import ZoneInfo
 
 from .config import Newsletter, Settings
 from .console import Console, SendProgress, consoles, print_line, print_table
-from .errors import BatchFailed, ConfigError
+from .errors import BatchFailed, ConfigError, EditionKeyError
+from .ledger import Ledger, ledger_exists
+from .models import date_key_problem
 from .text import readable_time, terminal_safe
 
 STATE_FOLDER = ".digest"
@@ -122,9 +125,26 @@ class App:
 
     def edition_key(self, given: str | None = None) -> str:
         """``given``, else today's edition's: the date, in the schedule's time zone, of
-        the run that sends it (the zone is valid: loading the settings checked it)."""
-        zone = ZoneInfo(self.settings.schedule.timezone)
-        return given or self.now.astimezone(zone).date().isoformat()
+        the run that sends it (the zone is valid: loading the settings checked it).
+
+        A given key must be a real date (``2026-13-45`` is a typo, and would start an
+        edition no schedule ever names), unless the ledger already holds an edition of
+        that key: one started before keys had to be dates is still resumed and settled.
+        """
+        if given is None:
+            zone = ZoneInfo(self.settings.schedule.timezone)
+            return self.now.astimezone(zone).date().isoformat()
+        problem = date_key_problem(given)
+        if problem and not self._recorded(given):
+            raise EditionKeyError(f"--edition {problem}")
+        return given
+
+    def _recorded(self, key: str) -> bool:
+        """Whether the ledger holds an edition of that key (a folder without one, none)."""
+        if not ledger_exists(self.paths.ledger):
+            return False
+        with Ledger.open(self.paths.ledger) as ledger:
+            return ledger.edition(key) is not None
 
     def when(self, moment: datetime) -> str:
         """``moment`` as a message shows it: to the minute, in the schedule's time zone."""
@@ -133,10 +153,7 @@ class App:
     def sleep(self, seconds: float) -> None:
         """Wait before a retry, unless a signal asks the send to stop: then give the batch up."""
         if self.stopping.wait(seconds):
-            raise BatchFailed(
-                "stopped by a signal while waiting to retry: the batch was not sent",
-                "run `digest send` again to resume",
-            )
+            raise BatchFailed("stopped by a signal while waiting to retry: the batch was not sent")
 
     def say(self, text: str) -> None:
         """A line of normal output (suppressed by --quiet through the console), terminal-safe:
@@ -148,6 +165,13 @@ class App:
         newline inside a field shows as ``\\t`` or ``\\n``, so the columns hold)."""
         if not self.console.quiet:
             self.console.file.write("\t".join(map(terminal_safe, fields)) + "\n")
+
+    def say_json(self, value: object) -> None:
+        """A JSON document for other programs (suppressed by --quiet like ``say``). Every
+        character outside printable ASCII is written as a ``\\u`` escape, so no text in it
+        can act on a terminal."""
+        if not self.console.quiet:
+            self.console.file.write(json.dumps(value, indent=2, ensure_ascii=True) + "\n")
 
     def say_table(self, columns: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
         """Rows as a table on a terminal, else as tab-separated lines under a header line."""

@@ -6,6 +6,8 @@ package prints errors or decides exit codes.
 
 from __future__ import annotations
 
+import copy
+
 from .models import SUBSTITUTIONS_MAX_BYTES
 
 
@@ -94,6 +96,19 @@ class SubstitutionsTooLarge(SubscribersError):
         super().__init__(f"{email}: {self.reason}")
 
 
+class SyncError(DigestError):
+    """`digest subscribers sync` could not read what it writes into the list: SendGrid
+    refused or never answered, or answered something other than its lists."""
+
+    hint = "subscribers.csv was not changed; fix the cause and run `digest subscribers sync` again"
+
+
+class ListChanged(SubscribersError):
+    """subscribers.csv changed while a command that rewrites it was reading it."""
+
+    hint = "nothing was written; run the command again once nothing else edits the list"
+
+
 class DiskFull(DigestError):
     """A working file could not be written for want of room: the disk or the quota is
     full, or the file reached the size limit (``ulimit -f``). Nothing was recorded."""
@@ -118,6 +133,12 @@ class StandDown(DigestError):
     """Another process is sending the edition, or it was sent already: exit 0."""
 
 
+class EditionKeyError(DigestError):
+    """An --edition that names no edition: not a real date, nor a key the ledger holds."""
+
+    hint = "an edition is named by its date, e.g. --edition 2026-03-09; `digest history` lists them"
+
+
 class LedgerError(DigestError):
     """The state database is unreadable, from a newer version, or locked for too long."""
 
@@ -125,9 +146,16 @@ class LedgerError(DigestError):
 
 
 class DeliveryError(DigestError):
-    """The email provider refused the send, or the send cannot start as configured."""
+    """The email provider refused the send, or the send cannot start as configured.
 
-    hint = "nothing was lost: fix the cause and run `digest send` again to resume"
+    The hints of these errors say what to fix, not which command to run next: the part of
+    the code that raises one does not know whether it sends an edition, a test or a dry
+    run. The command that catches it names its own (``with_hint``): `digest send
+    --edition KEY` resumes an edition, while after a test only the test's own command is
+    safe to repeat (`digest send` alone would mail the whole list).
+    """
+
+    hint = "nothing was lost: fix the cause"
 
 
 class SendRefused(DeliveryError):
@@ -139,7 +167,7 @@ class SendRefused(DeliveryError):
 class BatchRefused(DeliveryError):
     """The provider refused a request for good (a 4xx other than 429): stop the send."""
 
-    hint = "fix what the provider names above, then run `digest send` again to resume"
+    hint = "fix what the provider names above"
 
     def __init__(self, message: str, details: tuple[str, ...] = ()) -> None:
         super().__init__(message)
@@ -149,7 +177,7 @@ class BatchRefused(DeliveryError):
 class BatchFailed(DeliveryError):
     """A request surely never delivered, after the retries ran out (5xx, refused connections)."""
 
-    hint = "the batch stays pending; run `digest send` again later to resume"
+    hint = "the batch stays pending: try again later"
 
 
 class RecipientRefused(BatchFailed):
@@ -175,6 +203,15 @@ class BatchUncertain(DeliveryError):
     hint = "check the provider's activity log before sending it again"
 
 
+class AccountError(DigestError):
+    """The provider's API answered a question about the account (its key's scopes, its
+    senders) with an error, or could not be reached (``status`` 0)."""
+
+    def __init__(self, message: str, status: int, hint: str | None = None) -> None:
+        super().__init__(message, hint)
+        self.status = status
+
+
 class SettleError(DigestError):
     """Uncertain batches cannot be settled as asked: no such uncertain batch, or a file of
     addresses that cannot be read."""
@@ -192,6 +229,14 @@ class WebError(DigestError):
     """A web endpoint cannot start: its address is taken or does not exist here."""
 
     hint = "choose another --host or --port, or stop the program listening there"
+
+
+def with_hint(error: DigestError, hint: str) -> DigestError:
+    """A copy of ``error`` with another hint: the one naming the command that does what it
+    says, which only the command that caught the error knows."""
+    changed = copy.copy(error)
+    changed.hint = hint
+    return changed
 
 
 class InvalidAddress(ValueError):

@@ -9,6 +9,8 @@ import stat
 import tempfile
 from collections.abc import Mapping
 from pathlib import Path
+from types import TracebackType
+from typing import Self
 
 from .errors import ConfigError
 
@@ -48,6 +50,54 @@ def write_atomic(target: Path, data: bytes) -> None:
     except BaseException:
         temporary.unlink(missing_ok=True)
         raise
+
+
+class Replacement:
+    """A new version of ``target``, streamed to a temporary file beside it (``write``) and
+    put in place by ``commit``: flushed to disk, renamed over the target, and the folder's
+    entry flushed too, so a crash at any moment leaves the old file or the new one, whole.
+    Leaving the ``with`` block without a commit removes it and leaves the target as it was.
+
+    ``mode``: the new file's permissions (keep the old file's: a list kept private stays
+    so); by default those a plain open() would give.
+    """
+
+    def __init__(self, target: Path, *, mode: int | None = None) -> None:
+        self.target = target
+        handle, temporary = tempfile.mkstemp(
+            dir=target.parent, prefix=f".{target.name}.", suffix=".tmp"
+        )
+        self.path = Path(temporary)
+        try:
+            os.fchmod(handle, 0o666 & ~_UMASK if mode is None else mode)
+            self._stream = os.fdopen(handle, "wb")
+        except BaseException:
+            os.close(handle)
+            self.path.unlink(missing_ok=True)
+            raise
+
+    def write(self, data: bytes) -> None:
+        self._stream.write(data)
+
+    def commit(self) -> None:
+        """Put the new version in place of the target, durably."""
+        self._stream.flush()
+        os.fsync(self._stream.fileno())
+        self._stream.close()
+        self.path.replace(self.target)
+        sync_folder(self.target.parent)
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self._stream.close()
+        self.path.unlink(missing_ok=True)  # gone already once committed
 
 
 def replace_together(files: Mapping[Path, bytes]) -> None:

@@ -16,7 +16,7 @@ import re
 import secrets
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import date, datetime
 from functools import lru_cache
 
 SUBSCRIBER_STATUSES = ("active", "unsubscribed", "bounced", "complained")
@@ -29,8 +29,29 @@ _EDITION_KEY = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
 
 
 def is_edition_key(key: str) -> bool:
-    """Whether ``key`` can name an edition (e.g. 2026-03-09)."""
+    """Whether ``key`` can name an edition in the ledger (safe as a file name)."""
     return bool(_EDITION_KEY.fullmatch(key))
+
+
+# An edition's key is the date, in the schedule's zone, of the run that sends it; one a
+# day. (Ledgers from before this rule may hold other keys: see App.edition_key.)
+_DATE_KEY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+
+def looks_like_date(key: str) -> bool:
+    """Whether ``key`` is written YYYY-MM-DD, a real date or not."""
+    return bool(_DATE_KEY.fullmatch(key))
+
+
+def date_key_problem(key: str) -> str:
+    """Why ``key`` is not the key of an edition, a real date written YYYY-MM-DD; or ""."""
+    if looks_like_date(key):
+        try:
+            date.fromisoformat(key)
+        except ValueError:
+            return f"{key!r} is not a real date (YYYY-MM-DD)"
+        return ""
+    return f"{key!r} is not a date written YYYY-MM-DD"
 
 
 # What a per-subscriber field may be called to travel as a token: "company", "first_name".

@@ -19,11 +19,14 @@ zone by their wall time, which is wrong inside a repeated hour.
 
 from __future__ import annotations
 
+import signal
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import Enum
 from itertools import islice
+from types import FrameType
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
@@ -32,6 +35,7 @@ from .cron import cron_problem, wall_times
 from .errors import ConfigError, DigestError
 
 WAKE_EVERY = 60.0  # seconds: how soon after a suspend the loop notices the clock jumped
+RETRY_EVERY = 300.0  # seconds: how soon a send that failed is tried again, within grace
 
 
 def schedule_problems(cron: str, timezone: str, grace_minutes: int) -> list[str]:
@@ -117,6 +121,7 @@ class EditionState(Enum):
     NOT_STARTED = "not started"
     HALF_SENT = "half-sent"
     COMPLETE = "complete"
+    REHEARSED = "rehearsed"  # in sandbox mode: a rehearsal of it went through
 
 
 class Action(Enum):
@@ -150,7 +155,8 @@ class Decision:
         if self.action is Action.RESUME:
             return f"run {run} is due{late}: resuming edition {self.edition}, half-sent before"
         if self.action is Action.NOTHING:
-            return f"edition {self.edition} (run {run}) was sent already: nothing to do"
+            done = "rehearsed" if self.state is EditionState.REHEARSED else "sent"
+            return f"edition {self.edition} (run {run}) was {done} already: nothing to do"
         beyond = f"more than the {_duration(self.grace)} grace period"
         if self.state is EditionState.HALF_SENT:
             return (
@@ -180,7 +186,7 @@ def decide(
     edition = run.date().isoformat()
     late = _utc(now) - _utc(run)
     state = state_of(edition)
-    if state is EditionState.COMPLETE:
+    if state in (EditionState.COMPLETE, EditionState.REHEARSED):
         action = Action.NOTHING
     elif late > timetable.grace:
         action = Action.MISSED
@@ -194,7 +200,31 @@ class StopFlag(Protocol):
 
     def is_set(self) -> bool: ...
 
+    def set(self) -> None: ...
+
     def wait(self, timeout: float | None = None) -> bool: ...
+
+
+@contextmanager
+def stopped_by_signals(stop: StopFlag) -> Iterator[list[str]]:
+    """While inside, SIGTERM and Ctrl-C set ``stop`` (a send in progress installs its own
+    handlers, which let the requests in flight finish first); yields the names of the
+    signals caught. The handlers before are put back on leaving."""
+    caught: list[str] = []
+    signals = (signal.SIGINT, signal.SIGTERM)
+    previous = {sig: signal.getsignal(sig) for sig in signals}
+
+    def handle(signum: int, _frame: FrameType | None) -> None:
+        caught.append(signal.Signals(signum).name)
+        stop.set()
+
+    for sig in signals:
+        signal.signal(sig, handle)
+    try:
+        yield caught
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 def run_forever(
@@ -206,39 +236,59 @@ def run_forever(
     stop: StopFlag,
     log: Callable[[str], None],
     wake_every: float = WAKE_EVERY,
+    retry_every: float = RETRY_EVERY,
 ) -> None:
     """Tick now and at each run time until ``stop`` is set; return at once when it is.
 
     Each tick logs one line and calls ``act`` to send or resume; an error ``act``
-    raises is logged and the loop waits for the next run. Each tick waits for the first
-    run after the previous tick's time, so every run is decided once, and one that came
-    due during a long send is decided as soon as the send ends. Waiting wakes every
-    ``wake_every`` seconds to reread the clock: after a suspend or a clock change the
-    tick comes soon and catches up on the latest run within the grace period, or
-    reports it missed. A restart does the same with its first tick.
+    raises is logged, and the send is tried again ``retry_every`` seconds later while
+    that is within the grace period (SendGrid or the feed may be back by then), else
+    the loop waits for the next run. Each tick waits for the first run after the
+    previous tick's time, so every run is decided once, and one that came due during a
+    long send is decided as soon as the send ends. Waiting wakes every ``wake_every``
+    seconds to reread the clock: after a suspend or a clock change the tick comes soon
+    and catches up on the latest run within the grace period, or reports it missed. A
+    restart does the same with its first tick.
     """
     while not stop.is_set():
         now = clock()
         decision = decide(now, timetable, state_of)
         log(decision.describe())
-        if decision.action in (Action.SEND, Action.RESUME):
-            _act(act, decision, log)
+        failed = decision.action in (Action.SEND, Action.RESUME) and not _act(act, decision, log)
         target = timetable.next_run(now)
-        if target is None:
+        retry = _retry_time(decision, clock(), retry_every, timetable) if failed else None
+        if retry is not None and (target is None or _utc(retry) < _utc(target)):
+            log(f"trying edition {decision.edition} again at {retry.isoformat()}")
+            target = retry
+        elif target is None:
             log(f"{timetable.cron!r} names no later time: the schedule has ended")
             return
-        if _utc(target) > _utc(clock()):
+        elif _utc(target) > _utc(clock()):
             log(f"next run {target.isoformat()}")
         if not _wait_until(target, clock, stop, wake_every):
             return
 
 
-def _act(act: Callable[[Decision], None], decision: Decision, log: Callable[[str], None]) -> None:
-    """Run the send; its failure is one log line, and the loop lives on to the next run."""
+def _act(act: Callable[[Decision], None], decision: Decision, log: Callable[[str], None]) -> bool:
+    """Run the send; its failure is one log line (and False), and the loop lives on."""
     try:
         act(decision)
     except DigestError as error:
         log(f"edition {decision.edition} failed: {error}")
+        return False
+    return True
+
+
+def _retry_time(
+    decision: Decision, now: datetime, retry_every: float, timetable: Timetable
+) -> datetime | None:
+    """When to try a failed send again: ``retry_every`` from now, if that is still within
+    the grace period of its run; else None (the run is over)."""
+    assert decision.run is not None  # a send decides a run
+    again = _utc(now) + timedelta(seconds=retry_every)
+    if again > _utc(decision.run) + timetable.grace:
+        return None
+    return again.astimezone(timetable.zone)
 
 
 def _wait_until(

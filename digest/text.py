@@ -7,6 +7,9 @@ carriage returns and backspaces that overwrite a line, bidirectional overrides
 that show text in another order than it is. ``terminal_safe`` shows each of those
 as an inert escape instead, and leaves every other character as it is.
 
+``readable_time`` writes an instant as a person reads it, to the minute, in a zone
+(the schedule's, where the newsletter is made): ``2026-03-09 09:00 PDT``.
+
 ``html_to_text`` reads the visible text of well-formed HTML, such as sanitized post
 content, for an excerpt. Post content can be any size (a megabyte is not unusual for
 a long post with inline images), while an excerpt needs a few hundred characters, so
@@ -23,6 +26,7 @@ import re
 from collections.abc import Iterable
 from datetime import UTC, datetime, tzinfo
 from html.parser import HTMLParser
+from zoneinfo import ZoneInfo
 
 # Every control character (C0 with tab, newline, carriage return, backspace, bell and
 # ESC; DEL; C1 with CSI), the line and paragraph separators, the bidirectional
@@ -151,7 +155,12 @@ def plural(count: int, noun: str, nouns: str = "") -> str:
     return f"{count} {noun if count == 1 else nouns or noun + 's'}"
 
 
-def readable_time(moment: datetime, zone: tzinfo = UTC) -> str:
-    """A moment as a message shows it: to the minute, in ``zone``, with the zone's
-    abbreviation: "2026-12-07 14:07 UTC", "2026-03-09 09:00 PDT"."""
-    return moment.astimezone(zone).strftime("%Y-%m-%d %H:%M %Z")
+def readable_time(moment: datetime, zone: tzinfo | str = UTC) -> str:
+    """A moment as a message shows it: to the minute, in ``zone`` (a tzinfo or an IANA
+    name), with the zone's abbreviation: "2026-12-07 14:07 UTC", "2026-03-09 09:00 PDT"
+    (or its offset, "+0530", where the zone has no abbreviation)."""
+    local = moment.astimezone(ZoneInfo(zone) if isinstance(zone, str) else zone)
+    name = local.tzname() or ""
+    if not name or name[0] in "+-":
+        name = local.strftime("%z")
+    return f"{local:%Y-%m-%d %H:%M} {name}"

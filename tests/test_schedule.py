@@ -554,19 +554,53 @@ def test_a_run_that_falls_due_during_a_long_send_is_decided_as_soon_as_it_ends()
     ]
 
 
-def test_a_failed_send_is_one_line_and_the_loop_goes_on_to_the_next_run() -> None:
+def test_a_failed_send_is_tried_again_within_grace_then_the_loop_goes_on() -> None:
     time_ = FakeTime(at("2026-03-09T08:00:00-07:00"), stop_at=at("2026-03-17T00:00:00-07:00"))
     letter = Newsletter(time_)
     letter.failing.add("2026-03-09")
     letter.run()
-    assert [(a, key) for a, key, _ in letter.sent] == [
-        (Action.SEND, "2026-03-09"),
-        (Action.SEND, "2026-03-16"),
+    tries = [(a, key, when.isoformat()) for a, key, when in letter.sent]
+    assert tries[:3] == [
+        (Action.SEND, "2026-03-09", "2026-03-09T09:00:00-07:00"),
+        (Action.RESUME, "2026-03-09", "2026-03-09T09:05:00-07:00"),
+        (Action.RESUME, "2026-03-09", "2026-03-09T09:10:00-07:00"),
     ]
-    assert letter.lines("failed") == [
+    assert tries[-2:] == [
+        (Action.RESUME, "2026-03-09", "2026-03-09T10:00:00-07:00"),  # the grace period's end
+        (Action.SEND, "2026-03-16", "2026-03-16T09:00:00-07:00"),
+    ]
+    assert len(tries) == 1 + 12 + 1
+    failed = letter.lines("failed")
+    assert len(failed) == 13
+    assert failed[0] == (
         "edition 2026-03-09 failed: https://blog.example/feed.xml: no answer within 10 s; "
         "check [source] location in digest.toml"
+    )
+    assert letter.lines("trying edition 2026-03-09 again")[0] == (
+        "trying edition 2026-03-09 again at 2026-03-09T09:05:00-07:00"
+    )
+    assert letter.lines("next run 2026-03-16T09:00:00-07:00")
+
+
+def test_a_send_that_fails_once_goes_out_on_the_next_try() -> None:
+    time_ = FakeTime(at("2026-03-09T08:00:00-07:00"), stop_at=at("2026-03-10T00:00:00-07:00"))
+    letter = Newsletter(time_)
+    letter.failing.add("2026-03-09")
+    original = letter.act
+
+    def fail_once(decision: Decision) -> None:
+        try:
+            original(decision)
+        finally:
+            letter.failing.discard("2026-03-09")
+
+    letter.act = fail_once  # type: ignore[method-assign]
+    letter.run()
+    assert [(a, key, when.isoformat()) for a, key, when in letter.sent] == [
+        (Action.SEND, "2026-03-09", "2026-03-09T09:00:00-07:00"),
+        (Action.RESUME, "2026-03-09", "2026-03-09T09:05:00-07:00"),
     ]
+    assert letter.states["2026-03-09"] is EditionState.COMPLETE
 
 
 @pytest.fixture

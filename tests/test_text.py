@@ -71,6 +71,13 @@ def test_a_time_reads_to_the_minute_with_its_zone() -> None:
     assert readable_time(summer, ZoneInfo("America/Los_Angeles")) == "2026-03-09 09:00 PDT"
 
 
+def test_a_time_in_a_zone_named_or_without_an_abbreviation_shows_its_offset() -> None:
+    moment = datetime(2026, 12, 7, 14, 7, tzinfo=UTC)
+    assert readable_time(moment, "America/Los_Angeles") == "2026-12-07 06:07 PST"
+    assert readable_time(moment, "Asia/Dubai") == "2026-12-07 18:07 +0400"
+    assert readable_time(moment, "Asia/Kathmandu") == "2026-12-07 19:52 +0545"
+
+
 def test_the_nearest_choice_or_none() -> None:
     assert closest("max_post", ["max_posts", "max_age_days", "featured_tag"]) == "max_posts"
     assert closest("zzz", ["max_posts", "max_age_days"]) is None

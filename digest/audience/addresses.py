@@ -92,3 +92,14 @@ def slow_normalize(address: str) -> str:
 def normalize(address: str) -> str:
     """The normalized form of a valid address, or InvalidAddress with email-validator's reason."""
     return fast_normalize(address) or slow_normalize(address)
+
+
+def address_key(address: str) -> str:
+    """What two spellings of one address share: its normalized form lowercased, so that
+    case and an international domain in either form (``bücher.example`` or
+    ``xn--bcher-kva.example``) make no difference; an invalid address, stripped and
+    lowercased, matches only itself."""
+    try:
+        return normalize(address.strip()).lower()
+    except InvalidAddress:
+        return address.strip().lower()

@@ -26,11 +26,7 @@ def withhold(
     """The batches without the recipients whose lowercased address is in ``addresses``
     (a batch left empty is dropped); each address left out is appended to ``withheld``."""
     for batch in batches:
-        # A first look at the addresses alone (a third of the cost of unpacking): nearly
-        # every batch has none to withhold.
-        if not addresses or not any(
-            row[0].lower() in addresses for row in json.loads(batch.recipients)
-        ):
+        if not holds_any(batch.recipients, addresses):
             yield batch
             continue
         kept = []
@@ -41,6 +37,13 @@ def withhold(
                 kept.append(subscriber)
         if kept:
             yield PackedBatch(len(kept), pack_recipients(kept))
+
+
+def holds_any(packed: str, addresses: Collection[str]) -> bool:
+    """Whether a packed batch (``pack_recipients``) has a recipient whose lowercased address
+    is in ``addresses``. A look at the addresses alone, a third of the cost of unpacking:
+    nearly every batch has none to withhold, and with no addresses it costs nothing."""
+    return bool(addresses) and any(row[0].lower() in addresses for row in json.loads(packed))
 
 
 class AudiencePacker:

@@ -156,7 +156,7 @@ class Personalizer:
 
     def misfit(self, subscriber: Subscriber) -> str:
         """Why the subscriber cannot be sent ("" when they can): quick unless near the limit."""
-        if self._surely_fits(subscriber):
+        if self._always_fits or self._surely_fits(subscriber):
             return ""
         try:
             self(subscriber)
@@ -254,8 +254,20 @@ class SurelyFits:
         self._email = budget.email
         self._room = SUBSTITUTIONS_MAX_BYTES - budget.fixed - self._name * len(NAME_FALLBACK)
         self._field_bytes = FORMS * sum(BYTES_A_CHAR.values())
+        # Most readers are settled by their lengths alone: without merge fields, a name of
+        # at most ``short_name`` characters and an address of at most ``short_address``
+        # fit whatever the characters (four bytes each at most).
+        self.short_address = _SHORT_ADDRESS_CHARS
+        email_room = self._email * 4 * _SHORT_ADDRESS_CHARS
+        self.short_name = (self._room - 1 - email_room) // max(self._name, 1)
 
     def __call__(self, subscriber: Subscriber) -> bool:
+        if (
+            not subscriber.fields
+            and len(subscriber.name) <= self.short_name
+            and len(subscriber.email) <= self.short_address
+        ):
+            return True
         size = self._name * len(subscriber.name) + self._email * address_bytes(subscriber.email)
         fields = subscriber.fields
         if fields:  # each field's tokens: its name and the key, in three variants
@@ -264,6 +276,8 @@ class SurelyFits:
         return size < self._room
 
 
+# The address length SurelyFits.short_name is worked out for: longer than nearly all.
+_SHORT_ADDRESS_CHARS = 64
 # What SurelyFits keeps for the keys of the email's tokens other than the built-in ones as
 # they are (a filtered one, one for a column the list lacks, which is filled with "")
 # and for default filters' texts: about thirty tokens.

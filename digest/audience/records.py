@@ -11,10 +11,12 @@ are read again as records.
 from __future__ import annotations
 
 import csv
+import functools
 import re
 from collections import deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Protocol, TypeVar
 
 from ..errors import SubscribersError
 
@@ -24,8 +26,21 @@ _FIELD = r'(?:[^",\r\n][^,\r\n]*|"(?:[^"]|"")*")?'
 _WELL_FORMED = re.compile(rf"{_FIELD}(?:,{_FIELD})*(?:\r\n|\n|\r)?")
 # A record's ``lines`` when its quote was left open (see Records).
 LEFT_OPEN = 0
+# Far beyond any row (SendGrid takes 10,000 bytes of merge fields per reader): csv reads a
+# whole line before it looks at it, so a file without line breaks (a device, a corrupt
+# export) would otherwise be read into memory whole. (csv's own limit bounds a field.)
+MAX_LINE_CHARS = 1024 * 1024
 # Given to csv to close a value whose quote is open at the end of the file.
 _CLOSING_QUOTE = '"\n'
+
+
+class Lines(Protocol):
+    """What Records reads lines from: a text file opened with ``newline=""``."""
+
+    def readline(self, size: int, /) -> str: ...
+
+
+T = TypeVar("T")
 
 
 def _not_csv(path: Path, line: int, error: csv.Error) -> SubscribersError:
@@ -39,88 +54,101 @@ class Records:
     """The file's CSV records, each as (line, cells, lines): the number of its first line,
     its cells, and how many lines it takes.
 
-    A record whose quoted value spans lines but is not well formed (``_WELL_FORMED``),
-    or is still open at the end of the file or at csv's field size limit, had its quote
-    left open: csv read the lines after it into that value. It is given as ``LEFT_OPEN``
-    lines with the cells of its first line alone, and the lines after its first are read
-    again as records. The lines of a record that spans lines are held meanwhile, at
-    most csv's field size limit (128 KB); the file is otherwise streamed.
+    A line without a quote is a record of its own, its cells split at the commas: the
+    common case, read without csv (which would take twice as long for the same cells).
+    A line with a quote starts a record csv reads, as many lines as it takes. A record
+    whose quoted value spans lines but is not well formed (``_WELL_FORMED``), or is still
+    open at the end of the file or at csv's field size limit, had its quote left open:
+    csv read the lines after it into that value. It is given as ``LEFT_OPEN`` lines with
+    the cells of its first line alone, and the lines after its first are read again as
+    records. The lines of a record that spans lines are held meanwhile, at most csv's
+    field size limit (128 KB); the file is otherwise streamed.
     """
 
-    def __init__(self, path: Path, handle: Iterable[str]) -> None:
+    def __init__(self, path: Path, handle: Lines) -> None:
         self._path = path
-        self._handle = iter(handle)  # resumed where it stopped after lines read again
-        self._again: deque[str] = deque()  # lines to read (again) before the file's next
-        self._held: list[str] = []  # the lines of a record that spans lines, as csv reads it
-        self._done = 0  # csv's line count when it gave its last record
-        self._at_end = False  # the file ended inside a quoted value
-        self._reader = csv.reader(self._lines())
+        # Lines of at most MAX_LINE_CHARS (a longer one is refused), read without a Python
+        # frame between the file and the loop below; resumed after lines read again.
+        self._handle = iter(functools.partial(handle.readline, MAX_LINE_CHARS), "")
+        self._again: deque[str] = deque()  # lines to read again before the file's next
 
     def __iter__(self) -> Iterator[tuple[int, list[str], int]]:
-        reader = self._reader
-        line = 1  # the number of the next record's first line
-        while True:
-            try:
-                for cells in reader:
-                    lines = reader.line_num - self._done
-                    self._done = reader.line_num
-                    if lines == 1:  # the common case
-                        yield line, cells, 1
-                        line += 1
-                    elif self._well_formed():
-                        self._held.clear()
-                        yield line, cells, lines
-                        line += lines
-                    else:
-                        yield line, self._read_again(), LEFT_OPEN
-                        line += 1
-                return
-            except csv.Error as error:
-                self._done = reader.line_num
-                if not self._held:
-                    raise _not_csv(self._path, line, error) from None
-                # A value grown past the size limit: a quote left open, like any other.
-                yield line, self._read_again(), LEFT_OPEN
-                line += 1
+        return self.read(_as_record)
 
-    def _well_formed(self) -> bool:
-        """Whether the record held, which spans lines, is well formed and closed."""
-        return not self._at_end and _WELL_FORMED.fullmatch("".join(self._held)) is not None
-
-    def _read_again(self) -> list[str]:
-        """The cells of the held record's first line; its other lines are to be read again."""
-        held = self._held
-        self._again.extendleft(reversed(held[1:]))
-        first = held[0]
-        held.clear()
-        self._at_end = False
-        return next(csv.reader([first]))
-
-    def _lines(self) -> Iterator[str]:
-        """The lines csv reads: any to read again, then the file's; and at the end of the
-        file inside a quoted value, a quote that closes it, so that csv gives the record."""
-        reader, held, again = self._reader, self._held, self._again
-        previous = ""
+    def read(self, make: Callable[[list[str], int, int], T | None], line: int = 1) -> Iterator[T]:
+        """``make(cells, line, lines)`` of each record from here on, the first at ``line``
+        (after a header read through ``iter``: its line plus its lines), Nones left out:
+        what a reader of rows wants, without a tuple and a loop of its own for each."""
+        again, longest = self._again, csv.field_size_limit()
         while True:
             from_file = not again
-            for line in self._handle if from_file else _drained(again):
-                if reader.line_num != self._done:  # csv asks for the next line of a record
-                    if not held:
-                        held.append(previous)
-                    held.append(line)
-                yield line
-                previous = line
-                if again and from_file:
+            for text in self._handle if from_file else _drained(again):
+                if '"' not in text and len(text) <= longest:  # no field can be over the limit
+                    body = text.rstrip("\r\n")
+                    made = make(body.split(",") if body else [], line, 1)
+                    line += 1
+                    if made is not None:
+                        yield made
+                    continue
+                self._bounded(text, line)
+                cells, lines = self._quoted(text, line)
+                made = make(cells, line, lines)
+                line += lines or 1
+                if made is not None:
+                    yield made
+                if from_file and again:  # lines to read again come before the file's next
                     break
             else:
-                if not from_file:
-                    continue
-                if reader.line_num == self._done:
+                if from_file:
                     return
-                if not held:
-                    held.append(previous)
-                self._at_end = True
-                yield _CLOSING_QUOTE
+
+    def _quoted(self, first: str, line: int) -> tuple[list[str], int]:
+        """The record that starts with line ``first`` as csv reads it, and its lines; or the
+        cells of ``first`` alone and LEFT_OPEN, its other lines to be read again."""
+        held = [first]
+        at_end = False
+
+        def lines() -> Iterator[str]:
+            nonlocal at_end
+            yield first
+            while (text := self._next_line()) is not None:
+                self._bounded(text, line + len(held))
+                held.append(text)
+                yield text
+            at_end = True
+            yield _CLOSING_QUOTE
+
+        try:
+            cells = next(csv.reader(lines()))
+        except csv.Error as error:
+            if len(held) == 1:
+                raise _not_csv(self._path, line, error) from None
+            # A value grown past the size limit: a quote left open, like any other.
+            return self._read_again(held), LEFT_OPEN
+        if at_end or (len(held) > 1 and _WELL_FORMED.fullmatch("".join(held)) is None):
+            return self._read_again(held), LEFT_OPEN
+        return cells, len(held)
+
+    def _bounded(self, text: str, line: int) -> None:
+        """Refuse a line as long as MAX_LINE_CHARS: it may have no end (see there)."""
+        if len(text) >= MAX_LINE_CHARS:
+            raise SubscribersError(
+                f"{self._path}: line {line} is longer than {MAX_LINE_CHARS:,} characters",
+                "this is not a subscriber list, or a broken one: check [subscribers] path",
+            )
+
+    def _next_line(self) -> str | None:
+        """The next line to read: one to read again, else the file's; None at its end."""
+        return self._again.popleft() if self._again else next(self._handle, None)
+
+    def _read_again(self, held: list[str]) -> list[str]:
+        """The cells of the held record's first line; its other lines are to be read again."""
+        self._again.extendleft(reversed(held[1:]))
+        return next(csv.reader([held[0]]))
+
+
+def _as_record(cells: list[str], line: int, lines: int) -> tuple[int, list[str], int]:
+    return line, cells, lines
 
 
 def _drained(lines: deque[str]) -> Iterator[str]:

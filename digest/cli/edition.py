@@ -125,13 +125,14 @@ def _settle_option(
 
 
 @cli.command(name="history")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON array, times in ISO 8601.")
 @click.pass_obj
 @reports_errors
-def history_command(options: Globals) -> None:
-    """List the editions and tests sent, with their counts."""
+def history_command(options: Globals, as_json: bool) -> None:
+    """List the editions, rehearsals and tests sent, with their counts."""
     from ..commands import history
 
-    history.run(options.app())
+    history.run(options.app(), as_json=as_json)
 
 
 @cli.group(name="ledger")

@@ -66,6 +66,40 @@ def subscribers_check(options: Globals) -> None:
         sys.exit(1)
 
 
+@subscribers_group.command(name="sync")
+@click.option("--dry-run", is_flag=True, help="Show the changes; write nothing.")
+@click.pass_obj
+@reports_errors
+def subscribers_sync(options: Globals, dry_run: bool) -> None:
+    """Mark in subscribers.csv who left: the unsubscribes recorded through the link and
+    SendGrid's unsubscribes, bounces, invalid emails and spam reports (and the ASM group's).
+
+    Run it before each send. Rows only ever move up active -> bounced -> unsubscribed ->
+    complained; addresses the list lacks are reported, never added.
+    """
+    from ..commands import subscribers
+
+    subscribers.sync(options.app(), dry_run=dry_run)
+
+
+@subscribers_group.command(name="import")
+@click.argument("file", type=click.Path(path_type=Path))
+@click.option("--dry-run", is_flag=True, help="Show the readers it would add; write nothing.")
+@click.pass_obj
+@reports_errors
+def subscribers_import(options: Globals, file: Path, dry_run: bool) -> None:
+    """Merge a sign-up export (a CSV with an email column) into subscribers.csv.
+
+    New addresses are appended as active (or as the export marks them), with the columns
+    subscribers.csv has; known addresses are left exactly as they are, so nobody who
+    unsubscribed, bounced or complained is reactivated. Rows that cannot come in are
+    named with their line.
+    """
+    from ..commands import subscribers
+
+    subscribers.import_file(options.app(), file, dry_run=dry_run)
+
+
 @cli.group(name="unsubscribe")
 def unsubscribe_group() -> None:
     """The one-click unsubscribe endpoint."""

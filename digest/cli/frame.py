@@ -25,7 +25,7 @@ from .. import DISTRIBUTION
 from ..app import App
 from ..config import find_config, load_settings
 from ..errors import DigestError, NothingToSend, StandDown
-from ..models import is_edition_key
+from ..models import date_key_problem, is_edition_key, looks_like_date
 from ..text import terminal_safe
 
 Command = TypeVar("Command", bound=Callable[..., Any])
@@ -158,8 +158,15 @@ def cli(ctx: click.Context) -> None:
 
 
 def edition_option(_ctx: click.Context, _param: click.Parameter, key: str | None) -> str | None:
-    if key is not None and not is_edition_key(key):
-        raise click.BadParameter("use letters, digits, '.', '_' and '-', e.g. 2026-03-09")
+    """An edition's key is its date: one written as a date must be a real one. (Another
+    key is left to App.edition_key, which accepts one the ledger holds from before.)"""
+    if key is None:
+        return None
+    if not is_edition_key(key):
+        raise click.BadParameter("an edition is named by its date, e.g. 2026-03-09")
+    problem = date_key_problem(key)
+    if looks_like_date(key) and problem:
+        raise click.BadParameter(f"{problem}, e.g. 2026-03-09")
     return key
 
 

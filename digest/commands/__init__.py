@@ -3,7 +3,7 @@ its job with what ``sending/``, ``web/`` and the stages offer, and says what it 
 
 ``build``, ``send`` (with ``test_send`` for --to and ``dry_run`` for --dry-run),
 ``history``, ``init``, ``ledger`` (``backup``), ``subscribers`` (``check``),
-``unsubscribe`` (``serve``), ``preview`` and ``archive``. A new verb is a module here
-and one function in cli.py; a new subcommand of a group is a function in its group's
-module.
+``unsubscribe`` (``serve``), ``preview``, ``archive``, ``doctor`` and ``schedule``
+(``next``, ``--once``, the loop). A new verb is a module here and one function in
+``cli/``; a new subcommand of a group is a function in its group's module.
 """

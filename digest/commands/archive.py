@@ -9,6 +9,7 @@ from urllib.parse import unquote
 from ..app import App
 from ..files import write_atomically
 from ..ledger import Ledger, ledger_exists
+from ..text import plural
 from ..web.archive import FEED, INDEX, Layout, Stored, feed, index, page
 from ..web.images import IMAGES, used_images
 
@@ -36,7 +37,8 @@ def run(app: App, out_dir: Path) -> None:
     files[out_dir / FEED] = feed(editions, layout, name=newsletter.name, now=app.now)
     write_atomically(files, hint="choose another --out")
     app.say(
-        f"Archived {len(editions)} edition(s) and {len(pictures)} image(s) into {out_dir}/ "
+        f"Archived {plural(len(editions), 'edition')} and {plural(len(pictures), 'image')}"
+        f" into {out_dir}/ "
         f"({INDEX}, {FEED}, a page an edition): publish it at {layout.base_url}"
     )
 

@@ -15,6 +15,7 @@ from ..ledger import Ledger, ledger_exists
 from ..models import Post, RenderedEmail
 from ..sending.draft import Draft, Look, draft, look
 from ..sending.edition import message_for, message_id_domain, render, stored_email
+from ..text import plural
 
 
 def run(app: App, out_dir: Path, edition: str | None = None) -> None:
@@ -24,13 +25,7 @@ def run(app: App, out_dir: Path, edition: str | None = None) -> None:
     Without ``edition``, the next edition as it stands (when nothing is new yet, laid out
     with the last edition's posts); with it, that sent edition exactly as stored.
     """
-    if edition is not None:
-        email, post_ids = _stored(app, edition)
-        key, about = edition, {"stored": True, "posts": list(post_ids)}
-    else:
-        next_edition = draft(app)
-        key, email = next_edition.key, render(app, next_edition.digest)
-        about: dict[str, object] = _posts(next_edition)
+    key, email, about, posts = _edition(app, edition)
     seen = look(app, email)
     outputs = _outputs(app, key, seen)
     manifest = _manifest(key, seen, outputs, about)
@@ -47,9 +42,21 @@ def run(app: App, out_dir: Path, edition: str | None = None) -> None:
     size = len(outputs["digest.html"]) // 1024
     app.say(
         f"Built edition {key}{' as sent' if edition else ''}: {seen.email.subject!r}, "
-        f"{size} KB of HTML, as {seen.reader.email} sees it but for a placeholder "
-        f"unsubscribe link -> {out_dir}/"
+        f"{posts}, {size} KB of HTML, as {seen.reader.email} sees it"
+        f" but for a placeholder unsubscribe link -> {out_dir}/"
     )
+
+
+def _edition(app: App, edition: str | None) -> tuple[str, RenderedEmail, dict[str, object], str]:
+    """The key and email built, the manifest's fields about its posts, and what the
+    summary line says of them ("10 posts (5 passed over: ...)")."""
+    if edition is not None:
+        email, post_ids = _stored(app, edition)
+        about: dict[str, object] = {"stored": True, "posts": list(post_ids)}
+        return edition, email, about, plural(len(post_ids), "post")
+    next_edition = draft(app)
+    posts = plural(len(next_edition.digest.posts), "post") + _passed(next_edition)
+    return next_edition.key, render(app, next_edition.digest), _posts(next_edition), posts
 
 
 def _stored(app: App, key: str) -> tuple[RenderedEmail, tuple[str, ...]]:
@@ -87,12 +94,28 @@ def _post_entry(post: Post) -> dict[str, str | None]:
 
 
 def _posts(next_edition: Draft) -> dict[str, object]:
-    digest = next_edition.digest
+    digest, choice = next_edition.digest, next_edition.choice
     return {
         "featured": _post_entry(digest.featured),
         "teasers": [_post_entry(post) for post in digest.teasers],
         "nothing_new": next_edition.nothing_new,
+        # The posts of the source the selection left out, by why (seen in or when making
+        # an earlier edition, older than selection.max_age_days, the same link as another,
+        # past selection.max_posts); when nothing is new, every post, the layout's too.
+        "passed_over": {
+            "seen": choice.seen,
+            "too_old": choice.too_old,
+            "same_link": choice.same_link,
+            "over_max_posts": choice.over_limit,
+        },
     }
+
+
+def _passed(next_edition: Draft) -> str:
+    """What the summary line says the selection passed over (the nothing-new line, said
+    before it, already does when nothing is new)."""
+    passed = next_edition.choice.describe_passed_over()
+    return f" ({passed})" if passed and not next_edition.nothing_new else ""
 
 
 def _manifest(

@@ -6,11 +6,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from ..app import App
-from ..errors import BatchUncertain, DigestError
+from ..errors import BatchUncertain, DigestError, with_hint
 from ..sending.backends import make_backend
 from ..sending.outcome import SendOutcome
 from ..sending.pipeline import describe_skipped
-from ..sending.plan import Confirm, SendOptions, check_ready, send_edition
+from ..sending.plan import Confirm, SendOptions, send_edition
+from ..sending.ready import check_ready
 from ..sending.settle import how_to_settle, named
 from ..text import plural
 
@@ -46,6 +47,9 @@ def run(
 
 
 def _summarize(app: App, outcome: SendOutcome) -> None:
+    if outcome.rehearsal:
+        _summarize_rehearsal(app, outcome)
+        return
     again = f" ({outcome.resent} of them again)" if outcome.resent else ""
     recorded = f"recorded as delivered {outcome.recorded}; " if outcome.recorded else ""
     app.say(
@@ -63,8 +67,33 @@ def _summarize(app: App, outcome: SendOutcome) -> None:
         )
     stopped = outcome.stopped_on
     if stopped is not None and not (isinstance(stopped, BatchUncertain) and outcome.uncertain):
-        raise stopped
+        resume = f"run `digest send --edition {outcome.key}` to resume"
+        raise with_hint(stopped, f"{stopped.hint}, then {resume}" if stopped.hint else resume)
     raise _incomplete(outcome, stopped)
+
+
+def _summarize_rehearsal(app: App, outcome: SendOutcome) -> None:
+    """What a rehearsal did; it never completes the edition, and is never resumed."""
+    key = outcome.key
+    app.say(
+        f"Rehearsal of edition {key} in SendGrid's sandbox (nothing was delivered): accepted"
+        f" {outcome.accepted}; skipped {describe_skipped(outcome.skipped) or 'none'}; failed"
+        f" {outcome.failed}; uncertain {outcome.uncertain}."
+    )
+    if outcome.complete:
+        app.say(
+            f"Edition {key} itself is not sent: set sendgrid.sandbox = false and run"
+            f" `digest send --edition {key}` to send it."
+        )
+        return
+    cause = outcome.stopped_on
+    said = f"stopped by {outcome.stopped_by}" if outcome.stopped_by else "did not finish"
+    raise DigestError(
+        f"the rehearsal of edition {key} {said}"
+        + (f": {cause.message}" if cause is not None and not outcome.stopped_by else ""),
+        "a rehearsal is never resumed: fix the cause, then `digest send` (sandbox still on)"
+        " rehearses again from the start",
+    )
 
 
 def _incomplete(outcome: SendOutcome, cause: DigestError | None) -> DigestError:

@@ -1,5 +1,8 @@
 """The SendGrid backend: the one module that talks to SendGrid, through its official SDK.
 
+It sends (``SendGridBackend``) and reads the account (``SendGridApi``: what the lists
+mean is ``suppressions``' business, what the account says of a send ``account``'s).
+
 One call to ``send`` is one ``POST /v3/mail/send`` carrying up to 1000
 personalizations, one per recipient, each with that recipient's substitutions
 (SendGrid fills them into subject and content) and headers (``List-Unsubscribe``).
@@ -35,10 +38,11 @@ import logging
 import random
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from ..errors import (
+    AccountError,
     BatchFailed,
     BatchRefused,
     BatchUncertain,
@@ -191,7 +195,7 @@ class SendGridBackend:
         messages = [self._redact(m) for m in _error_messages(error.body)]
         said = _summary(messages)
         if status == 429:
-            return Retry("SendGrid rate limit (HTTP 429)", after=self._rate_limit_wait(error))
+            return Retry("SendGrid rate limit (HTTP 429)", after=_reset_wait(error, self._clock))
         if status >= 500:
             return Retry(f"SendGrid answered HTTP {status}: {said}")
         if status == 401:
@@ -207,30 +211,128 @@ class SendGridBackend:
             )
         return BatchRefused(f"SendGrid refused the batch (HTTP {status}): {said}", tuple(messages))
 
-    def _rate_limit_wait(self, error: HTTPError) -> float | None:
-        """Seconds until ``X-RateLimit-Reset`` (plus a margin), or None to back off."""
-        reset = error.headers.get("X-RateLimit-Reset") if error.headers else None
-        if reset is None:
-            return None
-        try:
-            reset_at = float(reset)
-        except ValueError:
-            return None
-        return max(0.0, reset_at - self._clock()) + RATE_LIMIT_MARGIN
-
     def _not_sent(self, error: urllib.error.URLError) -> Retry | BatchFailed:
         """A failure before the request went out: retry, unless retrying cannot help."""
-        reason = error.reason
-        said = f"cannot reach SendGrid at {self._host}: {str(reason) or type(reason).__name__}"
-        if isinstance(reason, OSError) and not isinstance(reason, _sdk().bad_certificate):
-            return Retry(said)
-        return BatchFailed(said)
+        said, may_pass = _unreachable(error, self._host)
+        return Retry(said) if may_pass else BatchFailed(said)
 
     def _redact(self, text: str) -> str:
         return text.replace(self._api_key, "[redacted]")
 
     def _log_retry(self, signal: Retry, delay: float) -> None:
         log.warning("%s; retrying in %.1f s", signal.reason, delay)
+
+
+class SendGridApi:
+    """Reads the account from SendGrid's v3 API: one GET, its JSON answer (the lists
+    `digest subscribers sync` reads, what `digest doctor` asks: ``account``).
+
+    Its own SDK client, never the send's: a client keeps the headers of its calls in a
+    dict it shares with the clients derived from it, so a header set for one call (an
+    ``on-behalf-of``) would go with every later one. A GET changes nothing, so whatever
+    may pass is retried as a batch is (429 after ``X-RateLimit-Reset``, 5xx and failed
+    connections with backoff), a lost answer too; anything else is an ``AccountError``
+    with SendGrid's status (0: no answer to go by), which its callers put in their words.
+    """
+
+    def __init__(
+        self,
+        *,
+        api_key: str,
+        host: str,
+        timeout: float,
+        max_retries: int,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.time,
+        rng: random.Random | None = None,
+    ) -> None:
+        self._api_key = api_key
+        self._host = host.rstrip("/")
+        self._timeout = timeout
+        self._policy = RetryPolicy(max_retries=max_retries)
+        self._sleep = sleep
+        self._clock = clock
+        self._rng = rng or random.SystemRandom()
+        self._client: SendGridAPIClient | None = None
+
+    def __repr__(self) -> str:
+        return f"SendGridApi(host={self._host!r}, timeout={self._timeout})"
+
+    def get(self, *path: str, query: Mapping[str, object] | None = None) -> Any:
+        """The JSON answer to ``GET /v3/<path>?<query>``."""
+        where = "/v3/" + "/".join(path)
+        try:
+            return call_with_retries(
+                lambda: self._get(path, query, where),
+                self._policy,
+                sleep=self._sleep,
+                rng=self._rng,
+                on_retry=lambda signal, delay: log.warning(
+                    "%s; retrying in %.1f s", signal.reason, delay
+                ),
+            )
+        except RetriesExhausted as exhausted:
+            raise AccountError(
+                f"SendGrid did not answer GET {where} after"
+                f" {plural(exhausted.attempts, 'attempt')}: {exhausted.last.reason}",
+                status=0,
+            ) from exhausted.last
+
+    def _get(self, path: Sequence[str], query: Mapping[str, object] | None, where: str) -> Any:
+        """One attempt: the answer, or ``Retry``, or an AccountError."""
+        sdk = _sdk()
+        if self._client is None:
+            self._client = sdk.client(api_key=self._api_key, host=self._host)
+        endpoint = self._client.client
+        for part in path:
+            endpoint = endpoint._(part)
+        try:
+            response = endpoint.get(query_params=dict(query or {}), timeout=self._timeout)
+        except sdk.http_error as error:
+            raise self._refusal(error, where) from error
+        except sdk.not_sent as error:
+            said, may_pass = _unreachable(error, self._host)
+            raise (Retry(said) if may_pass else AccountError(said, status=0)) from error
+        except sdk.no_answer as error:
+            raise Retry(f"GET {where}: {_no_answer(error, self._timeout)}") from error
+        try:
+            return json.loads(response.body or b"null")
+        except ValueError:
+            raise AccountError(f"SendGrid's answer to GET {where} is not JSON", 0) from None
+
+    def _refusal(self, error: HTTPError, where: str) -> Retry | AccountError:
+        """What an error status means for a GET: try again (429, 5xx) or stop, in words."""
+        status = error.status_code
+        said = _summary(
+            [m.replace(self._api_key, "[redacted]") for m in _error_messages(error.body)]
+        )
+        if status == 429:
+            return Retry(
+                f"SendGrid rate limit (HTTP 429) on {where}", _reset_wait(error, self._clock)
+            )
+        if status >= 500:
+            return Retry(f"SendGrid answered HTTP {status} to GET {where}: {said}")
+        return AccountError(f"SendGrid answered HTTP {status} to GET {where}: {said}", status)
+
+
+def _unreachable(error: urllib.error.URLError, host: str) -> tuple[str, bool]:
+    """What a failure before the request went out says, and whether a retry may help
+    (not for a certificate that does not verify)."""
+    reason = error.reason
+    said = f"cannot reach SendGrid at {host}: {str(reason) or type(reason).__name__}"
+    return said, isinstance(reason, OSError) and not isinstance(reason, _sdk().bad_certificate)
+
+
+def _reset_wait(error: HTTPError, clock: Callable[[], float]) -> float | None:
+    """Seconds until a 429's ``X-RateLimit-Reset`` (plus a margin), or None to back off."""
+    reset = error.headers.get("X-RateLimit-Reset") if error.headers else None
+    if reset is None:
+        return None
+    try:
+        reset_at = float(reset)
+    except ValueError:
+        return None
+    return max(0.0, reset_at - clock()) + RATE_LIMIT_MARGIN
 
 
 def _error_messages(body: bytes | str | None) -> list[str]:

@@ -11,8 +11,11 @@ so every fact the send command relies on lives here, committed at once:
 - its **batches** (``pending -> in_flight -> accepted | failed``): a batch is marked
   in flight, committed, *before* its request and marked again after the answer, so
   a batch left in flight after a crash is known to be uncertain;
+- the posts each edition's source showed (**seen**), which later editions never select;
+- **rehearsals**, sandbox sends of an edition, kept apart from it (editions of their kind);
 - **test** sends, for the history;
-- **unsubscribes** the endpoint recorded, for sends to leave out before any sync.
+- **unsubscribes** the endpoint recorded, for sends to leave out before any sync;
+- scheduled runs reported **missed**, so that each is reported once.
 
 Setup (creating the file, switching to WAL, migrating) runs under an exclusive
 ``flock`` on a sibling lock file, so processes opening a fresh folder at once all
@@ -40,18 +43,21 @@ from .batches import (
     Batch,
     Batches,
 )
-from .editions import SENDING, SENT, AudienceCounts, Edition, Editions
-from .history import EDITION, TEST, History, HistoryRow
+from .editions import EDITION, REHEARSAL, SENDING, SENT, AudienceCounts, Edition, Editions
+from .history import TEST, History, HistoryRow
+from .missed import MissedRuns
 from .schema import MIGRATIONS, SCHEMA_VERSION, ledger_exists
+from .seen import Seen
 from .unsubscribes import Unsubscribes
 
 
-class Ledger(Editions, Batches, History, Unsubscribes, Backups):
+class Ledger(Editions, Seen, Batches, History, Unsubscribes, MissedRuns, Backups):
     """The state database of one newsletter folder; open it with ``Ledger.open(path)``.
 
-    Each part (``editions``, ``batches``, ``history``, ``unsubscribes``, ``backup``) is a
-    module with its methods over the one connection ``store.Store`` keeps: a new table
-    is a migration in ``schema.py`` and a new part listed here.
+    Each part (``editions``, ``seen``, ``batches``, ``history``, ``unsubscribes``,
+    ``missed``, ``backup``) is a module with its methods over the one connection
+    ``store.Store`` keeps: a new table is a migration in ``schema.py`` and a new part
+    listed here.
     """
 
 
@@ -64,6 +70,7 @@ __all__ = [
     "IN_FLIGHT",
     "MIGRATIONS",
     "PENDING",
+    "REHEARSAL",
     "REJECTED",
     "SCHEMA_VERSION",
     "SENDING",

@@ -53,7 +53,8 @@ class Backups(Store):
             with self._sqlite():
                 self._db.backup(copy)
             copy.execute("PRAGMA journal_mode = DELETE")
-            return int(copy.execute("SELECT count(*) FROM editions").fetchone()[0])
+            rows = copy.execute("SELECT count(*) FROM editions WHERE kind = 'edition'")
+            return int(rows.fetchone()[0])  # rehearsals are not editions
         finally:
             copy.close()
 

@@ -140,6 +140,40 @@ class Batches(Store):
             self._mark(batch_id, state, at=when, message_id="" if state == ACCEPTED else None)
             return batch_id
 
+    def withhold_readers(
+        self, batch_id: int, addresses: Collection[str], at: datetime
+    ) -> list[str]:
+        """Take out of a pending batch the readers whose lowercased address is in
+        ``addresses``, who unsubscribed after the audience was frozen, in one transaction:
+        the batch keeps the others (one left empty is removed) and each reader taken out is
+        recorded as withheld from the edition, for its counts. Returns their addresses."""
+        with self._sqlite(), self._transaction():
+            row = self._db.execute(
+                "SELECT edition, state FROM batches WHERE id = ?", (batch_id,)
+            ).fetchone()
+            if row is None or row[1] != PENDING:
+                raise self._refused_mark(batch_id, "withheld")
+            recipients = unpack_recipients(self.packed_recipients(batch_id))
+            kept = [s for s in recipients if s.email.lower() not in addresses]
+            gone = [s.email for s in recipients if s.email.lower() in addresses]
+            if kept and gone:
+                self._db.execute(
+                    "UPDATE batches SET size = ?, updated_at = ? WHERE id = ?",
+                    (len(kept), to_iso(at), batch_id),
+                )
+                self._db.execute(
+                    "UPDATE batch_recipients SET recipients = ? WHERE batch = ?",
+                    (pack_recipients(kept), batch_id),
+                )
+            elif gone:
+                self._db.execute("DELETE FROM batch_recipients WHERE batch = ?", (batch_id,))
+                self._db.execute("DELETE FROM batches WHERE id = ?", (batch_id,))
+            self._db.executemany(
+                "INSERT OR IGNORE INTO withheld (edition, address, at) VALUES (?, ?, ?)",
+                ((row[0], email, to_iso(at)) for email in gone),
+            )
+            return gone
+
     def _split(
         self,
         batch_id: int,

@@ -1,16 +1,21 @@
 """Editions: one send of one digest, its content, posts and frozen audience; and test sends.
 
-An edition row is written only by ``start_edition``, in one transaction with its posts
-and its audience's batches, so a resumed send sends identical content to the same
-people. ``send_lock`` is a per-edition ``flock`` held for a whole send, and
-``start_lock`` another, held while any edition starts.
+An edition row is written only by ``start_edition``, in one transaction with its posts,
+the posts its source showed (``seen``) and its audience's batches, so a resumed send
+sends identical content to the same people. ``send_lock`` is a per-edition ``flock``
+held for a whole send, and ``start_lock`` another, held while any edition starts.
+
+A rehearsal (a send in SendGrid's sandbox mode, which delivers nothing) is recorded as
+an edition of kind ``rehearsal`` under a key of its own, ``KEY.rehearsal-N``: it
+rehearses edition KEY with the same machinery, but never completes that edition, never
+counts its posts as sent or seen, and is never resumed.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -19,10 +24,14 @@ from ..models import PackedBatch
 from ..text import readable_time
 from .batches import DONE_STATES, PENDING
 from .locks import held_flock
+from .seen import record_seen
 from .store import Store, check_key, from_iso, to_iso
 
 SENDING = "sending"
 SENT = "sent"
+EDITION = "edition"
+REHEARSAL = "rehearsal"
+_REHEARSAL_INFIX = ".rehearsal-"
 
 
 @dataclass(frozen=True)
@@ -40,6 +49,11 @@ class Edition:
     backend: str
     post_ids: tuple[str, ...]
     token_key: str = ""
+    kind: str = EDITION
+    rehearses: str | None = None  # for a rehearsal: the key of the edition it rehearses
+    # The last unsubscribe (``Unsubscribes`` seq) its frozen audience left out: those
+    # recorded after it are checked against its batches before they go.
+    unsubscribes_seen: int = 0
 
 
 @dataclass(frozen=True)
@@ -57,39 +71,77 @@ class Editions(Store):
         """Ids of the posts of every edition whose send has started (sending or sent).
 
         Every edition in the ledger has started its send: an edition row is only
-        written by ``start_edition``, which also marks it sending.
+        written by ``start_edition``, which also marks it sending. A rehearsal's posts
+        are not sent.
         """
         with self._sqlite():
-            return {row[0] for row in self._db.execute("SELECT post_id FROM edition_posts")}
+            rows = self._db.execute(
+                "SELECT p.post_id FROM edition_posts p JOIN editions e ON e.key = p.edition"
+                " WHERE e.kind = ?",
+                (EDITION,),
+            )
+            return {row[0] for row in rows}
 
     def unfinished_editions(self) -> list[str]:
-        """Keys of editions whose send started and has not finished, oldest first."""
+        """Keys of editions whose send started and has not finished, oldest first (a
+        rehearsal that stopped is not one: it is never resumed)."""
         with self._sqlite():
             rows = self._db.execute(
-                "SELECT key FROM editions WHERE status = ? ORDER BY started_at", (SENDING,)
+                "SELECT key FROM editions WHERE status = ? AND kind = ? ORDER BY started_at",
+                (SENDING, EDITION),
             )
             return [row[0] for row in rows]
 
     def edition_keys(self) -> list[str]:
-        """The keys of every edition started, oldest first."""
+        """The keys of every edition started (not its rehearsals), oldest first."""
         with self._sqlite():
-            rows = self._db.execute("SELECT key FROM editions ORDER BY started_at, rowid")
+            rows = self._db.execute(
+                "SELECT key FROM editions WHERE kind = ? ORDER BY started_at, rowid", (EDITION,)
+            )
             return [row[0] for row in rows]
 
     def latest_edition(self) -> str | None:
-        """The key of the edition started last, or None before the first send."""
+        """The key of the edition started last (not a rehearsal), or None before the first
+        send."""
         with self._sqlite():
             row = self._db.execute(
-                "SELECT key FROM editions ORDER BY started_at DESC, rowid DESC LIMIT 1"
+                "SELECT key FROM editions WHERE kind = ? ORDER BY started_at DESC, rowid DESC"
+                " LIMIT 1",
+                (EDITION,),
             ).fetchone()
             return row[0] if row else None
+
+    def any_edition(self) -> bool:
+        """Whether any edition (not a rehearsal) was ever started from this folder."""
+        with self._sqlite():
+            row = self._db.execute("SELECT 1 FROM editions WHERE kind = ?", (EDITION,)).fetchone()
+        return row is not None
+
+    def next_rehearsal_key(self, key: str) -> str:
+        """The key the next rehearsal of edition ``key`` is recorded under (hold the
+        start lock from here until it starts)."""
+        with self._sqlite():
+            count = self._db.execute(
+                "SELECT count(*) FROM editions WHERE kind = ? AND rehearses = ?", (REHEARSAL, key)
+            ).fetchone()[0]
+        return f"{key}{_REHEARSAL_INFIX}{count + 1}"
+
+    def rehearsed(self, key: str) -> bool:
+        """Whether a rehearsal of edition ``key`` went through to its end."""
+        with self._sqlite():
+            row = self._db.execute(
+                "SELECT 1 FROM editions WHERE kind = ? AND rehearses = ? AND status = ?",
+                (REHEARSAL, key, SENT),
+            ).fetchone()
+        return row is not None
 
     def edition(self, key: str) -> Edition | None:
         """The edition recorded under ``key``, or None if its send never started."""
         with self._sqlite():
             row = self._db.execute(
                 "SELECT key, status, subject, preheader, html, text, started_at, finished_at,"
-                " backend, token_key FROM editions WHERE key = ?",
+                " backend, token_key, kind, rehearses, unsubscribes_seen FROM editions"
+                " WHERE key = ?",
                 (key,),
             ).fetchone()
             if row is None:
@@ -109,6 +161,9 @@ class Editions(Store):
                 backend=row[8],
                 post_ids=tuple(post[0] for post in posts),
                 token_key=row[9],
+                kind=row[10],
+                rehearses=row[11],
+                unsubscribes_seen=row[12],
             )
 
     def start_edition(
@@ -124,13 +179,20 @@ class Editions(Store):
         backend: str,
         started_at: datetime,
         token_key: str = "",
+        seen_ids: Collection[str] = (),
+        rehearses: str | None = None,
+        unsubscribes_seen: int = 0,
     ) -> AudienceCounts:
-        """Record an edition as sending, with its content, posts and frozen audience.
+        """Record an edition as sending, with its content, posts and frozen audience, and
+        every post its source showed (``seen_ids``) as seen.
 
         All in one transaction: either the whole edition is recorded or nothing is.
         The audience comes as ``audience.packing.AudiencePacker`` makes it, deduplicated
         and packed into batches, in order; each becomes a pending batch. It is streamed,
-        so memory stays flat whatever its size.
+        so memory stays flat whatever its size. With ``rehearses``, it is a rehearsal of
+        that edition, recorded under ``key`` (``next_rehearsal_key``), and sees nothing.
+        ``unsubscribes_seen`` is the last unsubscribe the audience was filtered against
+        (see ``Unsubscribes``).
         """
         check_key(key)
         started = to_iso(started_at)
@@ -144,11 +206,18 @@ class Editions(Store):
                     f"{readable_time(from_iso(existing[0]))} in {self.path}",
                     hint="an edition is started once; `digest send --edition KEY` resumes it",
                 )
+            kind = EDITION if rehearses is None else REHEARSAL
             self._db.execute(
                 "INSERT INTO editions (key, status, subject, preheader, html, text, backend,"
-                " started_at, token_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (key, SENDING, subject, preheader, html, text, backend, started, token_key),
-            )
+                " started_at, token_key, kind, rehearses, unsubscribes_seen)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    key, SENDING, subject, preheader, html, text, backend, started, token_key,
+                    kind, rehearses, unsubscribes_seen,
+                ),
+            )  # fmt: skip
+            if rehearses is None:
+                record_seen(self._db, key, [*post_ids, *seen_ids], started)
             self._db.executemany(
                 "INSERT INTO edition_posts (edition, position, post_id) VALUES (?, ?, ?)",
                 ((key, position, post_id) for position, post_id in enumerate(post_ids)),

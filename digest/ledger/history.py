@@ -8,20 +8,24 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from .batches import ACCEPTED, FAILED
+from .editions import EDITION, REHEARSAL
 from .store import Store, from_iso
 
-EDITION = "edition"
 TEST = "test"
 
 
 @dataclass(frozen=True)
 class HistoryRow:
-    """A line of ``digest history``: an edition (``kind == "edition"``) or a test send.
+    """A line of ``digest history``: an edition (``kind == "edition"``), a rehearsal of one
+    (``"rehearsal"``, whose ``key`` is the edition's) or a test send.
 
-    For an edition, ``status`` is "sending" or "sent" and the counts are recipients;
+    For an edition or a rehearsal, ``status`` is "sending" or "sent" and the counts are
+    recipients;
     ``uncertain`` counts recipients of batches left in flight, ``uncertain_batches``
-    numbers those batches (``Batch.number``). For a test, ``started_at`` is when it was
-    sent, ``status`` is "accepted" or "failed" and ``addresses`` lists its recipients.
+    numbers those batches (``Batch.number``), ``unsubscribed`` the readers of its frozen
+    audience left out because they unsubscribed after the freeze. For a test,
+    ``started_at`` is when it was sent, ``status`` is "accepted" or "failed" and
+    ``addresses`` lists its recipients.
     """
 
     kind: str
@@ -39,11 +43,13 @@ class HistoryRow:
     addresses: tuple[str, ...] = ()
     message_id: str = ""
     uncertain_batches: tuple[int, ...] = ()
+    unsubscribed: int = 0
 
     @property
     def pending(self) -> int:
         """Recipients of an edition not yet attempted (failed ones are tried again too)."""
-        return self.recipients - self.accepted - self.failed - self.uncertain - self.refused
+        done = self.accepted + self.failed + self.uncertain + self.refused + self.unsubscribed
+        return self.recipients - done
 
 
 class History(Store):
@@ -58,19 +64,22 @@ class History(Store):
     def _edition_history(self) -> Iterator[HistoryRow]:
         rows = self._db.execute(
             """
-            SELECT e.key, e.started_at, e.finished_at, e.subject, e.status,
+            SELECT e.kind, coalesce(e.rehearses, e.key), e.started_at, e.finished_at,
+                   e.subject, e.status,
                    (SELECT count(*) FROM edition_posts p WHERE p.edition = e.key),
                    coalesce(sum(b.size), 0),
                    coalesce(sum(CASE b.state WHEN 'accepted' THEN b.size END), 0),
                    coalesce(sum(CASE b.state WHEN 'failed' THEN b.size END), 0),
                    coalesce(sum(CASE b.state WHEN 'in_flight' THEN b.size END), 0),
                    coalesce(sum(CASE b.state WHEN 'rejected' THEN b.size END), 0),
-                   group_concat(CASE b.state WHEN 'in_flight' THEN b.seq + 1 END)
+                   group_concat(CASE b.state WHEN 'in_flight' THEN b.seq + 1 END),
+                   (SELECT count(*) FROM withheld w WHERE w.edition = e.key)
             FROM editions e LEFT JOIN batches b ON b.edition = e.key
             GROUP BY e.key
             """
         )
         for (
+            kind,
             key,
             started,
             finished,
@@ -83,21 +92,23 @@ class History(Store):
             unsure,
             refused,
             unsure_numbers,
+            withheld,
         ) in rows:
             yield HistoryRow(
-                kind=EDITION,
+                kind=REHEARSAL if kind == REHEARSAL else EDITION,
                 key=key,
                 started_at=from_iso(started),
                 finished_at=from_iso(finished) if finished else None,
                 subject=subject,
                 status=status,
                 posts=posts,
-                recipients=total,
+                recipients=total + withheld,
                 accepted=ok,
                 failed=failed,
                 uncertain=unsure,
                 refused=refused,
                 uncertain_batches=numbers_listed(unsure_numbers),
+                unsubscribed=withheld,
             )
 
     def _test_history(self) -> Iterator[HistoryRow]:

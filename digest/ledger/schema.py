@@ -150,6 +150,58 @@ MIGRATIONS: tuple[str | Callable[[sqlite3.Connection], None], ...] = (
         source  TEXT NOT NULL
     ) WITHOUT ROWID;
     """,
+    # Schema 5: the posts a source showed when each edition started (``seen``), which
+    # later editions never select; a ledger from before records only the posts its
+    # editions sent, so posts published before its latest edition started count as seen
+    # until the next edition records what its source shows (``seen_before``, one row at
+    # most). Rehearsals (sandbox sends) are editions of kind 'rehearsal': they rehearse
+    # edition ``rehearses`` and never complete it or mark posts seen. ``missed_runs``:
+    # scheduled runs reported missed, so that each is reported once.
+    """
+    CREATE TABLE seen (
+        post_id TEXT PRIMARY KEY,
+        edition TEXT NOT NULL,
+        at      TEXT NOT NULL
+    ) WITHOUT ROWID;
+    INSERT OR IGNORE INTO seen (post_id, edition, at)
+        SELECT p.post_id, p.edition, e.started_at
+        FROM edition_posts p JOIN editions e ON e.key = p.edition
+        ORDER BY e.started_at, p.position;
+    CREATE TABLE seen_before (at TEXT NOT NULL);
+    INSERT INTO seen_before (at) SELECT max(started_at) FROM editions HAVING count(*) > 0;
+    ALTER TABLE editions ADD COLUMN kind TEXT NOT NULL DEFAULT 'edition'
+        CHECK (kind IN ('edition', 'rehearsal'));
+    ALTER TABLE editions ADD COLUMN rehearses TEXT;
+    CREATE TABLE missed_runs (
+        run       TEXT PRIMARY KEY,
+        edition   TEXT NOT NULL,
+        noted_at  TEXT NOT NULL
+    ) WITHOUT ROWID;
+    """,
+    # Schema 6: unsubscribes numbered in the order they were recorded (``seq``), so that a
+    # send asks only for those recorded since its audience was frozen (``editions.
+    # unsubscribes_seen``: the last seq the freeze left out; 0 for editions started
+    # before, whose every unsubscribe is checked); and ``withheld``: the readers of a
+    # frozen audience left out because they unsubscribed after the freeze.
+    """
+    CREATE TABLE unsubscribes_numbered (
+        seq     INTEGER PRIMARY KEY AUTOINCREMENT,
+        address TEXT NOT NULL UNIQUE,
+        at      TEXT NOT NULL,
+        source  TEXT NOT NULL
+    );
+    INSERT INTO unsubscribes_numbered (address, at, source)
+        SELECT address, at, source FROM unsubscribes ORDER BY at, address;
+    DROP TABLE unsubscribes;
+    ALTER TABLE unsubscribes_numbered RENAME TO unsubscribes;
+    ALTER TABLE editions ADD COLUMN unsubscribes_seen INTEGER NOT NULL DEFAULT 0;
+    CREATE TABLE withheld (
+        edition TEXT NOT NULL REFERENCES editions (key),
+        address TEXT NOT NULL,
+        at      TEXT NOT NULL,
+        PRIMARY KEY (edition, address)
+    ) WITHOUT ROWID;
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from html.parser import HTMLParser
 
 from ..models import RenderedEmail
+from ..text import plural
 
 # Where inboxes start cutting a subject line, and RFC 5322's advice for a header line.
 SUBJECT_MAX_CHARS = 78
@@ -51,12 +52,12 @@ def review(email: RenderedEmail, *, unsubscribe_link: str) -> list[str]:
     warnings = []
     if found.images_without_alt:
         warnings.append(
-            f"{len(found.images_without_alt)} image(s) without alt text, which readers with "
-            f"images off or a screen reader miss: {_some(found.images_without_alt)}"
+            f"{plural(len(found.images_without_alt), 'image')} without alt text, which readers"
+            f" with images off or a screen reader miss: {_some(found.images_without_alt)}"
         )
     if found.insecure_links:
         warnings.append(
-            f"{len(found.insecure_links)} link(s) not https, which mail clients may flag: "
+            f"{plural(len(found.insecure_links), 'link')} not https, which mail clients may flag: "
             f"{_some(found.insecure_links)}"
         )
     if not unsubscribe_link or unsubscribe_link not in found.links:

@@ -4,7 +4,8 @@ each state committed to the ledger before the request and after the answer.
 Whatever happens, every request that was started is waited for and its outcome
 recorded before the loop returns or raises: the ledger never lags behind the
 provider. Ctrl-C or SIGTERM stops it taking new batches; a second signal gets the
-default behaviour back.
+default behaviour back. Before each batch goes, the readers who unsubscribed since the
+audience was frozen are taken out of it (``LateUnsubscribes``).
 """
 
 from __future__ import annotations
@@ -15,9 +16,13 @@ import threading
 from collections.abc import Iterator
 from concurrent.futures import FIRST_COMPLETED, BrokenExecutor, Future, wait
 from contextlib import contextmanager
+from dataclasses import replace
+from datetime import datetime
 from types import FrameType
 
 from ..app import App
+from ..audience.active import UNSUBSCRIBED_BY_LINK
+from ..audience.packing import holds_any
 from ..deliver import Backend, Message
 from ..errors import BatchUncertain, DigestError, RecipientRefused
 from ..ledger import Batch, Ledger
@@ -37,8 +42,12 @@ def deliver(
     backend: Backend,
     message: Message,
     outcome: SendOutcome,
+    unsubscribes_seen: int = 0,
 ) -> None:
     """Send the batches with a bounded number in flight, recording each state in the ledger.
+
+    ``unsubscribes_seen`` is the edition's (``Edition.unsubscribes_seen``): readers who
+    unsubscribed after it are taken out of the batches, on record, before they go.
 
     Whatever happens, every request that was started is waited for and its outcome
     recorded before this returns or raises: the ledger never lags behind SendGrid.
@@ -49,6 +58,7 @@ def deliver(
     workers = concurrency(app, backend)
     job = Job(app, backend, message, personalize)
     queue = iter(batches)
+    late = LateUnsubscribes(ledger, unsubscribes_seen)
     in_flight: dict[Future[str], Batch] = {}
     total = sum(batch.size for batch in batches)
     crash: BaseException | None = None
@@ -71,7 +81,12 @@ def deliver(
                     batch = next(queue, None)
                     if batch is None:
                         break
-                    packed = ledger.packed_recipients(batch.id)
+                    batch, packed, gone = late.take_out(batch, app.clock())
+                    if gone:
+                        outcome.skipped[UNSUBSCRIBED_BY_LINK] += gone
+                        progress.advance(gone)
+                    if not batch.size:
+                        continue
                     ledger.mark_in_flight(batch.id, app.clock())
                     try:
                         in_flight[pool.submit(packed)] = batch
@@ -95,6 +110,33 @@ def deliver(
             raise
     if crash is not None:
         raise crash
+
+
+class LateUnsubscribes:
+    """The readers who unsubscribed after an edition's audience was frozen: asked of the
+    ledger before each batch goes (one query of its index, which nearly always finds
+    nothing new, so a resumed million-reader send pays nothing), and taken out of a batch
+    that holds one of them, on record (``Ledger.withhold_readers``), before it goes."""
+
+    def __init__(self, ledger: Ledger, seen: int) -> None:
+        self._ledger = ledger
+        self._seen = seen
+        self._addresses: set[str] = set()
+
+    def take_out(self, batch: Batch, at: datetime) -> tuple[Batch, str, int]:
+        """The batch as it goes now (size 0: nobody is left), its packed recipients, and
+        how many readers were taken out of it."""
+        for seq, address in self._ledger.unsubscribes_after(self._seen):
+            self._addresses.add(address)
+            self._seen = seq
+        packed = self._ledger.packed_recipients(batch.id)
+        if not holds_any(packed, self._addresses):
+            return batch, packed, 0
+        gone = len(self._ledger.withhold_readers(batch.id, self._addresses, at))
+        if gone == batch.size:
+            return replace(batch, size=0), "", gone
+        left = replace(batch, size=batch.size - gone)
+        return left, self._ledger.packed_recipients(batch.id), gone
 
 
 def _may_go_on(app: App, outcome: SendOutcome, crash: BaseException | None) -> bool:

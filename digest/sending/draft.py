@@ -1,16 +1,17 @@
 """The next edition as it stands, for `digest build` and the preview: what an editor looks at.
 
 Its key is today's edition's, or, once today's edition has started, the date of the next
-scheduled run. Its posts are the selection's; when nothing is new yet, the posts of the
-last edition lay it out instead, so template work always has something to show, and the
-draft says so. It also lists the posts the selection passed over, and why.
+scheduled run. Its posts are those a send would select (``choose``: only posts no earlier
+edition saw); when nothing is new yet, the posts of the last edition lay it out instead,
+so template work always has something to show, and the draft says so. It also lists the
+posts the selection passed over, with the selection's own reasons.
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 
 from ..app import App
 from ..audience.personalize import unsubscribe_url
@@ -18,10 +19,15 @@ from ..config import Selection, Settings
 from ..errors import NothingToSend
 from ..ledger import Ledger, ledger_exists
 from ..models import Digest, Post, Recipient, RenderedEmail, Subscriber
+from ..select import OVER_LIMIT, SAME_LINK, SEEN, TOO_OLD, Choice
 from .edition import (
     ASM_PLACEHOLDER_URL,
     UNSUBSCRIBE_PLACEHOLDER,
+    Seen,
+    choose,
+    load_source,
     sample_recipient,
+    seen_in,
     setup_warnings,
     unsubscribe_mode,
 )
@@ -37,46 +43,38 @@ class PassedOver:
 
 @dataclass(frozen=True)
 class Draft:
-    """The next edition: its key and posts, those passed over, and ``nothing_new``, which
-    says (when not "") that nothing would be sent and whose posts lay the draft out."""
+    """The next edition: its key and posts, the selection that made it (``choice``: what
+    a send would take, and what it passes over), those passed over with why in words, and
+    ``nothing_new``, which says (when not "") that nothing would be sent and whose posts
+    lay the draft out."""
 
     key: str
     digest: Digest
+    choice: Choice
     passed_over: tuple[PassedOver, ...] = ()
     nothing_new: str = ""
 
 
 def draft(app: App) -> Draft:
-    """The next edition as it stands, or NothingToSend when the source has no post at all."""
-    from ..select import select_posts
-    from ..sources import load_posts
-
-    settings = app.settings
-    posts = load_posts(
-        settings.source.type,
-        settings.source.location,
-        base_dir=settings.root,
-        site_url=settings.newsletter.site_url,
-        timeout=settings.source.timeout,
-    )
-    sent, last = _ledger_view(app)
+    """The next edition as it stands, or NothingToSend when the source has no post at all.
+    Its posts are those a send would select: the ones no earlier edition saw."""
+    posts = load_source(app)
+    seen, last = _ledger_view(app)
     key = next_key(app, started=last is not None and last[0] == app.edition_key())
-
-    def select(ids: Collection[str]) -> Digest | None:
-        return select_posts(
-            posts, sent_ids=ids, now=app.now, settings=settings.selection, edition=key
-        )
-
-    digest = select(sent)
-    said = ""
+    choice = choose(app, key, seen, posts)
+    digest, said = choice.digest, ""
     if digest is None:
         digest = _layout(posts, key, last[1]) if last else None
         shown = f"edition {last[0]}'s posts" if digest and last else "the newest posts"
-        digest = digest or select(())
+        digest = digest or choose(app, key, Seen(), posts).digest
         if digest is None:
             raise NothingToSend(f"the source has no posts: nothing to show for {key}")
-        said = f"nothing new yet for edition {key}: the layout shows {shown}; nothing would be sent"
-    return Draft(key, digest, passed_over(posts, digest, sent, app.now, settings.selection), said)
+        passed = choice.describe_passed_over()
+        said = (
+            f"nothing new yet for edition {key}{f' ({passed})' if passed else ''}: the layout"
+            f" shows {shown}; nothing would be sent"
+        )
+    return Draft(key, digest, choice, passed_over(choice, digest, app.settings.selection), said)
 
 
 def next_key(app: App, *, started: bool) -> str:
@@ -94,16 +92,16 @@ def next_key(app: App, *, started: bool) -> str:
     return (date.fromisoformat(today) + timedelta(days=1)).isoformat()
 
 
-def _ledger_view(app: App) -> tuple[set[str], tuple[str, tuple[str, ...]] | None]:
-    """The ids of posts already sent, and the last edition's key and post ids (or None)."""
+def _ledger_view(app: App) -> tuple[Seen, tuple[str, tuple[str, ...]] | None]:
+    """What earlier editions saw, and the last edition's key and post ids (or None)."""
     path = app.paths.ledger
     if not ledger_exists(path):
-        return set(), None
+        return Seen(), None
     with Ledger.open(path) as ledger:
-        sent = ledger.sent_post_ids()
+        seen = seen_in(ledger)
         key = ledger.latest_edition()
         edition = ledger.edition(key) if key else None
-    return sent, (edition.key, edition.post_ids) if edition else None
+    return seen, (edition.key, edition.post_ids) if edition else None
 
 
 def _layout(posts: Sequence[Post], key: str, ids: Sequence[str]) -> Digest | None:
@@ -115,37 +113,25 @@ def _layout(posts: Sequence[Post], key: str, ids: Sequence[str]) -> Digest | Non
     return Digest(edition=key, featured=found[0], teasers=tuple(found[1:]))
 
 
-def passed_over(
-    posts: Sequence[Post],
-    digest: Digest,
-    sent: Collection[str],
-    now: datetime,
-    selection: Selection,
-) -> tuple[PassedOver, ...]:
-    """The source's posts that ``digest`` leaves out, each with the selection's reason."""
-    # Issue 13 makes select say this itself (posts passed over as seen or too old): take
-    # the reasons from its result once it does, instead of working them out again here.
-    from ..select import canonical_url
+def passed_over(choice: Choice, digest: Digest, selection: Selection) -> tuple[PassedOver, ...]:
+    """The posts ``choice`` passed over, each with its reason in words; those ``digest``
+    shows (the last edition's, when nothing is new) are not listed."""
+    shown = {id(post) for post in digest.posts}
+    return tuple(
+        PassedOver(post, _reason(why, selection))
+        for post, why in choice.passed
+        if id(post) not in shown
+    )
 
-    chosen = {id(post) for post in digest.posts}
-    chosen_urls = {canonical_url(post.url) for post in digest.posts}
-    sent_urls = {canonical_url(item) for item in sent if "://" in item}
-    oldest = now - timedelta(days=selection.max_age_days) if selection.max_age_days else None
-    kept: list[PassedOver] = []
-    for post in posts:
-        if id(post) in chosen:
-            continue
-        url = canonical_url(post.url) if post.url else ""
-        if post.id in sent or url in sent_urls:
-            reason = "in an earlier edition"
-        elif oldest and post.published and post.published < oldest:
-            reason = f"older than selection.max_age_days ({selection.max_age_days} days)"
-        elif url in chosen_urls:
-            reason = "the same link as a post in the edition"
-        else:
-            reason = f"past selection.max_posts ({selection.max_posts})"
-        kept.append(PassedOver(post, reason))
-    return tuple(kept)
+
+def _reason(why: str, selection: Selection) -> str:
+    words = {
+        SEEN: "seen in an earlier edition",
+        TOO_OLD: f"older than selection.max_age_days ({selection.max_age_days} days)",
+        SAME_LINK: "the same link as another post",
+        OVER_LIMIT: f"past selection.max_posts ({selection.max_posts})",
+    }
+    return words[why]
 
 
 @dataclass(frozen=True)

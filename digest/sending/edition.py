@@ -9,8 +9,10 @@ the render stage alone takes 0.4 s to import (premailer brings requests and cssu
 from __future__ import annotations
 
 import html
-from collections.abc import Collection
-from dataclasses import replace
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import TYPE_CHECKING
 
 from ..app import App
 from ..audience.csvfile import COLUMNS as SUBSCRIBER_COLUMNS
@@ -23,6 +25,7 @@ from ..errors import ConfigError, NothingToSend, SendRefused, TemplateError
 from ..ledger import Edition, Ledger, ledger_exists
 from ..models import (
     Digest,
+    Post,
     Recipient,
     RenderedEmail,
     Subscriber,
@@ -30,6 +33,9 @@ from ..models import (
     new_token_key,
     parse_token,
 )
+
+if TYPE_CHECKING:
+    from ..select import Choice
 
 # Where only SendGrid knows a reader's link (ASM mode), a build and a dry run show this one.
 ASM_PLACEHOLDER_URL = "https://sendgrid.example/unsubscribe-link-added-by-sendgrid"
@@ -43,13 +49,37 @@ SENDER_PLACEHOLDER = "from_email-not-set@digest.invalid"
 SAMPLE_READER = Subscriber(email="reader@example.com", name="Reader")
 
 
-def sent_post_ids(app: App) -> set[str]:
-    """Posts of earlier editions; a folder that never sent has no ledger and none."""
+@dataclass(frozen=True)
+class Seen:
+    """The posts earlier editions saw: their ids and, for a ledger from before seen posts
+    were recorded, the time before which a post counts as seen (see ``ledger/seen.py``)."""
+
+    ids: frozenset[str] = frozenset()
+    before: datetime | None = None
+
+    def among(self, posts: Sequence[Post]) -> set[str]:
+        """The ids, among ``posts``, that count as seen."""
+        before = self.before
+        older = {
+            post.id
+            for post in posts
+            if before is not None and post.published is not None and post.published < before
+        }
+        return {*self.ids, *older}
+
+
+def seen_in(ledger: Ledger) -> Seen:
+    """What the ledger says earlier editions saw (their sent posts among them)."""
+    return Seen(frozenset(ledger.seen_post_ids() | ledger.sent_post_ids()), ledger.seen_before())
+
+
+def seen_posts(app: App) -> Seen:
+    """What earlier editions saw; a folder that never sent has no ledger and saw nothing."""
     path = app.paths.ledger
     if not ledger_exists(path):
-        return set()
+        return Seen()
     with Ledger.open(path) as ledger:
-        return ledger.sent_post_ids()
+        return seen_in(ledger)
 
 
 def unsubscribe_mode(settings: Settings) -> str:
@@ -57,25 +87,45 @@ def unsubscribe_mode(settings: Settings) -> str:
     return "asm" if settings.sendgrid.asm_group_id else "url"
 
 
-def next_digest(app: App, key: str, sent_ids: set[str]) -> Digest:
-    """Read the source and select the edition's posts, or raise NothingToSend."""
-    from ..select import select_posts
+def load_source(app: App) -> list[Post]:
+    """The posts the configured source shows now."""
     from ..sources import load_posts
 
     settings = app.settings
-    posts = load_posts(
+    return load_posts(
         settings.source.type,
         settings.source.location,
         base_dir=settings.root,
         site_url=settings.newsletter.site_url,
         timeout=settings.source.timeout,
     )
-    digest = select_posts(
-        posts, sent_ids=sent_ids, now=app.now, settings=settings.selection, edition=key
+
+
+def choose(app: App, key: str, seen: Seen, posts: Sequence[Post] | None = None) -> Choice:
+    """Select edition ``key``'s posts among those the source shows (``posts``, else read
+    now) that earlier editions did not see."""
+    from ..select import select_posts
+
+    shown = load_source(app) if posts is None else posts
+    return select_posts(
+        shown,
+        seen_ids=seen.among(shown),
+        now=app.now,
+        settings=app.settings.selection,
+        edition=key,
     )
-    if digest is None:
-        raise NothingToSend(f"no new posts since the last edition: nothing to send for {key}")
-    return digest
+
+
+def next_digest(app: App, key: str, seen: Seen) -> tuple[Digest, Choice]:
+    """Read the source and select the edition's posts, or raise NothingToSend."""
+    choice = choose(app, key, seen)
+    if choice.digest is None:
+        passed = choice.describe_passed_over()
+        raise NothingToSend(
+            f"no new posts since the last edition: nothing to send for {key}"
+            + (f" ({passed})" if passed else "")
+        )
+    return choice.digest, choice
 
 
 def render(app: App, digest: Digest) -> RenderedEmail:
@@ -129,7 +179,8 @@ def edition_email(app: App, key: str) -> RenderedEmail:
             edition = ledger.edition(key)
         if edition is not None:
             return stored_email(edition)
-    return render(app, next_digest(app, key, sent_post_ids(app)))
+    digest, _ = next_digest(app, key, seen_posts(app))
+    return render(app, digest)
 
 
 def _check_subscriber_fields(app: App, email: RenderedEmail) -> None:
@@ -185,12 +236,13 @@ def message_for(
     )
 
 
+SENDER_HINT = "set it in digest.toml to a verified sender"
+
+
 def require_sender(settings: Settings) -> None:
     """Refuse to make any message without a From address."""
     if not settings.newsletter.from_email:
-        raise ConfigError(
-            "newsletter.from_email is not set", "set it in digest.toml to a verified sender"
-        )
+        raise ConfigError("newsletter.from_email is not set", SENDER_HINT)
 
 
 def setup_warnings(settings: Settings) -> list[str]:

@@ -29,3 +29,4 @@ class SendOutcome:
     uncertain_listing: Path | None = None  # who the uncertain batches went to, if any
     uncertain_batches: tuple[int, ...] = ()  # their numbers, once the run is over
     resending: set[int] = field(default_factory=set)  # ids of batches sent again
+    rehearsal: bool = False  # sent in SendGrid's sandbox mode: nothing was delivered

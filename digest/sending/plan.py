@@ -1,6 +1,6 @@
 """`digest send`'s plan: refuse what cannot be sent, then start the edition (freeze its
 posts, content and audience) or resume it (settling uncertain batches as asked), and
-deliver every batch not yet accepted.
+deliver every batch not yet accepted. In SendGrid's sandbox mode, rehearse it instead.
 
 The ledger is the source of truth. A batch is marked in flight (committed)
 before its request and accepted or failed (committed) after the answer, so a
@@ -17,15 +17,14 @@ from dataclasses import dataclass
 
 from ..app import App
 from ..audience.active import AudienceReport, active_audience, suppressed_addresses
-from ..audience.addresses import normalize
 from ..audience.packing import withhold
 from ..audience.personalize import check_other_tokens, check_unsubscribe_url, used_tokens
 from ..deliver import Backend
-from ..errors import InvalidAddress, SendRefused, SettleError, StandDown
-from ..ledger import ACCEPTED, FAILED, IN_FLIGHT, PENDING, Edition, Ledger
+from ..errors import SendRefused, SettleError, StandDown
+from ..ledger import ACCEPTED, FAILED, IN_FLIGHT, PENDING, SENT, Edition, Ledger
 from ..text import plural
 from .delivery import deliver
-from .edition import message_for, next_digest, render, require_sender, stored_email
+from .edition import message_for, next_digest, render, seen_in, stored_email
 from .offload import Later
 from .outcome import SendOutcome
 from .pipeline import describe_skipped, read_in_child, warn_problems
@@ -46,58 +45,13 @@ class SendOptions:
     interactive: bool = False
 
 
-def check_ready(app: App, backend_name: str, *, to_list: bool) -> None:
-    """Refuse, in one line, a send that lacks a sender, an API key or an unsubscribe method."""
-    settings = app.settings
-    require_sender(settings)
-    # The settings checked only the addresses' shape, as build and a dry run may use a test
-    # domain no real send would take; a send validates them fully: another rule.
-    for key, address in (
-        ("from_email", settings.newsletter.from_email),
-        ("reply_to", settings.newsletter.reply_to),
-    ):
-        if address:
-            try:
-                normalize(address)
-            except InvalidAddress as problem:
-                raise SendRefused(
-                    f"newsletter.{key} {address!r} is not a valid address: {problem}",
-                    f"fix newsletter.{key} in digest.toml",
-                ) from None
-    if backend_name == "sendgrid" and not settings.secrets.sendgrid_api_key:
-        raise SendRefused(
-            "SENDGRID_API_KEY is not set",
-            "export SENDGRID_API_KEY with a key that has Mail Send permission",
-        )
-    if not to_list:
-        return
-    asm, url = settings.sendgrid.asm_group_id, settings.unsubscribe.url
-    if asm and backend_name != "sendgrid":
-        raise SendRefused(
-            "sendgrid.asm_group_id works only with delivery.backend = sendgrid",
-            "set [unsubscribe] url for the smtp and outbox backends",
-        )
-    if not asm and not url:
-        raise SendRefused(
-            "no unsubscribe method is configured",
-            "set [unsubscribe] url (self-hosted, RFC 8058) or [sendgrid] asm_group_id",
-        )
-    if url and not settings.secrets.unsubscribe_secret:
-        raise SendRefused(
-            "DIGEST_UNSUBSCRIBE_SECRET is not set, so unsubscribe links cannot be signed",
-            "export DIGEST_UNSUBSCRIBE_SECRET, a long random string your endpoint also knows",
-        )
-    if asm and not url:
-        app.warn(
-            "one-click unsubscribe is not assured with an ASM group alone; "
-            "set [unsubscribe] url to add RFC 8058 headers"
-        )
-
-
 def send_edition(app: App, options: SendOptions, backend: Backend, confirm: Confirm) -> SendOutcome:
-    """Start or resume the edition and deliver every batch not yet accepted."""
+    """Start or resume the edition and deliver every batch not yet accepted; in sandbox
+    mode, rehearse it."""
     settings = app.settings
     key = app.edition_key(options.edition)
+    if settings.sendgrid.sandbox:
+        return _rehearse(app, key, options, backend, confirm)
     with Ledger.open(app.paths.ledger) as ledger, ledger.send_lock(key):
         edition = ledger.edition(key)
         if edition is not None and edition.status == "sent":
@@ -119,11 +73,60 @@ def send_edition(app: App, options: SendOptions, backend: Backend, confirm: Conf
         todo = ledger.batches(key, (PENDING,))
         message = message_for(settings, stored_email(edition), key, test=False)
         try:
-            deliver(app, ledger, todo, backend, message, outcome)
+            deliver(app, ledger, todo, backend, message, outcome, edition.unsubscribes_seen)
         finally:
             outcome.complete = ledger.finish_if_complete(key, app.clock())
             outcome.pending = sum(b.size for b in ledger.batches(key, (PENDING, FAILED)))
             keep_uncertain_listing(app, ledger, key, outcome)
+    return outcome
+
+
+def _rehearse(
+    app: App, key: str, options: SendOptions, backend: Backend, confirm: Confirm
+) -> SendOutcome:
+    """Send edition ``key`` as the real send would, in SendGrid's sandbox mode (which
+    delivers nothing), recorded as a rehearsal: it never completes the edition, counts
+    its posts as sent or marks any post seen.
+
+    A rehearsal is never resumed: it delivers nothing, so one that stopped is simply
+    rehearsed again from the start by the next run. It refuses an edition already
+    started for real: resuming that in sandbox mode would record as sent readers who
+    got nothing.
+    """
+    with Ledger.open(app.paths.ledger) as ledger:
+        real = ledger.edition(key)
+        if real is not None and real.status == SENT:
+            finished = f" (finished {app.when(real.finished_at)})" if real.finished_at else ""
+            raise StandDown(f"edition {key} was sent already{finished}: nothing to rehearse")
+        if real is not None:
+            raise SendRefused(
+                f"edition {key} is half-sent for real, and sendgrid.sandbox is true: finishing"
+                " it in sandbox mode would record readers as sent who got nothing",
+                f"set sendgrid.sandbox = false, then finish it with `digest send --edition {key}`",
+            )
+        if options.settle is not None:
+            raise SettleError(
+                f"sendgrid.sandbox is true: this run would rehearse edition {key}, and a"
+                f" rehearsal has no uncertain readers to settle",
+                f"set sendgrid.sandbox = false, then run `digest send --edition {key}"
+                f" {options.settle.option}`",
+            )
+        for other in ledger.unfinished_editions():
+            app.warn(
+                f"edition {other} is not finished: the real send of {key} will refuse to start"
+                f" until `digest send --edition {other}` (sendgrid.sandbox = false) finishes it"
+            )
+        outcome = SendOutcome(key, rehearsal=True)
+        with ledger.start_lock():
+            record = ledger.next_rehearsal_key(key)
+            edition = _start(app, ledger, key, backend, options, confirm, outcome, record)
+        todo = ledger.batches(record, (PENDING,))
+        message = message_for(app.settings, stored_email(edition), key, test=False)
+        try:
+            deliver(app, ledger, todo, backend, message, outcome)
+        finally:
+            outcome.complete = ledger.finish_if_complete(record, app.clock())
+            outcome.pending = sum(b.size for b in ledger.batches(record, (PENDING, FAILED)))
     return outcome
 
 
@@ -155,7 +158,11 @@ def _start(
     options: SendOptions,
     confirm: Confirm,
     outcome: SendOutcome,
+    rehearsal: str | None = None,
 ) -> Edition:
+    """Choose edition ``key``'s posts, render it and freeze its audience in the ledger,
+    with every post its source showed as seen; or, given ``rehearsal`` (the key to record
+    it under), record it as a rehearsal of edition ``key``, seeing nothing."""
     settings = app.settings
     check_unsubscribe_url(settings.unsubscribe.url)
     audience_path = app.paths.subscribers
@@ -165,7 +172,7 @@ def _start(
     # start (closing tokens first frees at once a child that waits for them).
     with read_in_child(app, audience_path, backend.batch_size, tokens) as read, closing(tokens):
         backend.prepare()
-        digest = next_digest(app, key, ledger.sent_post_ids())
+        digest, choice = next_digest(app, key, seen_in(ledger))
         email = render(app, digest)
         for warning in email.warnings:
             app.warn(warning)
@@ -173,13 +180,18 @@ def _start(
         check_other_tokens(used, email.token_key)
         if not options.yes:
             count = sum(1 for _ in active_audience(audience_path, AudienceReport()))
-            question = f"Send edition {key}, {email.subject!r}, to {plural(count, 'subscriber')}?"
+            how = "Rehearse (in SendGrid's sandbox, delivering nothing)" if rehearsal else "Send"
+            question = f"{how} edition {key}, {email.subject!r}, to {plural(count, 'subscriber')}?"
             _ask(options, confirm, question)
         tokens.give((used, email.token_key))
-        # While the child still reads: the rows that keep their address off the list.
+        # While the child still reads: the rows that keep their address off the list, and
+        # the readers who unsubscribed through the link (to the last one recorded now).
         suppressed = suppressed_addresses(audience_path)
+        unsubscribed = ledger.unsubscribes_after(0)
+        seen = unsubscribed[-1][0] if unsubscribed else 0
+        left_out = suppressed.keys() | {address for _, address in unsubscribed}
         withheld: list[str] = []
-        batches = withhold(read, suppressed, withheld)
+        batches = withhold(read, left_out, withheld)
         first = next(batches, None)
         if first is None:
             report = read.result or AudienceReport()
@@ -192,7 +204,7 @@ def _start(
                 "add readers or fix the rows named above; nothing was sent or recorded",
             )
         ledger.start_edition(
-            key,
+            rehearsal or key,
             subject=email.subject,
             preheader=email.preheader,
             html=email.html,
@@ -202,12 +214,15 @@ def _start(
             backend=backend.name,
             started_at=app.clock(),
             token_key=email.token_key,
+            seen_ids=choice.shown,
+            rehearses=key if rehearsal else None,
+            unsubscribes_seen=seen,
         )
     report = read.result or AudienceReport()
     report.count_withheld(withheld, suppressed)
     outcome.skipped.update(report.skipped)
     warn_problems(app, report)
-    started = ledger.edition(key)
+    started = ledger.edition(rehearsal or key)
     assert started is not None
     return started
 

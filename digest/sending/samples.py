@@ -1,4 +1,5 @@
-"""Sends that are not the edition: `--to` test sends and `--dry-run` outboxes.
+"""Sends that are not the edition: `--to` test sends and `--dry-run` outboxes; and the
+sample edition that shows which tokens the templates use (``email_tokens``).
 
 Neither starts the edition: the next real send still goes to everyone. A test
 is recorded in the ledger as a test; a dry run (of the edition, or of a test
@@ -10,29 +11,32 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from ..app import App
 from ..audience.active import AudienceReport, suppressed_addresses
 from ..audience.addresses import normalize
 from ..audience.csvfile import read_subscribers
 from ..audience.packing import withhold
-from ..audience.personalize import Personalizer
+from ..audience.personalize import Personalizer, check_other_tokens, used_tokens
 from ..deliver import Backend, Message
 from ..deliver.outbox import OutboxBackend
 from ..errors import ConfigError, InvalidAddress
-from ..ledger import Ledger
-from ..models import Recipient, Subscriber, unpack_recipients
+from ..ledger import FAILED, IN_FLIGHT, PENDING, Edition, Ledger
+from ..models import Digest, Post, Recipient, Subscriber, unpack_recipients
 from .backends import make_backend
 from .edition import (
     edition_email,
     message_for,
     message_personalizer,
     refuse_unfilled_unsubscribe,
+    render,
+    stored_email,
     unsubscribe_mode,
     with_asm_placeholders,
 )
-from .pipeline import audience_batches, warn_problems
-from .plan import check_ready
+from .pipeline import audience_batches, unsubscribed_through_the_link, warn_problems
+from .ready import check_ready
 
 
 @dataclass(frozen=True)
@@ -144,6 +148,23 @@ def _test_readers(app: App, addresses: Sequence[str]) -> list[Subscriber]:
     return [rows.get(lowered, Subscriber(email=email)) for lowered, email in wanted.items()]
 
 
+def dry_run_resume(
+    app: App, backend: OutboxBackend, ledger: Ledger, edition: Edition
+) -> SampleOutcome:
+    """Write the messages a resume of the half-sent ``edition`` would send: its frozen
+    readers still pending (or failed), with its stored content; send and record nothing.
+    ``skipped`` counts the uncertain ones, which a resume does not send."""
+    key = edition.key
+    message = message_for(app.settings, stored_email(edition), key, test=False)
+    personalize = message_personalizer(app.settings, message)
+    count = 0
+    for batch in ledger.batches(key, (PENDING, FAILED)):
+        backend.send(message, [personalize(s) for s in ledger.batch_recipients(batch.id)])
+        count += batch.size
+    uncertain = Counter({"uncertain": sum(b.size for b in ledger.batches(key, (IN_FLIGHT,)))})
+    return SampleOutcome(key, message.subject, count, str(backend.folder_for(key)), uncertain)
+
+
 def dry_run_edition(app: App, backend: OutboxBackend, edition: str | None) -> SampleOutcome:
     """Write every active subscriber's message to the outbox; send and record nothing."""
     key = app.edition_key(edition)
@@ -154,14 +175,51 @@ def dry_run_edition(app: App, backend: OutboxBackend, edition: str | None) -> Sa
     report = AudienceReport()
     path = app.paths.subscribers
     suppressed = suppressed_addresses(path)
+    left_out = suppressed.keys() | unsubscribed_through_the_link(app)
     count = 0
     # Filtered, deduplicated and batched as digest send freezes them.
     batches = audience_batches(app, path, backend.batch_size, lambda: personalize, report)
     withheld: list[str] = []
-    for batch in withhold(batches, suppressed, withheld):
+    for batch in withhold(batches, left_out, withheld):
         backend.send(message, [fill(s) for s in unpack_recipients(batch.recipients)])
         count += batch.size
     report.count_withheld(withheld, suppressed)
     warn_problems(app, report)
     where = str(backend.folder_for(key))
     return SampleOutcome(key, message.subject, count, where, report.skipped)
+
+
+def email_tokens(app: App) -> tuple[frozenset[str], str]:
+    """The substitution tokens the email uses, and their key, from the templates rendered
+    for a sample edition: which subscriber fields the templates use, and where, does not
+    depend on the posts.
+
+    Refuses, as a send does, templates that use a field the list lacks or more tokens
+    than the room a send keeps for them.
+    """
+    email = render(app, sample_digest(app.now))
+    tokens = used_tokens(email.subject, email.html, email.text, key=email.token_key)
+    check_other_tokens(tokens, email.token_key)
+    return tokens, email.token_key
+
+
+def sample_digest(now: datetime) -> Digest:
+    """An edition of two made-up posts with every field filled, so that templates show
+    whatever they show for a post."""
+    posts = [
+        Post(
+            id=f"https://example.com/sample-{n}",
+            title=f"Sample post {n}",
+            url=f"https://example.com/sample-{n}",
+            published=now,
+            updated=now,
+            author="A. Writer",
+            summary="A sample summary.",
+            content="<p>A sample paragraph.</p>",
+            image=f"https://example.com/sample-{n}.png",
+            image_alt="A sample image",
+            tags=("sample",),
+        )
+        for n in (1, 2)
+    ]
+    return Digest(edition="sample", featured=posts[0], teasers=(posts[1],))

@@ -37,6 +37,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ..errors import DigestError, WebError
 from ..sending.samples import send_configured_test
+from ..text import plural
 from . import preview_page
 from .frames import FRAME_CSP, SCHEMES, in_scheme, links_outside
 from .images import IMAGES, local_images
@@ -228,10 +229,8 @@ class Preview:
             sample = send_configured_test(render.app, addresses, render.draft.key)
         except DigestError as error:
             return {"ok": False, "message": str(error)}
-        return {
-            "ok": True,
-            "message": f"Sent a test of edition {sample.key} to {sample.recipients} address(es).",
-        }
+        sent_to = plural(sample.recipients, "address", "addresses")
+        return {"ok": True, "message": f"Sent a test of edition {sample.key} to {sent_to}."}
 
 
 def _reader(request: Request) -> str:

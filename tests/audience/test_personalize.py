@@ -348,6 +348,44 @@ def test_the_longest_reader_surely_fits_passes_still_fits_the_email(template: st
     assert not surely_fits(reader(longest + 1))
 
 
+@pytest.mark.parametrize(
+    "template",
+    [
+        URL,
+        "https://x.example/{token}/{token}?t={token}",
+        "https://例.jp/" + "配" * 150 + "?t={token}",
+    ],
+)
+def test_a_reader_short_enough_for_surely_fits_first_look_still_fits(template: str) -> None:
+    """A reader without merge fields whose name and address are no longer than SurelyFits'
+    first look lets through fits, in the worst characters, in an email that uses every
+    value in every variant and all the room for missing columns."""
+    surely_fits = SurelyFits(template)
+    worst = "\U0001f600"
+    # An address has at most 254 bytes (a token refuses more): 62 worst characters and 2.
+    address = worst * (surely_fits.short_address - 2) + "ab"
+    reader = Subscriber(address, worst * surely_fits.short_name)
+    every = {token(f, KEY, v) for f in ("name", "email", "unsubscribe_url") for v in VARIANTS}
+    unknown = {token(f"missing_column_{n:03}", KEY) for n in range(OTHER_TOKENS_BYTES // 35)}
+    check_other_tokens(every | unknown, KEY)
+    personalizer = Personalizer(
+        unsubscribe_url_template=template,
+        unsubscribe_mailto="",
+        secret=SECRET,
+        used_tokens=every | unknown,
+        token_key=KEY,
+    )
+
+    substitutions = personalizer(reader).substitutions
+
+    assert surely_fits(reader)
+    size = sum(len(key.encode()) + len(value.encode()) for key, value in substitutions.items())
+    assert size < SUBSTITUTIONS_MAX_BYTES
+    # With the usual URL the first look settles, whatever their characters, names of up to
+    # 40 characters: nearly every real one (the rest are sized character by character).
+    assert SurelyFits(URL).short_name >= 40
+
+
 def test_an_email_with_too_many_unknown_tokens_is_refused() -> None:
     tokens = {"%%name%%", *(f"%%column_number_{n}%%" for n in range(80))}
 

@@ -42,7 +42,7 @@ def archived(ready: Folder, *args: str) -> Path:
     assert ready.run("send", "--yes", "--now", NOW).exit_code == 0
     result = ready.run("archive", *args)
     assert result.exit_code == 0, result.output
-    assert "Archived 1 edition(s) and 10 image(s)" in result.stdout
+    assert "Archived 1 edition and 10 images" in result.stdout
     return ready.path / "archive"
 
 

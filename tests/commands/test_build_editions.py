@@ -82,6 +82,15 @@ def test_after_a_send_nothing_new_still_lays_out_the_last_editions_posts(
     assert manifest["edition"] == NEXT_MONDAY
     assert f"Nothing new yet for edition {NEXT_MONDAY}" in said
     assert f"edition {key}'s posts" in str(manifest["nothing_new"])
+    # Every post of the feed was seen by the edition sent: the selection passed them over.
+    posts = (ready.path / "feed.xml").read_text().count("<item>")
+    assert f"({posts} passed over: {posts} seen in earlier editions)" in said
+    assert manifest["passed_over"] == {
+        "seen": posts,
+        "too_old": 0,
+        "same_link": 0,
+        "over_max_posts": 0,
+    }
     featured = manifest["featured"]
     assert isinstance(featured, dict) and featured["title"].startswith("TAG and AMPTP")
     assert len(manifest["teasers"]) == 9  # type: ignore[arg-type]

@@ -36,6 +36,9 @@ def arguments_of(path: tuple[str, ...]) -> list[str]:
 
 
 COMMANDS = [path for path in leaf_commands(cli) if path not in NO_CONFIG]
+# How a command that reports a config it cannot load starts its line: `digest doctor`
+# says it as the failure of its config check, the others as an error.
+SAYS = {("doctor",): "fail  config: "}
 
 
 def test_the_walk_finds_the_subcommands() -> None:
@@ -48,7 +51,8 @@ def test_the_walk_finds_the_subcommands() -> None:
 def test_every_command_takes_config_after_its_name(folder: Folder, path: tuple[str, ...]) -> None:
     result = folder.run(*path, *arguments_of(path), "--config", "elsewhere.toml")
     assert result.exit_code == 1, result.output
-    assert result.stderr.startswith("error: elsewhere.toml: no such config file"), result.stderr
+    said = SAYS.get(path, "error: ")
+    assert result.stderr.startswith(f"{said}elsewhere.toml: no such config file"), result.stderr
 
 
 @pytest.mark.parametrize("place", ["before", "between", "after"])

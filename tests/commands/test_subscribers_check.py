@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import shutil
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from click.testing import Result
 
+from digest.audience.active import check_list
 from digest.audience.personalize import Personalizer
+from digest.commands.subscribers import KINDS
+from digest.ledger import Ledger
 from digest.models import Subscriber
+from digest.sending.pipeline import SHARED_BYTES
 from tests.commands.conftest import NOW, Folder
 
 # The example folder's [unsubscribe] url.
@@ -20,6 +25,34 @@ def test_the_example_list_is_clean(folder: Folder) -> None:
     result = folder.run("subscribers", "check")
     assert result.exit_code == 0
     assert "no problems" in result.stdout
+
+
+def test_check_ends_with_how_many_rows_are_what(folder: Folder) -> None:
+    path = folder.path / "subscribers.csv"
+    with path.open("a", encoding="utf-8") as handle:
+        handle.write(
+            "ADA@example.com,Again,active\nbroken,Broken,active\nzed@example.com,,complained\n"
+        )
+    result = folder.run("subscribers", "check")
+    assert result.exit_code == 1
+    assert result.stdout.splitlines() == [
+        "subscribers.csv: 2 problems; 4 active, 1 unsubscribed, 1 bounced, 1 complained,"
+        " 1 invalid, 1 duplicate."
+    ]
+
+
+def test_check_says_how_many_who_unsubscribed_through_the_link_are_not_synced(
+    folder: Folder,
+) -> None:
+    with Ledger.open(folder.path / ".digest" / "state.db") as ledger:
+        for address in ("ada@example.com", "margaret@example.com", "edsger@example.com"):
+            ledger.record_unsubscribe(address, datetime(2026, 1, 5, tzinfo=UTC), "one-click")
+    result = folder.run("subscribers", "check")
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines()[1] == (
+        "2 readers who unsubscribed through the link are not marked so in it yet (sends"
+        " leave them out already): `digest subscribers sync` does it."
+    )
 
 
 def test_each_problem_is_named_with_its_line(folder: Folder) -> None:
@@ -155,3 +188,28 @@ def test_check_sizes_unsubscribe_links_as_signed_even_without_the_secret(folder:
 
     assert list(flagged(check)) == [3]
     assert written == ["ada@example.com"]
+
+
+@pytest.mark.slow
+def test_a_long_list_read_in_shares_is_checked_as_a_short_one(folder: Folder) -> None:
+    """Past SHARED_BYTES the list is read by two children, a share of the readers each:
+    the same problems, in line order, and the same counts as one reading."""
+    path = folder.path / "subscribers.csv"
+    rows = ["email,name,status,company"]
+    rows += [f"reader{i}@example.com,Reader {i},active,Company {i}" for i in range(110_000)]
+    rows[5_000] = "READER77@EXAMPLE.COM,Again,active,X"  # a duplicate far from its first row
+    rows[70_000] = "reader9@example.com,,unsubscribed,X"  # withholds row 11, read long before
+    rows[90_000] = "not-an-address,Broken,active,X"
+    path.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    assert path.stat().st_size > SHARED_BYTES
+
+    result = folder.run("subscribers", "check")
+
+    assert result.exit_code == 1
+    expected = check_list(path)
+    assert [line.split(": ", 2)[2] for line in result.stderr.splitlines()] == [
+        problem.reason for problem in expected.problems
+    ]
+    assert [int(line.split(":")[1]) for line in result.stderr.splitlines()] == [11, 5001, 90001]
+    counts = ", ".join(f"{expected.counts[kind]} {kind}" for kind in KINDS)
+    assert result.stdout.splitlines()[0] == f"subscribers.csv: 3 problems; {counts}."

@@ -784,6 +784,97 @@ def test_a_fresh_ledger_has_no_unsubscribes_and_withhold_takes_them(ledger: Ledg
     ]
 
 
+def test_unsubscribes_are_numbered_in_the_order_they_were_recorded(ledger: Ledger) -> None:
+    for hour, address in enumerate(["c@example.com", "a@example.com", "b@example.com"]):
+        ledger.record_unsubscribe(address, T0 + timedelta(hours=hour), "one-click")
+    ledger.record_unsubscribe("A@example.com", T0 + timedelta(hours=9), "page")  # kept first
+
+    everything = ledger.unsubscribes_after(0)
+    assert [address for _, address in everything] == [
+        "c@example.com",
+        "a@example.com",
+        "b@example.com",
+    ]
+    first_seq = everything[0][0]
+    assert ledger.unsubscribes_after(first_seq) == everything[1:]
+    assert ledger.unsubscribes_after(everything[-1][0]) == []
+
+
+def test_unsubscribes_from_schema_4_get_numbers_in_time_order(db_path: Path) -> None:
+    db_path.parent.mkdir(parents=True)
+    raw = sqlite3.connect(db_path, isolation_level=None)
+    raw.executescript(f"BEGIN; {MIGRATIONS[0]}; PRAGMA user_version = 1; COMMIT;")
+    migrate_to_2 = MIGRATIONS[1]
+    assert callable(migrate_to_2)
+    migrate_to_2(raw)
+    raw.executescript(f"{MIGRATIONS[2]}; {MIGRATIONS[3]}; PRAGMA user_version = 4;")
+    raw.executemany(
+        "INSERT INTO unsubscribes VALUES (?, ?, 'one-click')",
+        [
+            ("late@example.com", "2026-03-09T18:00:00.000000+00:00"),
+            ("early@example.com", "2026-03-09T16:00:00.000000+00:00"),
+        ],
+    )
+    raw.execute(
+        "INSERT INTO editions VALUES ('2026-03-09', 'sending', 'S', 'P', 'H', 'T', 'sendgrid',"
+        " '2026-03-09T16:00:00.000000+00:00', NULL, 'k3J9xq2TmQ7a')"
+    )
+    raw.close()
+
+    with Ledger.open(db_path) as ledger:
+        numbered = ledger.unsubscribes_after(0)
+        edition = ledger.edition("2026-03-09")
+        assert ledger.record_unsubscribe("new@example.com", T0, "page") is True
+        newest = ledger.unsubscribes_after(numbered[-1][0])
+
+    assert [address for _, address in numbered] == ["early@example.com", "late@example.com"]
+    assert [address for _, address in newest] == ["new@example.com"]
+    assert edition is not None and edition.unsubscribes_seen == 0, "every one is checked"
+
+
+def test_an_edition_keeps_the_last_unsubscribe_its_audience_left_out(ledger: Ledger) -> None:
+    start(ledger, "2026-03-09", subscribers(2), unsubscribes_seen=7)
+    edition = ledger.edition("2026-03-09")
+    assert edition is not None and edition.unsubscribes_seen == 7
+
+
+def test_withholding_takes_readers_out_of_a_pending_batch_on_record(ledger: Ledger) -> None:
+    start(ledger, "2026-03-09", subscribers(5), batch_size=3)
+    first, second = ledger.batches("2026-03-09")
+    gone = {"reader1@example.com", "reader3@example.com", "reader4@example.com"}
+
+    assert ledger.withhold_readers(first.id, gone, T0) == ["reader1@example.com"]
+    assert ledger.withhold_readers(second.id, gone, T0) == [
+        "reader3@example.com",
+        "reader4@example.com",
+    ]
+    assert ledger.withhold_readers(first.id, gone, T0) == []
+
+    [left] = ledger.batches("2026-03-09")
+    assert (left.id, left.size) == (first.id, 2), "the emptied batch is gone"
+    assert [s.email for s in ledger.batch_recipients(left.id)] == [
+        "reader0@example.com",
+        "reader2@example.com",
+    ]
+    ledger.mark_in_flight(left.id, T0)
+    ledger.mark_accepted(left.id, "m1", T0)
+    assert ledger.finish_if_complete("2026-03-09", T0)
+    [row] = ledger.history()
+    assert (row.recipients, row.accepted, row.unsubscribed, row.pending) == (5, 2, 3, 0)
+
+
+def test_only_a_pending_batch_has_readers_withheld(ledger: Ledger) -> None:
+    start(ledger, "2026-03-09", subscribers(2))
+    [batch] = ledger.batches("2026-03-09")
+    ledger.mark_in_flight(batch.id, T0)
+    with pytest.raises(LedgerError, match="is in_flight and cannot become withheld"):
+        ledger.withhold_readers(batch.id, {"reader0@example.com"}, T0)
+    assert [s.email for s in ledger.batch_recipients(batch.id)] == [
+        "reader0@example.com",
+        "reader1@example.com",
+    ]
+
+
 @pytest.mark.slow
 def test_an_unsubscribe_waits_for_a_write_lock_another_process_holds(
     ledger: Ledger, db_path: Path
@@ -952,3 +1043,105 @@ def test_no_room_for_the_addresses_kept_on_disk_is_one_clear_error() -> None:
     assert run.stderr == ""
     assert run.stdout.startswith("DiskFull cannot keep the list's addresses in a temporary file")
     assert "free space in the temporary folder (TMPDIR)" in run.stdout
+
+
+# --- seen posts, rehearsals, missed runs (schema 5) -------------------------------------
+
+
+def schema_4_ledger(db_path: Path) -> sqlite3.Connection:
+    """A ledger as digest left it before seen posts were recorded (schema 4)."""
+    db_path.parent.mkdir(parents=True)
+    raw = sqlite3.connect(db_path, isolation_level=None)
+    for number, migration in enumerate(MIGRATIONS[:4]):
+        if isinstance(migration, str):
+            raw.executescript(f"BEGIN; {migration}; PRAGMA user_version = {number + 1}; COMMIT;")
+        else:
+            migration(raw)
+            raw.execute(f"PRAGMA user_version = {number + 1}")
+    return raw
+
+
+def test_an_older_ledger_counts_its_sent_posts_as_seen_and_keeps_a_cut_off_once(
+    db_path: Path,
+) -> None:
+    raw = schema_4_ledger(db_path)
+    for key, at, posts in (
+        ("2026-03-02", T0 - timedelta(days=7), ["p1", "p2"]),
+        ("2026-03-09", T0, ["p3"]),
+    ):
+        raw.execute(
+            "INSERT INTO editions (key, status, subject, preheader, html, text, backend,"
+            " started_at) VALUES (?, 'sent', 's', 'p', 'h', 't', 'sendgrid', ?)",
+            (key, at.isoformat(timespec="microseconds")),
+        )
+        raw.executemany(
+            "INSERT INTO edition_posts VALUES (?, ?, ?)",
+            [(key, n, post) for n, post in enumerate(posts)],
+        )
+    raw.close()
+
+    with Ledger.open(db_path) as ledger:
+        assert ledger.seen_post_ids() == {"p1", "p2", "p3"}
+        assert ledger.seen_before() == T0
+        start(ledger, "2026-03-16", subscribers(1), post_ids=["p4"], seen_ids=["p4", "p5"])
+        assert ledger.seen_post_ids() == {"p1", "p2", "p3", "p4", "p5"}
+        assert ledger.seen_before() is None, "the next edition recorded what its source showed"
+
+
+def test_a_fresh_ledger_has_no_cut_off_and_an_edition_marks_what_its_source_showed(
+    ledger: Ledger,
+) -> None:
+    assert ledger.seen_before() is None
+    start(ledger, "2026-03-09", subscribers(1), post_ids=["a", "b"], seen_ids=["c", "a"])
+    assert ledger.seen_post_ids() == {"a", "b", "c"}
+    assert ledger.sent_post_ids() == {"a", "b"}
+
+
+def test_a_start_that_fails_midway_marks_nothing_seen(ledger: Ledger) -> None:
+    def broken_audience():
+        yield from subscribers(3)
+        raise RuntimeError("subscribers.csv vanished")
+
+    with pytest.raises(RuntimeError):
+        start(ledger, "2026-03-09", broken_audience(), seen_ids=["a"])
+    assert ledger.seen_post_ids() == set()
+
+
+def test_a_rehearsal_is_kept_apart_and_spends_nothing(ledger: Ledger) -> None:
+    key = ledger.next_rehearsal_key("2026-03-09")
+    assert key == "2026-03-09.rehearsal-1"
+    start(ledger, key, subscribers(3), post_ids=["a"], seen_ids=["a", "b"], rehearses="2026-03-09")
+
+    assert ledger.seen_post_ids() == set()
+    assert ledger.sent_post_ids() == set()
+    assert ledger.unfinished_editions() == [], "a rehearsal is never resumed"
+    assert ledger.edition("2026-03-09") is None
+    assert ledger.any_edition() is False
+    assert ledger.rehearsed("2026-03-09") is False
+    assert ledger.next_rehearsal_key("2026-03-09") == "2026-03-09.rehearsal-2"
+    for batch in ledger.batches(key):
+        ledger.mark_in_flight(batch.id, T0)
+        ledger.mark_accepted(batch.id, "", T0)
+    assert ledger.finish_if_complete(key, T0) is True
+    assert ledger.rehearsed("2026-03-09") is True
+    (row,) = ledger.history()
+    assert (row.kind, row.key, row.status, row.posts, row.accepted) == (
+        "rehearsal",
+        "2026-03-09",
+        "sent",
+        1,
+        3,
+    )
+    start(ledger, "2026-03-09", subscribers(3), post_ids=["a"])
+    assert ledger.any_edition() is True
+    assert sorted((row.kind, row.key) for row in ledger.history()) == [
+        ("edition", "2026-03-09"),
+        ("rehearsal", "2026-03-09"),
+    ]
+
+
+def test_a_missed_run_is_noted_once(ledger: Ledger) -> None:
+    run = T0 - timedelta(hours=3)
+    assert ledger.note_missed(run, "2026-03-09", T0) is None
+    assert ledger.note_missed(run, "2026-03-09", T0 + timedelta(minutes=15)) == T0
+    assert ledger.note_missed(run + timedelta(days=7), "2026-03-16", T0) is None

@@ -202,7 +202,7 @@ def test_a_test_send_from_the_page_reaches_sendgrid(
     page.fill("#to", "editor@example.com")
     page.click("#test button")
     page.locator("#sent", has_text="Sent").wait_for()
-    assert page.inner_text("#sent") == "Sent a test of edition 2026-11-27 to 1 address(es)."
+    assert page.inner_text("#sent") == "Sent a test of edition 2026-11-27 to 1 address."
     (request,) = [r for r in sendgrid.requests if "editor@example.com" in r.recipients]
     assert request.body["subject"] == f"[TEST] {FEATURED}"
 
