@@ -20,6 +20,7 @@ zone by their wall time, which is wrong inside a repeated hour.
 from __future__ import annotations
 
 import signal
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -205,6 +206,14 @@ class StopFlag(Protocol):
     def wait(self, timeout: float | None = None) -> bool: ...
 
 
+def set_from_a_handler(stop: StopFlag) -> None:
+    """Set ``stop`` from a signal handler without ever blocking on it. The handler runs in
+    the main thread between two bytecodes, maybe while that thread holds the lock inside
+    ``Event.wait``; ``Event.set`` takes the same lock, and would wait for it forever. A
+    thread of its own sets it as soon as the main thread lets go of it."""
+    threading.Thread(target=stop.set, name="digest-stop", daemon=True).start()
+
+
 @contextmanager
 def stopped_by_signals(stop: StopFlag) -> Iterator[list[str]]:
     """While inside, SIGTERM and Ctrl-C set ``stop`` (a send in progress installs its own
@@ -216,7 +225,7 @@ def stopped_by_signals(stop: StopFlag) -> Iterator[list[str]]:
 
     def handle(signum: int, _frame: FrameType | None) -> None:
         caught.append(signal.Signals(signum).name)
-        stop.set()
+        set_from_a_handler(stop)
 
     for sig in signals:
         signal.signal(sig, handle)

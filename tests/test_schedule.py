@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
+import sys
 import threading
 import time
 from datetime import UTC, datetime, timedelta
@@ -659,3 +661,34 @@ def test_the_loop_ends_when_the_expression_names_no_later_time() -> None:
         "'0 9 * * MON' names no later time: the schedule has ended",
     ]
     assert time_.waits == []
+
+
+# --- signals ------------------------------------------------------------------------------
+
+# Run in a child: with the fault, the child hangs for good, which the timeout turns into a
+# failure instead of a stuck suite.
+_SIGNAL_WHILE_THE_LOCK_IS_HELD = """
+import os, signal, threading
+from digest.schedule import stopped_by_signals
+stop = threading.Event()
+with stopped_by_signals(stop) as caught:
+    # As when the signal comes while the main thread is inside stop.wait(), holding the
+    # lock stop.set() needs.
+    with stop._cond:
+        os.kill(os.getpid(), signal.SIGTERM)
+        for _ in range(1000):
+            pass  # the handler runs here, between two bytecodes
+    assert stop.wait(10), "the stop was never set"
+print(caught)
+"""
+
+
+def test_a_signal_that_comes_while_the_main_thread_holds_the_stops_lock_still_stops() -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", _SIGNAL_WHILE_THE_LOCK_IS_HELD],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "['SIGTERM']"

@@ -9,8 +9,8 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from ..app import App
-from ..sending.edition import email_tokens
 from ..sending.pipeline import ListChecking, unsubscribed_through_the_link
+from ..sending.samples import email_tokens
 from ..sending.signups import import_signups
 from ..sending.sync import SHOWN, SyncReport, sync_list
 from ..text import plural

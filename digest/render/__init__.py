@@ -11,7 +11,7 @@ variant its place needs (``tokens.place_tokens``).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cached_property
@@ -84,12 +84,16 @@ def render_email(
     unsubscribe_mode: str = "url",
     now: datetime,
     token_key: str,
+    plain_in_html: Collection[str] = (),
 ) -> RenderedEmail:
     """Render ``digest`` for every subscriber at once; raise TemplateError on a template fault.
 
     ``unsubscribe_mode`` is "url" (the self-hosted link, token ``%%KEY.unsubscribe_url%%``)
     or "asm" (SendGrid's unsubscribe group tags replace the tokens after compiling).
     ``token_key`` (``models.new_token_key``) is the key of the edition's tokens.
+    ``plain_in_html`` names the fields whose every value reads the same HTML-escaped (the
+    caller knows: an unsubscribe URL made from a template without ``& < > " '``): their
+    plain token serves the HTML's text and attributes too, one substitution fewer a reader.
     """
     if unsubscribe_mode not in UNSUBSCRIBE_MODES:
         raise ValueError(f"unsubscribe_mode must be one of {UNSUBSCRIBE_MODES}")
@@ -112,7 +116,8 @@ def render_email(
     def where(patterns: Sequence[str]) -> str:
         return locate(env, ".mjml.j2", templates_dir, patterns) or label
 
-    html = place_tokens(inline_css(compile_mjml(mjml.text, mjml.where)), token_key, where)
+    compiled = inline_css(compile_mjml(mjml.text, mjml.where))
+    html = place_tokens(compiled, token_key, where, plain_in_html=frozenset(plain_in_html))
     text_part = render_traced(env, TEXT_TEMPLATE, context, templates_dir)
     check_whole(text_part.text, token_key, text_part.where)
     plain = _tidy_text(text_part.text)

@@ -10,7 +10,8 @@ a whole link or its host (a reader could point it anywhere), ``<style>``,
 ``<script>``, ``style`` and ``on*`` attributes, comments, tag and attribute names.
 The links digest makes itself (``unsubscribe_url``, ``preferences_url``) may be a
 whole link: they get the HTML-escaped URL. The subject and the text part keep the
-plain tokens.
+plain tokens, and so does the HTML for a field the caller says needs no escaping
+(``plain_in_html``: an unsubscribe URL whose template has nothing HTML escapes).
 """
 
 from __future__ import annotations
@@ -65,7 +66,9 @@ _SOME_HOST = "https://digest.invalid/"
 Locate = Callable[[Sequence[str]], str]
 
 
-def place_tokens(document: str, key: str, locate: Locate) -> str:
+def place_tokens(
+    document: str, key: str, locate: Locate, *, plain_in_html: frozenset[str] = frozenset()
+) -> str:
     """``document`` (the final HTML) with each token of ``key`` in its variant.
 
     A token where no variant is safe raises TemplateError naming the field and where
@@ -74,7 +77,7 @@ def place_tokens(document: str, key: str, locate: Locate) -> str:
     """
     if key not in document:
         return document
-    place = _Placer(key, locate)
+    place = _Placer(key, locate, plain_in_html)
     pieces: list[str] = []
     done = 0
     for found in _MARKUP.finditer(document):
@@ -88,16 +91,22 @@ def place_tokens(document: str, key: str, locate: Locate) -> str:
 class _Placer:
     """The rewriting of one document's tokens, piece by piece."""
 
-    def __init__(self, key: str, locate: Locate) -> None:
+    def __init__(self, key: str, locate: Locate, plain_in_html: frozenset[str]) -> None:
         self._key = key
         self._tokens = token_pattern(key)
         self._locate = locate
+        self._plain_in_html = plain_in_html
+
+    def _escaped(self, found: re.Match[str]) -> str:
+        """A token's HTML-escaped variant, or the plain token where that reads the same."""
+        name = found.group(1)
+        return token(name, self._key, "" if name in self._plain_in_html else HTML)
 
     def text(self, text: str) -> str:
         """Text between tags (a title's included): HTML-escaped values."""
         if self._key not in text:
             return text
-        return self._tokens.sub(lambda found: token(found.group(1), self._key, HTML), text)
+        return self._tokens.sub(self._escaped, text)
 
     def markup(self, found: re.Match[str]) -> str:
         piece = found.group(0)
@@ -139,7 +148,7 @@ class _Placer:
             if lowered in URL_ATTRIBUTES:
                 value = self._link(value, where, near)
             else:
-                value = self._tokens.sub(lambda t: token(t.group(1), self._key, HTML), value)
+                value = self._tokens.sub(self._escaped, value)
             return f"{attribute}={value}"
 
         return rewrite
@@ -152,7 +161,7 @@ class _Placer:
             field = found.group(1)
             before = self._tokens.sub(_SOME_HOST, html.unescape(value[1 : found.start()]))
             if field in OWN_LINKS and not before.strip():
-                return token(field, self._key, HTML)
+                return self._escaped(found)
             if _AFTER_HOST.match(before):
                 return token(field, self._key, URL)
             raise self._refused(

@@ -26,6 +26,7 @@ from ..audience.packing import holds_any
 from ..deliver import Backend, Message
 from ..errors import BatchUncertain, DigestError, RecipientRefused
 from ..ledger import Batch, Ledger
+from ..schedule import set_from_a_handler
 from .backends import concurrency
 from .edition import message_personalizer
 from .outcome import SendOutcome
@@ -197,7 +198,7 @@ def _graceful_stop(app: App, outcome: SendOutcome) -> Iterator[None]:
 
     def handle(signum: int, _frame: FrameType | None) -> None:
         outcome.stopped_by = signal.Signals(signum).name
-        app.stopping.set()
+        set_from_a_handler(app.stopping)
         for sig, handler in previous.items():
             signal.signal(sig, handler)
 

@@ -24,7 +24,7 @@ from ..ledger import SENT, Ledger, ledger_exists
 from ..models import Digest, Post, RenderedEmail
 from ..text import plural
 from .account import account_findings, probe_endpoint
-from .edition import choose, load_source, personalizer, render, sample_digest, seen_posts
+from .edition import choose, load_source, personalizer, render, seen_posts
 from .findings import FAIL, PASS, WARN, Finding
 from .ready import (
     ONE_CLICK_NOT_ASSURED,
@@ -32,6 +32,7 @@ from .ready import (
     sandbox_problems,
     unsubscribe_problems,
 )
+from .samples import sample_digest
 
 # Seals the sample unsubscribe links that size the list's rows when the secret is unset.
 SIZING_SECRET = "doctor-sizing-only"

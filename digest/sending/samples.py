@@ -1,4 +1,5 @@
-"""Sends that are not the edition: `--to` test sends and `--dry-run` outboxes.
+"""Sends that are not the edition: `--to` test sends and `--dry-run` outboxes; and the
+sample edition that shows which tokens the templates use (``email_tokens``).
 
 Neither starts the edition: the next real send still goes to everyone. A test
 is recorded in the ledger as a test; a dry run (of the edition, or of a test
@@ -10,24 +11,26 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from ..app import App
 from ..audience.active import AudienceReport, suppressed_addresses
 from ..audience.addresses import normalize
 from ..audience.csvfile import read_subscribers
 from ..audience.packing import withhold
-from ..audience.personalize import Personalizer
+from ..audience.personalize import Personalizer, check_other_tokens, used_tokens
 from ..deliver import Backend, Message
 from ..deliver.outbox import OutboxBackend
 from ..errors import ConfigError, InvalidAddress
 from ..ledger import FAILED, IN_FLIGHT, PENDING, Edition, Ledger
-from ..models import Recipient, Subscriber, unpack_recipients
+from ..models import Digest, Post, Recipient, Subscriber, unpack_recipients
 from .backends import make_backend
 from .edition import (
     edition_email,
     message_for,
     message_personalizer,
     refuse_unfilled_unsubscribe,
+    render,
     stored_email,
     unsubscribe_mode,
     with_asm_placeholders,
@@ -184,3 +187,39 @@ def dry_run_edition(app: App, backend: OutboxBackend, edition: str | None) -> Sa
     warn_problems(app, report)
     where = str(backend.folder_for(key))
     return SampleOutcome(key, message.subject, count, where, report.skipped)
+
+
+def email_tokens(app: App) -> tuple[frozenset[str], str]:
+    """The substitution tokens the email uses, and their key, from the templates rendered
+    for a sample edition: which subscriber fields the templates use, and where, does not
+    depend on the posts.
+
+    Refuses, as a send does, templates that use a field the list lacks or more tokens
+    than the room a send keeps for them.
+    """
+    email = render(app, sample_digest(app.now))
+    tokens = used_tokens(email.subject, email.html, email.text, key=email.token_key)
+    check_other_tokens(tokens, email.token_key)
+    return tokens, email.token_key
+
+
+def sample_digest(now: datetime) -> Digest:
+    """An edition of two made-up posts with every field filled, so that templates show
+    whatever they show for a post."""
+    posts = [
+        Post(
+            id=f"https://example.com/sample-{n}",
+            title=f"Sample post {n}",
+            url=f"https://example.com/sample-{n}",
+            published=now,
+            updated=now,
+            author="A. Writer",
+            summary="A sample summary.",
+            content="<p>A sample paragraph.</p>",
+            image=f"https://example.com/sample-{n}.png",
+            image_alt="A sample image",
+            tags=("sample",),
+        )
+        for n in (1, 2)
+    ]
+    return Digest(edition="sample", featured=posts[0], teasers=(posts[1],))

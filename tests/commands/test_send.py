@@ -75,6 +75,36 @@ def test_the_example_goes_to_each_active_reader_once(ready: Folder, server: Send
     assert "1 bounced" in result.stdout and "1 unsubscribed" in result.stdout
 
 
+@pytest.mark.parametrize(
+    ("url", "in_html"),
+    [
+        ("https://ftvconsulting.example.com/unsubscribe?token={token}", "as it is"),
+        ("https://ftvconsulting.example.com/unsubscribe?list=news&token={token}", "escaped"),
+    ],
+)
+def test_an_unsubscribe_url_nothing_escapes_travels_once_a_reader(
+    ready: Folder, server: SendGridServer, url: str, in_html: str
+) -> None:
+    """The URL's token is base64url: when its template has nothing HTML escapes, the HTML
+    uses the plain token too, and each reader's request carries the URL once, not twice."""
+    ready.env["DIGEST_UNSUBSCRIBE_URL"] = url
+    assert send(ready).exit_code == 0
+    for request in server.requests:
+        for personalization in request.body["personalizations"]:
+            links = [key for key in personalization["substitutions"] if ".unsubscribe_url" in key]
+            assert len(links) == (1 if in_html == "as it is" else 2), links
+        for mail in request.delivered():
+            (link,) = [
+                value
+                for personalization in request.body["personalizations"]
+                if personalization["to"][0]["email"] == mail.to
+                for key, value in personalization["substitutions"].items()
+                if key.endswith(".unsubscribe_url%%")
+            ]
+            href = link if in_html == "as it is" else link.replace("&", "&amp;")
+            assert f'href="{href}"' in mail.html
+
+
 def test_a_rerun_after_success_sends_nothing(ready: Folder, server: SendGridServer) -> None:
     assert send(ready).exit_code == 0
     requests = len(server.requests)
