@@ -1,7 +1,7 @@
 """Benchmark the preview's live reload: from a template save to the new render on the page.
 
 Run from the repository root: ``python benchmarks/preview.py [--saves N]``. It makes a
-fresh folder with `digest init`, starts `digest preview --port 0` on it, opens the page
+fresh folder with `digest init --example`, starts `digest preview --port 0` on it, opens the page
 in headless Chromium (Debian's /usr/bin/chromium) and then, N times, saves the header
 template with a new word in it and waits until the desktop frame shows that word. Each
 save is split where the time goes, from timestamps on one clock (the machine's):
@@ -72,7 +72,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as temporary:
         folder = Path(temporary) / "newsletter"
         digest = Path(sys.executable).with_name("digest")
-        subprocess.run([str(digest), "init", str(folder)], check=True, stdout=subprocess.DEVNULL)
+        subprocess.run(
+            [str(digest), "init", "--example", str(folder)], check=True, stdout=subprocess.DEVNULL
+        )
         with (Path(temporary) / "preview.log").open("w") as log:
             server = start_preview(folder, log, preview_env())
             try:

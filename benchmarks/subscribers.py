@@ -49,7 +49,7 @@ def expected_counts(n: int) -> str:
     duplicates = len(duplicate_sources(n))
     gone = n // UNSUBSCRIBED_EVERY
     return (
-        f"{duplicates} problem(s); {n} active, {gone} unsubscribed, 0 bounced, 0 complained,"
+        f"{duplicates} problems; {n} active, {gone} unsubscribed, 0 bounced, 0 complained,"
         f" 0 invalid, {duplicates} duplicate."
     )
 
