@@ -53,7 +53,7 @@ def example(target: Path, say: Callable[[str], None]) -> None:
             )
     for name in names:
         say(f"created {target / name}")
-    say(f"Next: cd {target} && digest build (the example: sends need your own values)")
+    say(f"Next: cd {target} && digest build (the example: set your own values before a real send)")
 
 
 def _answers(

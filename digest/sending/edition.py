@@ -216,7 +216,8 @@ def message_for(
 
     A test is marked in the subject and in the edition it carries (``KEY-test``): the
     provider's statistics by edition, and the outbox's folder, keep it apart. A
-    ``preview`` (a build) without a sender shows SENDER_PLACEHOLDER; anything else refuses.
+    A ``preview`` (a build, a dry run) without a sender shows SENDER_PLACEHOLDER (and the
+    caller warns of it); a send or a test send refuses.
     """
     newsletter = settings.newsletter
     if not preview:

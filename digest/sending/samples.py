@@ -55,7 +55,7 @@ def test_mail(
     (with a ``preview``'s placeholders for links nothing would fill: see _previewer)."""
     key = app.edition_key(edition)
     email = edition_email(app, key)
-    message = message_for(app.settings, email, key, test=True)
+    message = message_for(app.settings, email, key, test=True, preview=preview)
     personalize = message_personalizer(app.settings, message, preview=preview)
     if preview:
         personalize = _previewer(app, personalize)
@@ -155,7 +155,7 @@ def dry_run_resume(
     readers still pending (or failed), with its stored content; send and record nothing.
     ``skipped`` counts the uncertain ones, which a resume does not send."""
     key = edition.key
-    message = message_for(app.settings, stored_email(edition), key, test=False)
+    message = message_for(app.settings, stored_email(edition), key, test=False, preview=True)
     personalize = message_personalizer(app.settings, message)
     count = 0
     for batch in ledger.batches(key, (PENDING, FAILED)):
@@ -169,7 +169,7 @@ def dry_run_edition(app: App, backend: OutboxBackend, edition: str | None) -> Sa
     """Write every active subscriber's message to the outbox; send and record nothing."""
     key = app.edition_key(edition)
     email = edition_email(app, key)
-    message = message_for(app.settings, email, key, test=False)
+    message = message_for(app.settings, email, key, test=False, preview=True)
     personalize = message_personalizer(app.settings, message, preview=True)
     fill = _previewer(app, personalize)
     report = AudienceReport()

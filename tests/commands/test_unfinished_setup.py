@@ -67,12 +67,30 @@ def test_build_renders_without_a_sender_and_says_so(folder: Folder) -> None:
     assert eml["From"] == "FTV Consulting Insights <from_email-not-set@digest.invalid>"
 
 
-@pytest.mark.parametrize("command", [["send", "--dry-run"], ["send", "--to", "me@example.com"]])
-def test_sending_still_needs_a_sender(folder: Folder, command: list[str]) -> None:
+@pytest.mark.parametrize(
+    ("args", "edition"),
+    [([], "2026-11-27"), (["--to", "me@example.com"], "2026-11-27-test")],
+)
+def test_a_dry_run_without_a_sender_shows_the_placeholder_and_says_so(
+    folder: Folder, args: list[str], edition: str
+) -> None:
     set_key(folder, "from_email", "")
-    result = folder.run(*command, "--now", NOW)
+    result = folder.run("send", "--dry-run", *args, "--now", NOW)
+    assert result.exit_code == 0, result.output
+    assert "warning: newsletter.from_email is not set: the From line shows" in result.stderr
+    messages = sorted((folder.path / "outbox" / edition).glob("*.eml"))
+    assert messages
+    for path in messages:
+        eml = message_from_bytes(path.read_bytes())
+        assert eml["From"] == "FTV Consulting Insights <from_email-not-set@digest.invalid>"
+
+
+def test_a_test_send_still_needs_a_sender(ready: Folder, server: SendGridServer) -> None:
+    set_key(ready, "from_email", "")
+    result = ready.run("send", "--to", "me@example.com", "--now", NOW)
     assert result.exit_code == 1
     assert result.stderr.startswith("error: newsletter.from_email is not set")
+    assert server.requests == []
 
 
 def test_build_without_an_unsubscribe_url_links_to_a_marked_placeholder(folder: Folder) -> None:
