@@ -179,7 +179,12 @@ class Personalizer:
         fields = subscriber.fields
         first = ""
         if self._first_name:
-            first = _one_line(fields[FIRST_NAME]) if FIRST_NAME in fields else first_name(name)
+            # A first_name column is cut as a name is: _always_fits is worked out for names
+            # of at most NAME_MAX_CHARS, the first name included.
+            if FIRST_NAME in fields:
+                first = _one_line(fields[FIRST_NAME])[:NAME_MAX_CHARS]
+            else:
+                first = first_name(name)
             values[FIRST_NAME] = first or self._fallback
         for field in self._fields:
             values[field] = _one_line(fields.get(field, ""))

@@ -64,3 +64,23 @@ def test_each_reader_is_greeted_by_their_own_first_name_and_filters_apply_per_re
         assert f"Hi {first}, here is what's new." in mail.text
         assert f"Hi {first}, here is what's new." in Page(mail.html).text
         assert f"For {shouting}\n" in mail.text
+
+
+def test_a_first_name_column_is_cut_as_a_name_is_and_its_reader_still_gets_the_edition(
+    ready: Folder, server: SendGridServer
+) -> None:
+    """A first_name of 3,000 two-byte characters would take SendGrid's substitutions past
+    10,000 bytes, and SendGrid would refuse the whole batch: it is cut to 200 characters,
+    as a name is, and both readers are mailed."""
+    (ready.path / "subscribers.csv").write_text(
+        f"email,name,first_name,status\nok@example.com,Ok,Ok,active\n"
+        f"long@example.com,Long,{'é' * 3000},active\n",
+        encoding="utf-8",
+    )
+
+    result = ready.run("send", "--yes", "--now", NOW)
+
+    assert result.exit_code == 0, result.output
+    mails = {mail.to: mail for request in server.requests for mail in request.delivered()}
+    assert sorted(mails) == ["long@example.com", "ok@example.com"]
+    assert f"Hi {'é' * 200}, here is what's new." in mails["long@example.com"].text
