@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import replace
 
 from ..app import App
-from ..errors import DigestError, NothingToSend, StandDown, SyncError
+from ..errors import DigestError, NothingToSend, StandDown
 from ..ledger import SENT, Ledger, ledger_exists
 from ..schedule import (
     Action,
@@ -100,9 +100,10 @@ def send_due(app: App, decision: Decision, log: Callable[[str], None] | None = N
     if app.settings.delivery.backend == "sendgrid":
         try:
             subscribers.sync(app, dry_run=False)
-        except SyncError as error:
-            # SendGrid drops its own suppressed addresses and the send leaves out the
-            # link's unsubscribes, so a list not synced this once harms no reader.
+        except DigestError as error:
+            # SendGrid unreachable, or the list not writable: SendGrid drops its own
+            # suppressed addresses and the send leaves out the link's unsubscribes, so a
+            # list not synced this once harms no reader.
             app.warn(f"{error}; the edition goes to the list as it was")
     require_ready(app, key, resuming=decision.action is Action.RESUME)
     options = SendOptions(edition=key, yes=True)

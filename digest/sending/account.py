@@ -92,8 +92,12 @@ def _sender(account: SendGridAccount, address: str) -> Finding:
     """A verified Single Sender, or an address at an authenticated domain."""
     wanted, domain = address.lower(), address.rpartition("@")[2].lower()
     unreadable: list[str] = []
-    senders = _read(account.senders, unreadable, "senders")
-    domains = _read(account.domains, unreadable, "domains")
+    try:
+        senders = _read(account.senders, unreadable, "senders")
+        domains = _read(account.domains, unreadable, "domains")
+    except AccountError as error:
+        said = f"cannot ask SendGrid whether {address} may send: {error.message}"
+        return Finding(FAIL, "sender", said)
     match = [sender for sender in senders if sender.from_email.lower() == wanted]
     if any(sender.verified for sender in match):
         return Finding(PASS, "sender", f"{address} is a verified sender")

@@ -163,6 +163,11 @@ def missing_group(server: SendGridServer, folder: Folder) -> None:
     folder.env["DIGEST_SENDGRID_ASM_GROUP_ID"] = "7"
 
 
+def senders_unanswered(server: SendGridServer, folder: Folder) -> None:
+    folder.env["DIGEST_SENDGRID_MAX_RETRIES"] = "0"
+    server.fail_next(500, path="/v3/verified_senders")
+
+
 def unreachable(server: SendGridServer, folder: Folder) -> None:
     folder.env.update(DIGEST_SENDGRID_HOST="http://127.0.0.1:9", DIGEST_SENDGRID_MAX_RETRIES="0")
 
@@ -176,6 +181,12 @@ def unreachable(server: SendGridServer, folder: Folder) -> None:
         (domain_failing_dns, "sender", "its DNS records do not check out yet"),
         (no_sender_at_all, "sender", "is neither a verified sender nor at an authenticated"),
         (missing_group, "asm group", "SendGrid has no unsubscribe group 7"),
+        (
+            senders_unanswered,
+            "sender",
+            f"cannot ask SendGrid whether {SENDER} may send: SendGrid did not answer GET"
+            " /v3/verified_senders after 1 attempt",
+        ),
         (
             unreachable,
             "api key",

@@ -303,6 +303,26 @@ def test_a_sync_that_fails_is_warned_of_and_the_edition_still_goes(
     assert sent_to(server) == Counter(active_readers(scheduled))
 
 
+def test_a_list_the_sync_cannot_rewrite_is_warned_of_and_the_edition_still_goes(
+    scheduled: Folder, server: SendGridServer
+) -> None:
+    """Here the new list's temporary name would pass the file system's 255 bytes (as a
+    read-only folder would stop it, but not for root)."""
+    name = "l" * 246 + ".csv"
+    listed = (scheduled.path / "subscribers.csv").read_bytes()
+    (scheduled.path / name).write_bytes(listed)
+    scheduled.env["DIGEST_SUBSCRIBERS_PATH"] = name
+    readers = active_readers(scheduled)
+    server.account.bounces.add(readers[0], created=1_700_000_000, reason="550 no such user")
+    result = tick(scheduled, "2026-03-09T09:00:00-07:00")
+    assert result.exit_code == 0, result.output
+    assert f"cannot write the new {name} beside it" in result.stderr
+    assert "the edition goes to the list as it was" in result.stderr
+    assert (scheduled.path / name).read_bytes() == listed
+    # SendGrid itself drops its bounced address; the stand-in records what it was sent.
+    assert sent_to(server) == Counter(readers)
+
+
 def test_in_sandbox_mode_each_run_is_rehearsed_once(
     scheduled: Folder, server: SendGridServer
 ) -> None:
