@@ -106,6 +106,8 @@ def send_due(app: App, decision: Decision, log: Callable[[str], None] | None = N
             # list not synced this once harms no reader.
             app.warn(f"{error}; the edition goes to the list as it was")
     require_ready(app, key, resuming=decision.action is Action.RESUME)
+    if app.stopping.is_set():
+        return  # a stop came during the sync or the checks: start nothing, half-send nothing
     options = SendOptions(edition=key, yes=True)
     try:
         send.run(app, to=(), dry_run=False, options=options, confirm=lambda _question: False)

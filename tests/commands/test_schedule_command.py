@@ -405,3 +405,19 @@ def test_a_restart_mid_wait_never_sends_twice(scheduled: Folder, server: SendGri
     second.communicate(timeout=30)
     assert second.returncode == 0
     assert len(server.requests) == requests
+
+
+@pytest.mark.slow
+def test_a_stop_during_the_sync_starts_no_edition(scheduled: Folder, server: SendGridServer) -> None:
+    scheduled.env["DIGEST_SCHEDULE_CRON"] = "* * * * *"  # due at start
+    server.slow_next(2.0, path="/v3/suppression/unsubscribes")
+    process = loop_process(scheduled)
+    said = read_until(process, "sending edition")
+    time.sleep(0.5)  # the sync waits for SendGrid's answer
+    process.send_signal(signal.SIGTERM)
+    stdout, stderr = process.communicate(timeout=30)
+    assert process.returncode == 0, stderr
+    assert stdout.strip().endswith("stopped by SIGTERM"), said + stdout.splitlines()
+    assert not any(request.path == "/v3/mail/send" for request in server.requests)
+    history = scheduled.run("history")
+    assert "No editions" in history.stdout, history.stdout
