@@ -408,7 +408,9 @@ def test_a_restart_mid_wait_never_sends_twice(scheduled: Folder, server: SendGri
 
 
 @pytest.mark.slow
-def test_a_stop_during_the_sync_starts_no_edition(scheduled: Folder, server: SendGridServer) -> None:
+def test_a_stop_during_the_sync_starts_no_edition(
+    scheduled: Folder, server: SendGridServer
+) -> None:
     scheduled.env["DIGEST_SCHEDULE_CRON"] = "* * * * *"  # due at start
     server.slow_next(2.0, path="/v3/suppression/unsubscribes")
     process = loop_process(scheduled)
