@@ -106,11 +106,10 @@ def _sdk() -> _Sdk:
     )
 
 
-class SendGridBackend:
-    """Sends batches through SendGrid's v3 Mail Send API; safe to call from many threads."""
-
-    name = "sendgrid"
-    batch_size = MAX_PERSONALIZATIONS
+class _Connection:
+    """What every use of SendGrid here holds: the key, the host, the timeout of a request
+    and how failed attempts are retried (``sleep``, ``clock`` and ``rng`` passed in);
+    ``_set_up`` does what a kind of use adds."""
 
     def __init__(
         self,
@@ -123,8 +122,6 @@ class SendGridBackend:
         clock: Callable[[], float] = time.time,
         rng: random.Random | None = None,
     ) -> None:
-        if not api_key:
-            raise SendRefused("no SendGrid API key: set SENDGRID_API_KEY")
         self._api_key = api_key
         self._host = host.rstrip("/")
         self._timeout = timeout
@@ -134,11 +131,26 @@ class SendGridBackend:
         # By default drawn from os.urandom: no state, so forked send workers never
         # share one and retry in lockstep.
         self._rng = rng or random.SystemRandom()
+        self._set_up()
+
+    def _set_up(self) -> None:
+        """Check and prepare what this kind of use needs, once the settings are in."""
+
+    def __repr__(self) -> str:  # never the key
+        return f"{type(self).__name__}(host={self._host!r}, timeout={self._timeout})"
+
+
+class SendGridBackend(_Connection):
+    """Sends batches through SendGrid's v3 Mail Send API; safe to call from many threads."""
+
+    name = "sendgrid"
+    batch_size = MAX_PERSONALIZATIONS
+
+    def _set_up(self) -> None:
+        if not self._api_key:
+            raise SendRefused("no SendGrid API key: set SENDGRID_API_KEY")
         # The SDK's client mutates a headers dict it shares between calls: one per thread.
         self._local = threading.local()
-
-    def __repr__(self) -> str:
-        return f"SendGridBackend(host={self._host!r}, timeout={self._timeout})"
 
     def send(self, message: Message, recipients: Sequence[Recipient]) -> str:
         """Post one batch; return SendGrid's message id ("" in sandbox mode)."""
@@ -223,7 +235,7 @@ class SendGridBackend:
         log.warning("%s; retrying in %.1f s", signal.reason, delay)
 
 
-class SendGridApi:
+class SendGridApi(_Connection):
     """Reads the account from SendGrid's v3 API: one GET, its JSON answer (the lists
     `digest subscribers sync` reads, what `digest doctor` asks: ``account``).
 
@@ -235,28 +247,8 @@ class SendGridApi:
     with SendGrid's status (0: no answer to go by), which its callers put in their words.
     """
 
-    def __init__(
-        self,
-        *,
-        api_key: str,
-        host: str,
-        timeout: float,
-        max_retries: int,
-        sleep: Callable[[float], None] = time.sleep,
-        clock: Callable[[], float] = time.time,
-        rng: random.Random | None = None,
-    ) -> None:
-        self._api_key = api_key
-        self._host = host.rstrip("/")
-        self._timeout = timeout
-        self._policy = RetryPolicy(max_retries=max_retries)
-        self._sleep = sleep
-        self._clock = clock
-        self._rng = rng or random.SystemRandom()
+    def _set_up(self) -> None:
         self._client: SendGridAPIClient | None = None
-
-    def __repr__(self) -> str:
-        return f"SendGridApi(host={self._host!r}, timeout={self._timeout})"
 
     def get(self, *path: str, query: Mapping[str, object] | None = None) -> Any:
         """The JSON answer to ``GET /v3/<path>?<query>``."""
