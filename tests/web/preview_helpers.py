@@ -5,12 +5,11 @@ from __future__ import annotations
 
 import re
 import subprocess
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
-from tests.web.web_helpers import Answer, call, clean_env
+from tests.web.web_helpers import Answer, call, clean_env, launch, stop_process
 
 NOW = "2026-11-27T09:00:00-08:00"
 CHROMIUM_ARGS = [
@@ -45,32 +44,19 @@ class PreviewServer:
         return self.log.read_text(encoding="utf-8")
 
     def stop(self) -> None:
-        self.process.terminate()
-        self.process.wait(timeout=30)
-        assert self.process.stdout is not None
-        self.process.stdout.close()
+        stop_process(self.process)
 
 
 def start_preview(folder: Path, log: IO[str], env: dict[str, str], *args: str) -> PreviewServer:
     """Start the preview in ``folder`` and wait for the line that says where it listens."""
-    process = subprocess.Popen(
-        [sys.executable, "-m", "digest", "preview", "--port", "0", "--now", NOW, *args],
-        cwd=folder,
-        env=env,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=log,
-        text=True,
+    process, base = launch(
+        ["preview", "--port", "0", "--now", NOW, *args],
+        folder,
+        log,
+        env,
+        announced=r"^Previewing.* at (http://127\.0\.0\.1:\d+)/ ",
     )
-    assert process.stdout is not None
-    line = process.stdout.readline()
-    while line and not line.startswith("Previewing"):
-        line = process.stdout.readline()
-    found = re.search(r" at (http://127\.0\.0\.1:\d+)/ ", line)
-    if found is None:
-        process.kill()
-        raise AssertionError(f"no URL announced: {line!r}, log: {Path(log.name).read_text()}")
-    return PreviewServer(process, found.group(1), folder, Path(log.name))
+    return PreviewServer(process, base, folder, Path(log.name))
 
 
 def preview_env(**values: str) -> dict[str, str]:

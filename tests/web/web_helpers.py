@@ -175,16 +175,28 @@ class Server:
             lines = again
 
     def stop(self) -> None:
-        self.process.terminate()
-        self.process.wait(timeout=30)
-        assert self.process.stdout is not None
-        self.process.stdout.close()
+        stop_process(self.process)
 
 
 def start_server(folder: Path, log: IO[str], env: dict[str, str]) -> Server:
     """Start the endpoint in ``folder`` and wait for the line that says where it listens."""
+    process, base = launch(
+        ["unsubscribe", "serve", "--port", "0"],
+        folder,
+        log,
+        env,
+        announced=r"at (http://127\.0\.0\.1:\d+)/unsubscribe ",
+    )
+    return Server(process, base, folder, Path(log.name))
+
+
+def launch(
+    args: Sequence[str], folder: Path, log: IO[str], env: dict[str, str], *, announced: str
+) -> tuple[subprocess.Popen[str], str]:
+    """A `digest ARGS` server process in ``folder`` (its stderr to ``log``), once a line of
+    its stdout matches ``announced``, and the URL that regex's group found there."""
     process = subprocess.Popen(
-        [sys.executable, "-m", "digest", "unsubscribe", "serve", "--port", "0"],
+        [sys.executable, "-m", "digest", *args],
         cwd=folder,
         env=env,
         stdin=subprocess.DEVNULL,
@@ -193,12 +205,21 @@ def start_server(folder: Path, log: IO[str], env: dict[str, str]) -> Server:
         text=True,
     )
     assert process.stdout is not None
-    line = process.stdout.readline()
-    found = re.search(r"at (http://127\.0\.0\.1:\d+)/unsubscribe ", line)
-    if found is None:
-        process.kill()
-        raise AssertionError(f"no URL announced: {line!r}, log: {Path(log.name).read_text()}")
-    return Server(process, found.group(1), folder, Path(log.name))
+    said = []
+    while line := process.stdout.readline():
+        said.append(line)
+        if found := re.search(announced, line):
+            return process, found.group(1)
+    process.kill()
+    raise AssertionError(f"no URL announced: {said!r}, log: {Path(log.name).read_text()}")
+
+
+def stop_process(process: subprocess.Popen[str]) -> None:
+    """SIGTERM, and wait for the process to end."""
+    process.terminate()
+    process.wait(timeout=30)
+    assert process.stdout is not None
+    process.stdout.close()
 
 
 @dataclass
